@@ -1,0 +1,242 @@
+"""Command line: options, loading the app or broker, exit codes, one-line errors.
+
+Two front doors share every option: the ``celerytop`` console script and
+``celery -A proj top`` (a ``celery.commands`` plugin that receives the app
+celery already loaded).  Errors a user can cause (a wrong ``-A``, a bad
+broker URL, an unknown option) print one line to stderr and exit 2;
+nothing the user types produces a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+
+import click
+
+from celerytop import __version__
+from celerytop.capture import one_line_error
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """A mistake in what the user asked for: reported in one line, exit 2."""
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP: leave as cleanly as after 'q'."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+# -- options shared by both front doors -------------------------------------
+def _positive_float(ctx, param, value):
+    if value is not None and value <= 0:
+        raise click.BadParameter("must be greater than 0")
+    return value
+
+
+MONITOR_OPTIONS = (
+    click.option("--refresh", type=float, default=1.0, show_default=True, metavar="SECONDS",
+                 callback=_positive_float, help="Seconds between screen refreshes."),
+    click.option("--max-tasks", type=click.IntRange(min=1), default=10000, show_default=True, metavar="N",
+                 help="Tasks kept in memory; the oldest finished tasks are evicted first."),
+    click.option("--timeout", type=float, default=1.0, show_default=True, metavar="SECONDS",
+                 callback=_positive_float,
+                 help="Seconds to wait for worker replies to remote-control and inspect calls."),
+    click.option("--no-enable-events", "enable_events", flag_value=False, default=True,
+                 help="Do not broadcast enable_events to the workers at start."),
+    click.option("--colors", type=click.Choice(["auto", "256", "16", "mono"]), default="auto",
+                 show_default=True,
+                 help="Colour mode; auto follows TERM and honours NO_COLOR. mono uses bold and reverse video."),
+)
+
+
+def monitor_options(fn):
+    for option in reversed(MONITOR_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+# -- loading -------------------------------------------------------------------
+def check_broker_url(url: str) -> None:
+    """Raise CliError unless ``url`` names a transport kombu knows, with a sane port."""
+    from kombu.transport import resolve_transport
+    from kombu.utils.url import parse_url
+
+    from celerytop.formatting import mask_url
+
+    for part in str(url).split(";"):
+        part = part.strip()
+        shown = mask_url(part)
+        if "://" not in part:
+            raise CliError(f"malformed broker URL {shown!r}: expected transport://[user:password@]host[:port]/…, "
+                           "e.g. redis://localhost:6379/0")
+        scheme = part.split("://", 1)[0]
+        try:
+            resolve_transport(scheme)
+        except (KeyError, ImportError, ValueError) as exc:
+            raise CliError(f"malformed broker URL {shown!r}: unknown transport {scheme!r} ({one_line_error(exc)})")
+        try:
+            parse_url(part)
+        except (ValueError, TypeError) as exc:
+            raise CliError(f"malformed broker URL {shown!r}: {one_line_error(exc)}")
+
+
+def load_app(app_name: str | None, broker: str | None):
+    """The Celery app as ``celery -A app -b broker`` would load it."""
+    from celery import Celery
+    from celery.app.utils import find_app
+
+    if broker:
+        check_broker_url(broker)
+    if app_name:
+        try:
+            app = find_app(app_name)
+        except ModuleNotFoundError as exc:
+            raise CliError(f"cannot load app {app_name!r}: no module named {exc.name!r}")
+        except Exception as exc:  # noqa: BLE001 - the user's module failed to import
+            raise CliError(f"cannot load app {app_name!r}: {one_line_error(exc)}")
+        if not hasattr(app, "conf") or not hasattr(app, "events"):
+            raise CliError(f"cannot load app {app_name!r}: it is a {type(app).__name__}, not a Celery app")
+    else:
+        app = Celery("celerytop", set_as_current=False)
+    if broker:
+        app.conf.broker_url = broker
+    try:
+        url = app.conf.broker_url
+    except Exception as exc:  # noqa: BLE001 - a broken config module
+        raise CliError(f"cannot read the broker URL from the app: {one_line_error(exc)}")
+    check_broker_url(url or "amqp://guest@localhost//")
+    return app
+
+
+def app_display_name(app) -> str:
+    return app.main or "default"
+
+
+# -- running -------------------------------------------------------------------
+def run_monitor(app, *, refresh, max_tasks, timeout, enable_events, colors, demo=None) -> int:
+    from celerytop.capture import ConnectionStatus, EventCapture
+    from celerytop.control import Control
+    from celerytop.model import ClusterModel
+    from celerytop.ui.app import MonitorApp
+
+    model = ClusterModel(max_tasks=max_tasks)
+    status = ConnectionStatus()
+    control = Control(app, timeout=timeout)
+    ui = MonitorApp(model, status, control, app_name=app_display_name(app), broker_url=str(app.conf.broker_url),
+                    refresh=refresh, enable_events=enable_events, colors=colors)
+    events = EventCapture(app, model.on_event, status, on_connected=ui.on_connected)
+    try:
+        ui.run(on_start=events.start)
+    finally:
+        events.stop(timeout=1.5)
+        control.close()
+    return EXIT_OK
+
+
+def _raise_terminated(signum, _frame):
+    raise Terminated(signum)
+
+
+def crash_log_path() -> str:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    folder = os.path.join(base, "celerytop")
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, time.strftime("crash-%Y%m%d-%H%M%S.log"))
+
+
+def report_crash(exc: BaseException) -> None:
+    """One line on stderr; the traceback goes to a file, for a bug report."""
+    where = ""
+    try:
+        path = crash_log_path()
+        with open(path, "w", encoding="utf-8") as fh:
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=fh)
+        where = f" (traceback in {path})"
+    except OSError:
+        pass
+    click.echo(f"celerytop: internal error: {one_line_error(exc)}{where}", err=True)
+
+
+def execute(app_name, broker, demo, **options) -> int:
+    """Everything after option parsing, shared by both front doors."""
+    previous = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    cluster = None
+    try:
+        if demo:
+            if app_name or broker:
+                raise CliError("--demo runs its own cluster; it cannot be combined with -A or -b")
+            from celerytop.demo.cluster import DemoCluster
+
+            cluster = DemoCluster()
+            cluster.start()
+            app = cluster.app
+        elif not hasattr(app_name, "conf"):
+            app = load_app(app_name, broker)
+        else:
+            app = app_name  # celery already loaded it (celery -A proj top)
+        return run_monitor(app, **options)
+    except CliError as exc:
+        click.echo(f"celerytop: error: {exc}", err=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Terminated as exc:
+        return 128 + exc.signum
+    except Exception as exc:  # noqa: BLE001 - never show a user a traceback
+        report_crash(exc)
+        return EXIT_INTERNAL
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@click.command(name="celerytop", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-A", "--app", "app_name", metavar="APP",
+              help="The Celery app, as for 'celery -A' (module, module:attribute or package).")
+@click.option("-b", "--broker", metavar="URL", envvar="CELERY_BROKER_URL",
+              help="Broker URL (also read from CELERY_BROKER_URL); overrides the app's broker_url.")
+@click.option("--demo", is_flag=True,
+              help="Start an embedded demo cluster (filesystem broker, three workers, a producer) and monitor it.")
+@monitor_options
+@click.version_option(__version__, "-V", "--version", prog_name="celerytop")
+def command(app_name, broker, demo, **options):
+    """A top-like monitor and control console for Celery clusters."""
+    sys.exit(execute(app_name, broker, demo, **options))
+
+
+@click.command(name="top", context_settings={"help_option_names": ["-h", "--help"]})
+@monitor_options
+@click.pass_context
+def celery_top(ctx, **options):
+    """celerytop: a top-like monitor and control console for this cluster."""
+    sys.exit(execute(ctx.obj.app, None, False, **options))
+
+
+def main(argv=None) -> None:
+    """Console-script entry point: click's multi-line usage errors become one line."""
+    try:
+        command.main(args=argv, prog_name="celerytop", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = " (see celerytop --help)"
+        click.echo(f"celerytop: error: {exc.format_message()}{hint}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.Abort:
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        click.echo(f"celerytop: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(EXIT_OK)

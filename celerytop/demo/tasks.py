@@ -1,0 +1,156 @@
+"""Demo task module run by the workers of ``celerytop --demo``.
+
+Workers start it with ``celery -A celerytop.demo.tasks worker`` and find
+the cluster's folder in ``$CELERYTOP_DEMO_DIR``; the monitor process builds
+its own app on the same folder with :func:`make_app`.
+"""
+
+import os
+import random
+import time
+
+from celery import Celery
+from celery.signals import worker_init
+
+DEMO_DIR_ENV = "CELERYTOP_DEMO_DIR"
+
+# Celery lets these environment variables override the app's configuration.
+# The demo must never talk to (or flood) a real broker the user has set up.
+_CELERY_ENV_OVERRIDES = (
+    "CELERY_BROKER_URL", "CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL",
+    "CELERY_RESULT_BACKEND",
+)
+
+
+# --- helpers: they make failure tracebacks a few frames deep ---------------
+
+def _load_record(sku):
+    # a warehouse record without the "warehouse" key
+    record = {"sku": sku, "on_hand": random.randint(0, 500)}
+    return _parse_record(record)
+
+
+def _parse_record(record):
+    return record["warehouse"], record["on_hand"]
+
+
+def _validate_card(card):
+    if card == "expired":
+        raise ValueError(f"card {card!r} was declined: expired")
+    return card
+
+
+def _authorize(customer_id, amount, card):
+    _validate_card(card)
+    return f"auth-{customer_id}-{int(amount * 100)}"
+
+
+class GatewayTimeout(Exception):
+    """The (pretend) payment gateway did not answer in time."""
+
+
+# --- tasks ----------------------------------------------------------------
+
+def send_email(to, template="welcome"):
+    time.sleep(random.uniform(0.05, 0.3))
+    return {"to": to, "template": template, "status": "sent"}
+
+
+def resize_image(image_id, width=640):
+    time.sleep(random.uniform(0.1, 0.5))
+    return f"/img/{image_id}/{width}w.jpg"
+
+
+def purge_cdn(path):
+    time.sleep(random.uniform(0.02, 0.1))
+    return {"purged": path}
+
+
+def charge(customer_id, amount, card="visa"):
+    """Succeeds, unless ``card == "expired"``: ValueError from a helper."""
+    time.sleep(random.uniform(0.05, 0.2))
+    return {"auth": _authorize(customer_id, amount, card), "amount": amount}
+
+
+def sync_inventory(sku):
+    """Always fails: KeyError raised in ``_parse_record``, two calls deep."""
+    time.sleep(random.uniform(0.05, 0.2))
+    return _load_record(sku)
+
+
+def capture_payment(self, order_id, succeed_on_attempt=None):
+    """Retries every ~1.5 s; succeeds once ``request.retries`` reaches
+    ``succeed_on_attempt``, else fails after ``max_retries`` (2) retries."""
+    attempt = self.request.retries
+    if succeed_on_attempt is not None and attempt >= succeed_on_attempt:
+        return {"order": order_id, "captured": True, "attempts": attempt + 1}
+    exc = GatewayTimeout(f"gateway timed out capturing order {order_id}")
+    raise self.retry(exc=exc, countdown=1.5)
+
+
+def generate_report(name, seconds=20.0):
+    """The slow task: stays STARTED for ``seconds``."""
+    time.sleep(seconds)
+    return {"report": name, "pages": random.randint(3, 120)}
+
+
+def reindex(index):
+    """Rate limited to 10 a minute per worker."""
+    time.sleep(random.uniform(0.1, 0.4))
+    return {"index": index, "documents": random.randint(100, 10000)}
+
+
+def _register(app):
+    opts = {"shared": False}
+    app.task(name="demo.email.send", **opts)(send_email)
+    app.task(name="demo.images.resize", **opts)(resize_image)
+    app.task(name="demo.cdn.purge", **opts)(purge_cdn)
+    app.task(name="demo.billing.charge", **opts)(charge)
+    app.task(name="demo.inventory.sync", **opts)(sync_inventory)
+    app.task(name="demo.payments.capture", bind=True, max_retries=2,
+             **opts)(capture_payment)
+    app.task(name="demo.reports.generate", **opts)(generate_report)
+    app.task(name="demo.search.reindex", rate_limit="10/m", **opts)(reindex)
+    return app
+
+
+def make_app(folder):
+    """The demo app on the kombu filesystem broker rooted at ``folder``."""
+    for var in _CELERY_ENV_OVERRIDES:
+        os.environ.pop(var, None)
+    queue = os.path.join(folder, "queue")
+    control = os.path.join(folder, "control")
+    results = os.path.join(folder, "results")
+    for path in (queue, control, results):
+        os.makedirs(path, exist_ok=True)
+    app = Celery("celerytop-demo", broker="filesystem://",
+                 backend="file://" + results)
+    app.conf.update(
+        broker_transport_options={
+            "data_folder_in": queue,
+            "data_folder_out": queue,
+            "control_folder": control,
+            "polling_interval": 0.1,
+        },
+        broker_connection_retry_on_startup=True,
+        result_extended=True,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        task_track_started=True,
+    )
+    return _register(app)
+
+
+if os.environ.get(DEMO_DIR_ENV):
+    app = make_app(os.environ[DEMO_DIR_ENV])
+else:
+    # Importable without a cluster (to read task names, in tests), but a
+    # worker on it would go looking for amqp://localhost: refuse instead.
+    app = _register(Celery("celerytop-demo"))
+
+    @worker_init.connect(weak=False)
+    def _refuse_unconfigured(sender=None, **kwargs):
+        if getattr(sender, "app", None) is app:
+            raise RuntimeError(
+                f"celerytop.demo.tasks needs ${DEMO_DIR_ENV} (the demo "
+                "cluster's folder); run it with `celerytop --demo`.")

@@ -1,0 +1,189 @@
+"""Text shown to a person: sanitising, fitting to a width, times and durations.
+
+Everything a worker sends (task names, args, results, tracebacks, hostnames)
+passes through :func:`sanitize` before it reaches any output, so escape
+sequences and control characters are shown as harmless ``\\xNN`` text instead
+of being interpreted by the terminal.  Pure functions, no urwid: the TUI,
+batch output and dumps share them.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+
+from kombu.utils.url import maybe_sanitize_url
+
+#: Longest string kept for one cell or summary before fitting; a 1 MB args
+#: repr must not cost a megabyte of work per frame.
+MAX_FIELD = 2000
+
+# Categories shown as escapes: controls, format characters (bidi overrides,
+# zero-width joiners move or hide text), surrogates, private use, unassigned,
+# line and paragraph separators.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def sanitize(value: object, keep_newlines: bool = False, limit: int | None = MAX_FIELD) -> str:
+    """Return ``value`` as text that is safe to write to a terminal.
+
+    Control and invisible characters become visible escapes; with
+    ``keep_newlines`` line breaks survive (tracebacks), otherwise a newline
+    becomes ``\\n`` and a tab a space so a table row stays one row.
+    ``limit`` truncates very long values (with an ellipsis) before any work.
+    """
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    if text.isprintable() and not (keep_newlines and "\r" in text):
+        return text
+    out = []
+    for char in text:
+        if char == "\n" and keep_newlines:
+            out.append(char)
+        elif char == "\t":
+            out.append("    " if keep_newlines else " ")
+        elif char == " " or char.isprintable():
+            out.append(char)
+        elif unicodedata.category(char) in _UNSAFE_CATEGORIES or not char.isprintable():
+            out.append(_escape(char))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def char_width(char: str) -> int:
+    """Columns a character takes in a terminal (0, 1 or 2)."""
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    return sum(char_width(c) for c in text)
+
+
+def fit(text: str, width: int, align: str = "left") -> str:
+    """Clip or pad ``text`` to exactly ``width`` columns (an ellipsis marks a cut)."""
+    if width <= 0:
+        return ""
+    if text.isascii():
+        if len(text) > width:
+            text = text[: width - 1] + "…"
+        pad = width - len(text)
+    else:
+        used, out = 0, []
+        total = display_width(text)
+        budget = width if total <= width else width - 1
+        for char in text:
+            w = char_width(char)
+            if used + w > budget:
+                break
+            out.append(char)
+            used += w
+        if total > width:
+            out.append("…")
+            used += 1
+        text, pad = "".join(out), width - used
+    return " " * pad + text if align == "right" else text + " " * pad
+
+
+def short_uuid(uuid: str | None, length: int = 8) -> str:
+    return sanitize(uuid or "")[:length]
+
+
+def format_clock(timestamp: float | None) -> str:
+    """Local wall-clock time of an event, HH:MM:SS."""
+    if not timestamp:
+        return "-"
+    try:
+        return time.strftime("%H:%M:%S", time.localtime(float(timestamp)))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "?"
+
+
+def format_duration(seconds: float | None) -> str:
+    """A compact duration: 850µs, 12ms, 1.25s, 2m03s, 1h02m, 3d04h."""
+    if seconds is None:
+        return "-"
+    try:
+        s = float(seconds)
+    except (TypeError, ValueError):
+        return "?"
+    if s != s or s < 0:  # NaN or clock skew
+        return "?"
+    if s < 0.001:
+        return f"{s * 1e6:.0f}µs"
+    if s < 1:
+        return f"{s * 1000:.0f}ms"
+    if s < 10:
+        return f"{s:.2f}s"
+    if s < 60:
+        return f"{s:.1f}s"
+    minutes, sec = divmod(int(s), 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def format_age(seconds: float | None) -> str:
+    """How long ago: ``3s``, ``2m05s``; '-' when unknown."""
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return "now"
+    if seconds < 60:
+        return f"{int(seconds)}s"
+    return format_duration(seconds)
+
+
+def format_loadavg(loadavg) -> str:
+    try:
+        return " ".join(f"{float(x):.2f}" for x in loadavg[:3])
+    except (TypeError, ValueError, IndexError, KeyError):
+        return "-"
+
+
+def format_rate(per_second: float) -> str:
+    if per_second >= 1000:
+        return f"{per_second / 1000:.1f}k/s"
+    return f"{per_second:.1f}/s"
+
+
+def mask_url(url: str | None) -> str:
+    """A broker URL with its password replaced, safe to show on screen."""
+    if not url:
+        return ""
+    try:
+        masked = maybe_sanitize_url(url)
+    except Exception:  # a URL that does not parse still must not leak
+        masked = url.split("@")[-1]
+    return sanitize(masked)
+
+
+def args_summary(args: object, kwargs: object) -> str:
+    """One line for the tasks pane: ``(1, 2) {'x': 3}``; empty kwargs left out."""
+    args_text = sanitize(args)
+    kwargs_text = sanitize(kwargs)
+    if kwargs_text in ("", "{}"):
+        return args_text
+    if args_text in ("", "()", "[]"):
+        return kwargs_text
+    return f"{args_text} {kwargs_text}"

@@ -1,0 +1,132 @@
+"""Key bindings as data: one table drives key handling, the help overlay,
+the status-line hints and the man page's KEYS section.
+
+Keys use urwid's names ('page down', 'shift tab', 'f1').  A binding belongs
+to a context; the UI resolves a key against the focused contexts in order,
+most specific first, then 'global'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from celerytop import commands
+
+#: Contexts in the order the help overlay and the man page list them.
+CONTEXTS = {
+    "global": "Everywhere",
+    "list": "Lists (workers, tasks, help)",
+    "workers": "Workers pane",
+    "tasks": "Tasks pane",
+    "help": "Help overlay",
+}
+
+
+@dataclass(frozen=True)
+class Binding:
+    key: str
+    context: str
+    command: str
+    help: str
+    #: Short label for the status line; bindings without one are not hinted.
+    hint: str = ""
+
+
+DEFAULT_BINDINGS = (
+    Binding("q", "global", "quit", "Quit (the terminal is restored)", "quit"),
+    Binding("?", "global", "help.show", "Show this help", "help"),
+    Binding("f1", "global", "help.show", "Show this help"),
+    Binding("tab", "global", "focus.next", "Next pane", "pane"),
+    Binding("shift tab", "global", "focus.prev", "Previous pane"),
+    Binding("j", "list", "cursor.down", "Down one row", "move"),
+    Binding("down", "list", "cursor.down", "Down one row"),
+    Binding("k", "list", "cursor.up", "Up one row"),
+    Binding("up", "list", "cursor.up", "Up one row"),
+    Binding("page down", "list", "cursor.page_down", "Down one page"),
+    Binding("page up", "list", "cursor.page_up", "Up one page"),
+    Binding("g", "list", "cursor.top", "First row; in the tasks pane, follow the newest task", "top"),
+    Binding("home", "list", "cursor.top", "First row; in the tasks pane, follow the newest task"),
+    Binding("G", "list", "cursor.bottom", "Last row (the oldest task)", "bottom"),
+    Binding("end", "list", "cursor.bottom", "Last row (the oldest task)"),
+    Binding("esc", "help", "help.close", "Close the help", "close"),
+    Binding("q", "help", "help.close", "Close the help"),
+    Binding("?", "help", "help.close", "Close the help"),
+)
+
+_KEY_LABELS = {
+    "shift tab": "Shift-Tab",
+    "page down": "PgDn",
+    "page up": "PgUp",
+    "up": "Up",
+    "down": "Down",
+    "left": "Left",
+    "right": "Right",
+    "home": "Home",
+    "end": "End",
+    "esc": "Esc",
+    "enter": "Enter",
+    "tab": "Tab",
+    " ": "Space",
+    "backspace": "Backspace",
+}
+
+
+def key_label(key: str) -> str:
+    """How a person writes an urwid key name: 'page down' -> 'PgDn'."""
+    if key in _KEY_LABELS:
+        return _KEY_LABELS[key]
+    if key.startswith("ctrl "):
+        return "Ctrl-" + key[5:].upper()
+    if len(key) > 1 and key[0] == "f" and key[1:].isdigit():
+        return key.upper()
+    return key
+
+
+class Keymap:
+    def __init__(self, bindings=DEFAULT_BINDINGS):
+        self.bindings = tuple(bindings)
+        self._table = {}
+        for binding in self.bindings:
+            if binding.context not in CONTEXTS:
+                raise ValueError(f"unknown context {binding.context!r} for key {binding.key!r}")
+            if binding.command not in commands.COMMANDS:
+                raise ValueError(f"key {binding.key!r} names unknown command {binding.command!r}")
+            self._table[(binding.context, binding.key)] = binding
+
+    def resolve(self, contexts, key: str) -> str | None:
+        """The command ``key`` runs in the first of ``contexts`` that binds it."""
+        for context in contexts:
+            binding = self._table.get((context, key))
+            if binding is not None:
+                return binding.command
+        return None
+
+    def grouped(self):
+        """[(context title, [(keys label, help)])], keys of one command merged."""
+        sections = []
+        for context, title in CONTEXTS.items():
+            rows: dict = {}
+            for binding in self.bindings:
+                if binding.context != context:
+                    continue
+                keys, text = rows.get(binding.command, ([], binding.help))
+                keys.append(key_label(binding.key))
+                rows[binding.command] = (keys, text)
+            if rows:
+                sections.append((title, [(", ".join(keys), text) for keys, text in rows.values()]))
+        return sections
+
+    def hints(self, contexts):
+        """[(keys label, hint)] for the status line, most specific context first."""
+        commands_seen, keys_seen, out = set(), set(), []
+        for context in contexts:
+            for binding in self.bindings:
+                if binding.context != context:
+                    continue
+                # a key bound in a more specific context shadows this one
+                shadowed = binding.key in keys_seen
+                keys_seen.add(binding.key)
+                if binding.hint and not shadowed and binding.command not in commands_seen:
+                    commands_seen.add(binding.command)
+                    out.append((key_label(binding.key), binding.hint))
+        return out

@@ -1,0 +1,298 @@
+"""The cluster model: celery's ``State`` plus what the screen needs around it.
+
+The capture thread calls :meth:`ClusterModel.on_event`; the UI reads
+snapshots (:class:`Summary`, :class:`WorkerRow`, :class:`TaskRow`) under the
+same lock, so it never sees a half-applied event.  No urwid here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from celery import states
+from celery.events.state import State
+
+KNOWN_EVENT_TYPES = frozenset(
+    {
+        "task-sent",
+        "task-received",
+        "task-started",
+        "task-succeeded",
+        "task-failed",
+        "task-rejected",
+        "task-revoked",
+        "task-retried",
+        "worker-online",
+        "worker-heartbeat",
+        "worker-offline",
+    }
+)
+
+#: Finished tasks: evicted first when ``max_tasks`` is exceeded.
+FINISHED_STATES = frozenset(states.READY_STATES) | {states.REJECTED}
+
+#: Window over which events per second are averaged.
+RATE_WINDOW = 5.0
+
+
+@dataclass(frozen=True)
+class WorkerRow:
+    hostname: str
+    online: bool
+    active: int | None
+    processed: int | None
+    loadavg: tuple | None
+    heartbeat_age: float | None
+    software: str
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    uuid: str
+    name: str
+    state: str
+    worker: str
+    received: float | None
+    started: float | None
+    runtime: float | None
+    args: str
+    kwargs: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    workers_online: int
+    workers_total: int
+    task_count: int
+    state_counts: dict
+    events_total: int
+    task_events: int
+    events_per_second: float
+    unknown_events: int
+    malformed_events: int
+    evicted: int
+    unknown_types: tuple = field(default=())
+
+
+class ClusterModel:
+    """Thread-safe holder of everything known about the cluster."""
+
+    def __init__(self, max_tasks: int = 10000, clock=time.time, monotonic=time.monotonic):
+        self.max_tasks = max(1, int(max_tasks))
+        self.lock = threading.RLock()
+        self._clock = clock
+        self._monotonic = monotonic
+        # celery's own LRU bound sits above ours, so celery never evicts a
+        # task behind our back; ours prefers finished tasks.
+        self.state = State(max_tasks_in_memory=self.max_tasks * 2 + 16)
+        self._tasks = self.state.tasks.data  # insertion order = first seen
+        self.state_counts: Counter = Counter()
+        self.events_total = 0
+        self.task_events = 0
+        self.unknown_events = 0
+        self.unknown_types: Counter = Counter()
+        self.malformed_events = 0
+        self.evicted = 0
+        self._version = 0
+        self._order_cache: tuple[int, list] = (-1, [])
+        self._rate_samples: deque = deque()
+
+    # -- ingest (capture thread) -------------------------------------------
+    def on_event(self, event: dict, counted: bool = True) -> None:
+        """Apply one event as received from celery's ``Receiver``.
+
+        ``counted=False`` is for events celerytop made up itself (seeding
+        from remote-control replies): they update the picture but not the
+        event statistics.
+        """
+        with self.lock:
+            if counted:
+                self.events_total += 1
+            try:
+                event_type = event["type"]
+            except (KeyError, TypeError):
+                self.malformed_events += 1
+                return
+            if event_type not in KNOWN_EVENT_TYPES:
+                self.unknown_events += 1
+                if len(self.unknown_types) < 100 or event_type in self.unknown_types:
+                    self.unknown_types[str(event_type)[:80]] += 1
+                return
+            if event_type.startswith("task-"):
+                self._apply_task_event(event, counted)
+            else:
+                self._apply_worker_event(event)
+
+    def _apply_task_event(self, event: dict, counted: bool = True) -> None:
+        uuid = event.get("uuid")
+        if not isinstance(uuid, str) or not uuid:
+            self.malformed_events += 1
+            return
+        if not isinstance(event.get("hostname"), str):
+            self.malformed_events += 1
+            return
+        event.setdefault("clock", 0)
+        event.setdefault("local_received", self._clock())
+        event.setdefault("timestamp", event["local_received"])
+        task = self._tasks.get(uuid)
+        before = task.state if task is not None else None
+        try:
+            self.state.event(event)
+        except Exception:  # noqa: BLE001 - a broken event must never stop capture
+            self.malformed_events += 1
+        task = self._tasks.get(uuid)
+        if task is None:
+            return
+        if counted:
+            self.task_events += 1
+        after = task.state
+        if before is None:
+            self._version += 1
+        if before != after:
+            if before is not None:
+                self.state_counts[before] -= 1
+            self.state_counts[after] += 1
+            self._version += 1
+        if len(self._tasks) > self.max_tasks:
+            self._evict()
+
+    def _apply_worker_event(self, event: dict) -> None:
+        hostname = event.get("hostname")
+        if not isinstance(hostname, str) or not hostname:
+            self.malformed_events += 1
+            return
+        event.setdefault("local_received", self._clock())
+        event.setdefault("timestamp", event["local_received"])
+        try:
+            self.state.event(event)
+        except Exception:  # noqa: BLE001
+            self.malformed_events += 1
+
+    def _evict(self) -> None:
+        """Drop tasks over ``max_tasks``: oldest finished first, then oldest."""
+        excess = len(self._tasks) - self.max_tasks
+        doomed = []
+        for uuid, task in self._tasks.items():
+            if len(doomed) >= excess:
+                break
+            if task.state in FINISHED_STATES:
+                doomed.append(uuid)
+        if len(doomed) < excess:
+            chosen = set(doomed)
+            for uuid in self._tasks:
+                if len(doomed) >= excess:
+                    break
+                if uuid not in chosen:
+                    doomed.append(uuid)
+        for uuid in doomed:
+            task = self._tasks.pop(uuid)
+            self.state_counts[task.state] -= 1
+        self.evicted += len(doomed)
+        self._version += 1
+
+    # -- snapshots (UI thread) -----------------------------------------------
+    @property
+    def version(self) -> int:
+        """Changes whenever the set of tasks or any task's state changes."""
+        return self._version
+
+    def task_order(self) -> list:
+        """Task ids, newest first (by when each was first seen)."""
+        with self.lock:
+            version, order = self._order_cache
+            if version != self._version:
+                order = list(self._tasks)
+                order.reverse()
+                self._order_cache = (self._version, order)
+            return order
+
+    def task_row(self, uuid: str) -> TaskRow | None:
+        with self.lock:
+            task = self._tasks.get(uuid)
+            if task is None:
+                return None
+            worker = task.worker.hostname if task.worker is not None else ""
+            runtime = task.runtime
+            if runtime is None and task.state == states.STARTED and task.started:
+                runtime = max(0.0, self._clock() - task.started)
+            return TaskRow(
+                uuid=uuid,
+                name=task.name or "",
+                state=task.state or "",
+                worker=worker or "",
+                received=task.received or task.sent or task.timestamp,
+                started=task.started,
+                runtime=runtime,
+                args=task.args if task.args is not None else "",
+                kwargs=task.kwargs if task.kwargs is not None else "",
+            )
+
+    def has_worker(self, hostname: str) -> bool:
+        with self.lock:
+            return hostname in self.state.workers
+
+    def has_task(self, uuid: str) -> bool:
+        with self.lock:
+            return uuid in self._tasks
+
+    def worker_rows(self) -> list:
+        """Every known worker, online ones first, each group by hostname."""
+        now = self._clock()
+        rows = []
+        with self.lock:
+            for hostname, worker in list(self.state.workers.items()):
+                last = worker.heartbeats[-1] if worker.heartbeats else None
+                software = " ".join(str(p) for p in (worker.sw_ident, worker.sw_ver) if p)
+                rows.append(
+                    WorkerRow(
+                        hostname=hostname,
+                        online=_is_alive(worker),
+                        active=worker.active,
+                        processed=worker.processed,
+                        loadavg=tuple(worker.loadavg) if _is_sequence(worker.loadavg) else None,
+                        heartbeat_age=(now - last) if last else None,
+                        software=software,
+                    )
+                )
+        rows.sort(key=lambda r: (not r.online, r.hostname))
+        return rows
+
+    def summary(self) -> Summary:
+        now = self._monotonic()
+        with self.lock:
+            workers = list(self.state.workers.values())
+            online = sum(1 for w in workers if _is_alive(w))
+            counts = {k: v for k, v in self.state_counts.items() if v > 0}
+            total = self.events_total
+            self._rate_samples.append((now, total))
+            while len(self._rate_samples) > 2 and now - self._rate_samples[0][0] > RATE_WINDOW:
+                self._rate_samples.popleft()
+            first_t, first_n = self._rate_samples[0]
+            rate = (total - first_n) / (now - first_t) if now > first_t else 0.0
+            return Summary(
+                workers_online=online,
+                workers_total=len(workers),
+                task_count=len(self._tasks),
+                state_counts=counts,
+                events_total=total,
+                task_events=self.task_events,
+                events_per_second=rate,
+                unknown_events=self.unknown_events,
+                malformed_events=self.malformed_events,
+                evicted=self.evicted,
+                unknown_types=tuple(self.unknown_types),
+            )
+
+
+def _is_sequence(value) -> bool:
+    return isinstance(value, (list, tuple))
+
+
+def _is_alive(worker) -> bool:
+    try:
+        return bool(worker.alive)
+    except (TypeError, ValueError, IndexError):  # a broken heartbeat field
+        return False

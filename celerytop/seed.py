@@ -1,0 +1,114 @@
+"""Seed the model from remote control so the screen is not empty at start.
+
+Events only tell what happens from now on; ``ping``/``inspect stats`` name
+the workers and ``inspect active``/``reserved`` the tasks already in flight.
+Replies become the same events a worker would have sent, applied uncounted
+(they are not part of the event stream's statistics).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from celery.utils.saferepr import saferepr
+
+#: celery's ``Worker`` default heartbeat frequency: a worker known only from
+#: a ping stays online this long * 2 unless its own heartbeats say otherwise.
+SEEDED_HEARTBEAT_FREQ = 60.0
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    workers: tuple
+    active: int
+    reserved: int
+    error: str = ""
+
+
+def _as_repr(value) -> str:
+    return value if isinstance(value, str) else saferepr(value, maxlen=1024)
+
+
+def _processed(stats) -> int | None:
+    try:
+        return sum(int(n) for n in stats["total"].values())
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def worker_event(hostname: str, stats, active_count: int, now: float) -> dict:
+    event = {
+        "type": "worker-heartbeat",
+        "hostname": hostname,
+        "timestamp": now,
+        "local_received": now,
+        "freq": SEEDED_HEARTBEAT_FREQ,
+        "active": active_count,
+    }
+    processed = _processed(stats)
+    if processed is not None:
+        event["processed"] = processed
+    if isinstance(stats, dict) and isinstance(stats.get("pid"), int):
+        event["pid"] = stats["pid"]
+    return event
+
+
+def task_events(hostname: str, request: dict, started: bool, now: float) -> list:
+    """task-received (and task-started for active ones) for one inspect entry."""
+    uuid = request.get("id")
+    if not isinstance(uuid, str):
+        return []
+    received = {
+        "type": "task-received",
+        "uuid": uuid,
+        "hostname": hostname,
+        "name": request.get("name"),
+        "args": _as_repr(request.get("args", ())),
+        "kwargs": _as_repr(request.get("kwargs", {})),
+        "timestamp": now,
+        "local_received": now,
+        "clock": 0,
+    }
+    events = [received]
+    if started:
+        time_start = request.get("time_start")
+        when = time_start if isinstance(time_start, (int, float)) else now
+        events.append(
+            {
+                "type": "task-started",
+                "uuid": uuid,
+                "hostname": hostname,
+                "timestamp": when,
+                "local_received": now,
+                "clock": 0,
+                "pid": request.get("worker_pid"),
+            }
+        )
+    return events
+
+
+def seed(model, control, enable_events: bool = True, clock=time.time) -> SeedReport:
+    """Ask the cluster what it is doing and put the answers into ``model``."""
+    if enable_events:
+        control.enable_events()
+    pongs = control.ping()
+    stats = control.inspect("stats") if pongs else {}
+    active = control.inspect("active") if pongs else {}
+    reserved = control.inspect("reserved") if pongs else {}
+    now = clock()
+    for hostname in pongs:
+        if not model.has_worker(hostname):
+            tasks = active.get(hostname) or []
+            model.on_event(worker_event(hostname, stats.get(hostname), len(tasks), now), counted=False)
+    for replies, started in ((reserved, False), (active, True)):
+        for hostname, requests in replies.items():
+            for request in requests or ():
+                if isinstance(request, dict) and not model.has_task(request.get("id")):
+                    for event in task_events(hostname, request, started, now):
+                        model.on_event(event, counted=False)
+    return SeedReport(
+        workers=tuple(sorted(pongs)),
+        active=sum(len(v or ()) for v in active.values()),
+        reserved=sum(len(v or ()) for v in reserved.values()),
+    )

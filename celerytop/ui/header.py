@@ -1,0 +1,63 @@
+"""The header: who we watch, whether we are connected, and the cluster in numbers."""
+
+from __future__ import annotations
+
+import urwid
+
+from celerytop import capture, formatting
+
+#: Order in which task states are counted in the header.
+STATE_ORDER = ("PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "REJECTED")
+
+
+def connection_markup(status) -> list:
+    if status.state == capture.CONNECTED:
+        return [("header.ok", "● connected")]
+    if status.state == capture.RETRYING:
+        retry = f", retry in {status.retry_in:.0f} s" if status.retry_in is not None else ""
+        return [("header.error", f"✖ disconnected{retry}"), ("header.dim", f"  {status.error}")]
+    if status.state == capture.STOPPED:
+        return [("header.warn", "■ stopped")]
+    return [("header.warn", "… connecting")]
+
+
+def counts_markup(summary) -> list:
+    parts = [("header", f"Tasks {summary.task_count}")]
+    counts = dict(summary.state_counts)
+    ordered = [s for s in STATE_ORDER if s in counts] + sorted(s for s in counts if s not in STATE_ORDER)
+    for state in ordered:
+        style = "header.error" if state == "FAILURE" else "header"
+        parts.append(("header.dim", "  "))
+        parts.append((style, f"{formatting.sanitize(state)} {counts[state]}"))
+    return parts
+
+
+class Header(urwid.WidgetWrap):
+    def __init__(self, app_name: str, broker_url: str):
+        self._app_name = formatting.sanitize(app_name)
+        self._broker = formatting.mask_url(broker_url)
+        self._lines = urwid.Pile([])
+        super().__init__(urwid.AttrMap(self._lines, "header"))
+
+    def update(self, summary, status, notices=(), mode: str = "") -> None:
+        first = [
+            ("header.ok", " celerytop "),
+            ("header.dim", " app "),
+            ("header", self._app_name),
+            ("header.dim", "  broker "),
+            ("header", self._broker),
+            ("header.dim", "  "),
+        ]
+        first += connection_markup(status)
+        if mode:
+            first += [("header.dim", "  "), ("header.warn", mode)]
+        second = [
+            ("header", f" Workers {summary.workers_online}/{summary.workers_total} online"),
+            ("header.dim", "   "),
+        ]
+        second += counts_markup(summary)
+        second += [("header.dim", "   "), ("header", f"Events {formatting.format_rate(summary.events_per_second)}")]
+        lines = [first, second] + [[("header.warn", " " + formatting.sanitize(n))] for n in notices]
+        self._lines.contents = [
+            (urwid.Text(markup, wrap="clip"), self._lines.options()) for markup in lines
+        ]

@@ -1,0 +1,111 @@
+"""A list that builds row widgets only when urwid asks for them.
+
+The tasks pane may hold 100,000 tasks; only the rows on screen are ever
+built, and built rows are cached until the next refresh (or a resize)
+invalidates them.  Focus is kept by item key, so a row stays selected
+while new tasks arrive above it.
+"""
+
+from __future__ import annotations
+
+import urwid
+
+
+class Row(urwid.Text):
+    """One selectable line of text (selectable so the ListBox can focus it)."""
+
+    _selectable = True
+
+    def __init__(self, markup):
+        super().__init__(markup, wrap="clip")
+
+    def keypress(self, size, key):
+        return key
+
+
+class LazyWalker(urwid.ListWalker):
+    def __init__(self, make_row, key=lambda item: item):
+        self._make_row = make_row
+        self._key = key
+        self.items: list = []
+        self.focus = 0
+        self._cache: dict = {}
+
+    # urwid's ListWalker protocol
+    def __getitem__(self, position):
+        if not isinstance(position, int) or not 0 <= position < len(self.items):
+            raise IndexError(position)
+        widget = self._cache.get(position)
+        if widget is None:
+            widget = self._cache[position] = self._make_row(self.items[position])
+        return widget
+
+    def next_position(self, position):
+        if position + 1 >= len(self.items):
+            raise IndexError(position)
+        return position + 1
+
+    def prev_position(self, position):
+        if position <= 0:
+            raise IndexError(position)
+        return position - 1
+
+    def set_focus(self, position):
+        if self.items:
+            self.focus = max(0, min(int(position), len(self.items) - 1))
+        else:
+            self.focus = 0
+        self._modified()
+
+    def positions(self, reverse=False):
+        if reverse:
+            return range(len(self.items) - 1, -1, -1)
+        return range(len(self.items))
+
+    def __len__(self):
+        return len(self.items)
+
+    # ours
+    @property
+    def focus_item(self):
+        if 0 <= self.focus < len(self.items):
+            return self.items[self.focus]
+        return None
+
+    def replace(self, items, follow_top: bool = False):
+        """Show ``items``; focus stays on the same item (or the top when following)."""
+        old_key = None if follow_top or not self.items else self._key(self.focus_item)
+        self.items = items
+        self._cache.clear()
+        if old_key is None:
+            self.focus = 0
+        else:
+            self.focus = self._index_of(old_key, self.focus)
+        self._modified()
+
+    def _index_of(self, key, hint: int) -> int:
+        items, keyfn = self.items, self._key
+        # Usually the item moved down by the number of new rows: look near
+        # the old position before scanning the whole list.
+        for position in range(max(0, hint - 2), min(len(items), hint + 64)):
+            if keyfn(items[position]) == key:
+                return position
+        for position, item in enumerate(items):
+            if keyfn(item) == key:
+                return position
+        return max(0, min(hint, len(items) - 1))
+
+    def invalidate(self):
+        """Rebuild visible rows on the next render (new data, new widths)."""
+        self._cache.clear()
+        self._modified()
+
+
+class PaneListBox(urwid.ListBox):
+    """A ListBox that remembers its last size, so commands can page it."""
+
+    last_size = (80, 10)
+
+    def render(self, size, focus=False):
+        self.last_size = size
+        return super().render(size, focus)

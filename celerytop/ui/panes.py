@@ -1,0 +1,120 @@
+"""The workers and tasks panes: a title bar, a column header and a lazy list."""
+
+from __future__ import annotations
+
+import urwid
+
+from celerytop import formatting, palettes
+from celerytop.ui import table
+from celerytop.ui.lazylist import LazyWalker, PaneListBox, Row
+
+WORKER_COLUMNS = (
+    table.Column("HOSTNAME", 12, weight=3, maximum=48),
+    table.Column("STATUS", 7),
+    table.Column("ACTIVE", 6, align="right"),
+    table.Column("PROCESSED", 9, align="right"),
+    table.Column("LOAD", 14),
+    table.Column("HEARTBEAT", 9, align="right"),
+    table.Column("VERSION", 8, weight=1, maximum=24),
+)
+
+TASK_COLUMNS = (
+    table.Column("UUID", 8),
+    table.Column("NAME", 10, weight=4, maximum=48),
+    table.Column("STATE", 8),
+    table.Column("WORKER", 8, weight=2, maximum=36),
+    table.Column("RECEIVED", 8),
+    table.Column("RUNTIME", 7, align="right"),
+    table.Column("ARGS", 4, weight=5),
+)
+
+#: Every style maps to its focused twin, so a selected row keeps its colours.
+FOCUS_MAP = {name: palettes.focused(name) for name in palettes.style_names()}
+FOCUS_MAP[None] = "row.focus"
+
+
+class Pane(urwid.WidgetWrap):
+    """A titled, column-headed list whose rows are built lazily at the current width."""
+
+    def __init__(self, columns, make_cells, key=lambda item: item, empty_text=""):
+        self.columns = columns
+        self.widths = table.layout(columns, 80)
+        self._make_cells = make_cells
+        self._title = urwid.Text("", wrap="clip")
+        self._title_map = urwid.AttrMap(self._title, "pane.title")
+        self._head = urwid.Text("", wrap="clip")
+        self._empty = urwid.Text(("row", empty_text), wrap="clip")
+        self.walker = LazyWalker(self._make_row, key=key)
+        self.listbox = PaneListBox(self.walker)
+        self._cols = None
+        self._focused = False
+        self._body = urwid.Frame(self.listbox, header=urwid.Pile([self._title_map, self._head]))
+        super().__init__(self._body)
+
+    def _make_row(self, item):
+        try:
+            markup = table.row_markup(self._make_cells(item), self.columns, self.widths)
+        except Exception as exc:  # noqa: BLE001 - one broken row must not blank the screen
+            markup = [("state.FAILURE", formatting.sanitize(f"<unprintable row: {exc!r}>"))]
+        return urwid.AttrMap(Row(markup), None, FOCUS_MAP)
+
+    def render(self, size, focus=False):
+        if size[0] != self._cols:
+            self._cols = size[0]
+            self.widths = table.layout(self.columns, size[0])
+            self._head.set_text(table.header_markup(self.columns, self.widths))
+            self.walker.invalidate()
+        self._body.body = self.listbox if self.walker.items else urwid.Filler(self._empty, "top")
+        return super().render(size, focus)
+
+    def set_title(self, text: str) -> None:
+        self._title.set_text(text)
+
+    def set_focused(self, focused: bool) -> None:
+        self._focused = focused
+        self._title_map.set_attr_map({None: "pane.title.focus" if focused else "pane.title"})
+
+    def set_items(self, items, follow_top: bool = False) -> None:
+        self.walker.replace(items, follow_top=follow_top)
+
+    # cursor commands
+    def move(self, key: str) -> None:
+        if self.walker.items:
+            self.listbox.keypress(self.listbox.last_size, key)
+
+    def to_top(self) -> None:
+        if self.walker.items:
+            self.walker.set_focus(0)
+            self.listbox.set_focus_valign("top")
+
+    def to_bottom(self) -> None:
+        if self.walker.items:
+            self.walker.set_focus(len(self.walker.items) - 1)
+            self.listbox.set_focus_valign("bottom")
+
+
+def worker_cells(row):
+    online = ("worker.online", "online") if row.online else ("worker.offline", "offline")
+    return [
+        ("row", formatting.sanitize(row.hostname)),
+        online,
+        ("row", "-" if row.active is None else formatting.sanitize(row.active)),
+        ("row", "-" if row.processed is None else formatting.sanitize(row.processed)),
+        ("row", formatting.format_loadavg(row.loadavg) if row.loadavg else "-"),
+        ("row", formatting.format_age(row.heartbeat_age)),
+        ("row", formatting.sanitize(row.software) or "-"),
+    ]
+
+
+def task_cells(row):
+    if row is None:  # evicted between the snapshot and the render
+        return [("row", "")] * len(TASK_COLUMNS)
+    return [
+        ("row", formatting.short_uuid(row.uuid)),
+        ("row", formatting.sanitize(row.name) or "?"),
+        (palettes.state_style(row.state), formatting.sanitize(row.state)),
+        ("row", formatting.sanitize(row.worker)),
+        ("row", formatting.format_clock(row.received)),
+        ("row", formatting.format_duration(row.runtime)),
+        ("row", formatting.args_summary(row.args, row.kwargs)),
+    ]
