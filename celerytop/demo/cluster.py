@@ -70,7 +70,10 @@ def remove_stale_folders():
 
 
 class DemoCluster:
-    """Workers plus a producer on a private filesystem broker."""
+    """Workers plus a producer on a private filesystem broker.
+
+    ``rate`` is the producer's tasks per second; 0 means no producer.
+    """
 
     def __init__(self, workers=3, rate=4.0):
         self.workers = workers
@@ -108,10 +111,11 @@ class DemoCluster:
                 name = NAMES[i] if i < len(NAMES) else f"worker{i + 1}"
                 self._spawn_worker(name)
                 self.hostnames.append(f"{name}@{host}")
-            self._producer = threading.Thread(
-                target=self._produce, name="celerytop-demo-producer",
-                daemon=True)
-            self._producer.start()
+            if self.rate > 0:
+                self._producer = threading.Thread(
+                    target=self._produce, name="celerytop-demo-producer",
+                    daemon=True)
+                self._producer.start()
         except BaseException:
             self.stop()
             raise

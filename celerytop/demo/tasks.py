@@ -123,7 +123,9 @@ def make_app(folder):
     results = os.path.join(folder, "results")
     for path in (queue, control, results):
         os.makedirs(path, exist_ok=True)
-    app = Celery("celerytop-demo", broker="filesystem://",
+    # the hostname is meaningless here, but without one kombu logs a
+    # warning every time a connection is cloned
+    app = Celery("celerytop-demo", broker="filesystem://localhost/",
                  backend="file://" + results)
     app.conf.update(
         broker_transport_options={
@@ -137,6 +139,8 @@ def make_app(folder):
         worker_send_task_events=True,
         task_send_sent_event=True,
         task_track_started=True,
+        # a worker busy with two slow reports must not sit on quick tasks
+        worker_prefetch_multiplier=1,
     )
     return _register(app)
 

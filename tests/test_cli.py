@@ -1,0 +1,103 @@
+"""The command line, run as a user runs it: as separate processes."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from celerytop import __version__
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+
+
+def run(*argv, timeout=60):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env,
+                          stdin=subprocess.DEVNULL)
+
+
+def celerytop(*args):
+    return run(os.path.join(BIN, "celerytop"), *args)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("celerytop: error: ")
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_unknown_option_is_one_line():
+    assert_one_line_error(celerytop("--frobnicate"), "--frobnicate")
+
+
+def test_missing_app_module_is_one_line():
+    assert_one_line_error(celerytop("-A", "no_such_module_here"), "no_such_module_here")
+
+
+def test_app_module_that_raises_on_import_is_one_line(tmp_path):
+    (tmp_path / "brokenproj.py").write_text("raise RuntimeError('config exploded')\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    result = subprocess.run([os.path.join(BIN, "celerytop"), "-A", "brokenproj"], capture_output=True,
+                            text=True, cwd=tmp_path, env=env, timeout=60)
+    assert_one_line_error(result, "config exploded")
+
+
+def test_app_module_is_found_in_the_current_directory_like_celery_does(tmp_path):
+    (tmp_path / "notanapp.py").write_text("app = 42\n")
+    result = subprocess.run([os.path.join(BIN, "celerytop"), "-A", "notanapp"], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=60)
+    assert_one_line_error(result, "not a Celery app")
+
+
+@pytest.mark.parametrize(
+    "url, fragment",
+    [
+        ("localhost:6379", "malformed broker URL"),
+        ("nosuchtransport://host/", "unknown transport"),
+        ("redis://localhost:notaport/0", "malformed broker URL"),
+    ],
+)
+def test_malformed_broker_url_is_one_line(url, fragment):
+    assert_one_line_error(celerytop("-b", url), fragment)
+
+
+def test_broker_password_is_never_echoed_in_errors():
+    result = celerytop("-b", "nosuch://user:hunter2@host/")
+    assert_one_line_error(result)
+    assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [("--refresh", "0"), ("--max-tasks", "0"), ("--colors", "rainbow")])
+def test_bad_values_are_one_line(args):
+    assert_one_line_error(celerytop(*args), args[0])
+
+
+def test_demo_cannot_be_combined_with_an_app():
+    assert_one_line_error(celerytop("--demo", "-A", "tests.liveapp"), "--demo")
+
+
+def test_version_and_help():
+    assert celerytop("--version").stdout.strip().endswith(__version__)
+    help_text = celerytop("--help").stdout
+    for option in ("--app", "--broker", "--demo", "--refresh", "--max-tasks", "--timeout",
+                   "--no-enable-events", "--colors"):
+        assert option in help_text
+
+
+def test_python_dash_m():
+    result = run(sys.executable, "-m", "celerytop", "--version")
+    assert result.returncode == 0 and __version__ in result.stdout
+
+
+def test_celery_top_subcommand_is_registered_with_the_same_options():
+    result = run(os.path.join(BIN, "celery"), "top", "--help")
+    assert result.returncode == 0, result.stderr
+    for option in ("--refresh", "--max-tasks", "--timeout", "--no-enable-events", "--colors"):
+        assert option in result.stdout

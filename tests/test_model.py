@@ -1,0 +1,150 @@
+import time
+
+from celery.events.state import State
+
+from celerytop.model import ClusterModel
+from tests.events import event, heartbeat, task_lifecycle
+
+
+def feed(model, events):
+    for e in events:
+        model.on_event(dict(e))
+
+
+def test_tasks_are_listed_newest_first_with_their_states():
+    model = ClusterModel()
+    first, events1 = task_lifecycle(name="proj.add")
+    second, events2 = task_lifecycle(name="proj.fail", final="task-failed")
+    feed(model, events1 + events2)
+    assert model.task_order() == [second, first]
+    assert model.task_row(first).state == "SUCCESS"
+    failed = model.task_row(second)
+    assert (failed.state, failed.name, failed.worker) == ("FAILURE", "proj.fail", "w1@host")
+    assert model.summary().state_counts == {"SUCCESS": 1, "FAILURE": 1}
+
+
+def test_state_counts_follow_transitions():
+    model = ClusterModel()
+    uuid, events = task_lifecycle(final=None)
+    feed(model, events)
+    assert model.summary().state_counts == {"STARTED": 1}
+    model.on_event(event("task-succeeded", uuid=uuid, result="3", runtime=0.5))
+    assert model.summary().state_counts == {"SUCCESS": 1}
+    assert model.task_row(uuid).runtime == 0.5
+
+
+def test_started_task_runtime_keeps_counting():
+    model = ClusterModel()
+    uuid, events = task_lifecycle(final=None, t0=time.time() - 30)
+    feed(model, events)
+    assert 29 < model.task_row(uuid).runtime < 60
+
+
+def test_eviction_drops_oldest_finished_tasks_before_unfinished_ones():
+    model = ClusterModel(max_tasks=3)
+    running, events = task_lifecycle(final=None)  # oldest, still STARTED
+    feed(model, events)
+    done = []
+    for _ in range(4):
+        uuid, events = task_lifecycle()
+        feed(model, events)
+        done.append(uuid)
+    order = model.task_order()
+    assert len(order) == 3
+    assert running in order, "an unfinished task was evicted while finished ones remained"
+    assert order[:2] == [done[3], done[2]]
+    assert model.summary().evicted == 2
+    assert sum(model.summary().state_counts.values()) == 3
+
+
+def test_eviction_falls_back_to_oldest_when_nothing_is_finished():
+    model = ClusterModel(max_tasks=2)
+    uuids = []
+    for _ in range(3):
+        uuid, events = task_lifecycle(final=None)
+        feed(model, events)
+        uuids.append(uuid)
+    assert model.task_order() == [uuids[2], uuids[1]]
+
+
+def test_unknown_event_types_are_counted_and_ignored():
+    model = ClusterModel()
+    model.on_event(event("task-exploded", uuid="x"))
+    model.on_event(event("custom-thing"))
+    summary = model.summary()
+    assert summary.unknown_events == 2
+    assert set(summary.unknown_types) == {"task-exploded", "custom-thing"}
+    assert model.task_order() == []
+
+
+def test_broken_events_never_raise():
+    model = ClusterModel()
+    broken = [
+        {},
+        {"type": None},
+        {"no": "type"},
+        event("task-received", uuid=None, name="x"),
+        event("task-received", uuid="u1", hostname=None),
+        event("task-started", uuid="u2", timestamp="not a number"),
+        event("worker-heartbeat", hostname=12),
+        heartbeat("w9@host", freq="often", loadavg="high"),
+    ]
+    for e in broken:
+        model.on_event(e)
+    summary = model.summary()
+    assert summary.malformed_events >= 5
+    # whatever made it in still renders
+    for uuid in model.task_order():
+        model.task_row(uuid)
+    assert [r.hostname for r in model.worker_rows() if r.hostname == "w9@host"]
+
+
+def test_workers_go_offline_when_heartbeats_stop():
+    model = ClusterModel()
+    model.on_event(heartbeat("alive@host"))
+    model.on_event(heartbeat("dead@host", timestamp=time.time() - 30))
+    rows = {r.hostname: r for r in model.worker_rows()}
+    assert rows["alive@host"].online and not rows["dead@host"].online
+    assert rows["dead@host"].heartbeat_age > 29
+    assert rows["alive@host"].software == "py-celery 5.7.0"
+    assert [r.hostname for r in model.worker_rows()] == ["alive@host", "dead@host"]
+    summary = model.summary()
+    assert (summary.workers_online, summary.workers_total) == (1, 2)
+
+
+def test_worker_offline_event():
+    model = ClusterModel()
+    model.on_event(heartbeat("w1@host"))
+    model.on_event(event("worker-offline", "w1@host"))
+    assert not model.worker_rows()[0].online
+
+
+def test_events_per_second_over_a_window():
+    now = [100.0]
+    model = ClusterModel(monotonic=lambda: now[0])
+    model.summary()
+    for _ in range(50):
+        model.on_event(heartbeat())
+    now[0] += 2.0
+    assert model.summary().events_per_second == 25.0
+
+
+def test_uncounted_events_change_the_picture_but_not_the_statistics():
+    model = ClusterModel()
+    uuid, events = task_lifecycle(final=None)
+    for e in events:
+        model.on_event(e, counted=False)
+    summary = model.summary()
+    assert model.task_row(uuid).state == "STARTED"
+    assert (summary.events_total, summary.task_events) == (0, 0)
+
+
+def test_same_final_states_as_celerys_own_state():
+    model, reference = ClusterModel(max_tasks=1000), State()
+    streams = [task_lifecycle(final=f) for f in ("task-succeeded", "task-failed", "task-retried", "task-revoked", None)]
+    for _uuid, events in streams:
+        for e in events:
+            model.on_event(dict(e))
+            reference.event(dict(e))
+    for uuid, _ in streams:
+        assert model.task_row(uuid).state == reference.tasks[uuid].state
