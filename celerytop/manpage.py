@@ -1,0 +1,196 @@
+"""Write man/celerytop.1 from the code: OPTIONS from the click command, KEYS
+from the keymap, so the man page cannot drift from what the program does.
+
+    python -m celerytop.manpage > man/celerytop.1
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from celerytop import __version__
+from celerytop.cli import command
+from celerytop.keymap import Keymap
+
+DESCRIPTION = r"""
+.B celerytop
+is a top\-like terminal monitor and control console for Celery clusters.
+It listens to the cluster's event stream (the same events
+.B celery events
+and Flower use), keeps the picture in celery's
+.I State
+and shows it live: a header with the connection and the cluster in numbers,
+a workers pane and a tasks pane.
+.PP
+It loads the Celery app exactly as
+.B celery \-A
+does, or talks to a broker given by URL alone.
+It is also installed as a
+.B celery
+subcommand:
+.B celery \-A proj top
+takes the same options.
+.PP
+At start it broadcasts
+.B enable_events
+to the workers (unless
+.B \-\-no\-enable\-events
+is given), asks them for a heartbeat, and seeds the screen from remote
+control (ping, inspect stats, inspect active and reserved) so that tasks
+already running show before their next event.
+If the broker is down it says so in the header and retries with backoff
+(1, 2, 4, 8, 16, then every 30 seconds); after a broker restart it
+reconnects without losing what is shown.
+""".strip()
+
+SCREEN = r"""
+.TP
+.B Header
+App name, broker URL (password masked), connection state
+(connected; disconnected, retry in N s, with the error; connecting),
+workers online/known, task counts by state, events per second, and
+notices: events ignored as unknown or malformed, workers that answer pings
+but send no task events.
+.TP
+.B Workers pane
+Hostname, online/offline (offline once heartbeats stop: two heartbeat
+intervals without one), active tasks, tasks processed, load average, age of
+the last heartbeat, software version.
+.TP
+.B Tasks pane
+Newest first: short uuid, name, state in colour (SUCCESS green, FAILURE
+red, RETRY yellow, STARTED cyan, REVOKED magenta, RECEIVED blue), worker,
+received time, runtime (still counting for STARTED tasks), args and kwargs.
+It scrolls through every task in memory and follows new tasks while the
+cursor is on the first row.
+.TP
+.B Status line
+Key hints for the focused pane, messages, and the cursor position.
+""".strip()
+
+FILES_AND_ENV = r"""
+.SH ENVIRONMENT
+.TP
+.B CELERY_BROKER_URL
+Broker URL when
+.B \-b
+is not given.
+.TP
+.B NO_COLOR
+When set, colours are off (as with
+.BR "\-\-colors mono" ).
+.TP
+.B TERM
+Decides the colour mode when
+.B \-\-colors
+is auto.
+.TP
+.B XDG_STATE_HOME
+Where an internal error's traceback is written
+.RI ( celerytop/crash\-*.log ;
+default
+.IR ~/.local/state ).
+.SH EXIT STATUS
+.TP
+.B 0
+Quit with q.
+.TP
+.B 1
+Internal error; one line on standard error, the traceback in a file.
+.TP
+.B 2
+Bad usage: unknown option, bad value, an app that does not load, a malformed broker URL.
+.TP
+.B 130
+Interrupted with Ctrl\-C.
+.TP
+.B 129, 143
+Hung up, or terminated with SIGTERM; the terminal is restored first.
+.SH EXAMPLES
+.TP
+.B celerytop \-\-demo
+Watch an embedded demo cluster: no broker or app needed.
+.TP
+.B celerytop \-A proj
+Monitor the cluster of the Celery app in module
+.IR proj .
+.TP
+.B celerytop \-b redis://localhost:6379/0
+Monitor by broker URL alone.
+.TP
+.B celery \-A proj top \-\-refresh 0.5
+The same, as a celery subcommand.
+.SH SEE ALSO
+.BR celery (1),
+.B celery events
+""".strip()
+
+
+def roff(text: str) -> str:
+    """Escape text for roff: backslashes, hyphens, and leading dots or quotes."""
+    text = text.replace("\\", "\\e").replace("-", "\\-")
+    if text.startswith((".", "'")):
+        text = "\\&" + text
+    return text
+
+
+def option_lines() -> list:
+    ctx = click.Context(command, **command.context_settings)
+    lines = []
+    for param in command.get_params(ctx):
+        if not isinstance(param, click.Option):
+            continue
+        record = param.get_help_record(ctx)
+        if record is None:
+            continue
+        names, help_text = record
+        lines += [".TP", f".B {roff(names)}", roff(help_text)]
+    return lines
+
+
+def key_lines(keymap: Keymap) -> list:
+    lines = []
+    for title, rows in keymap.grouped():
+        lines += [".SS " + roff(title)]
+        for keys, help_text in rows:
+            lines += [".TP", f".B {roff(keys)}", roff(help_text)]
+    return lines
+
+
+def render(keymap: Keymap | None = None) -> str:
+    keymap = keymap or Keymap()
+    lines = [
+        f'.TH CELERYTOP 1 "" "celerytop {__version__}" "User Commands"',
+        ".SH NAME",
+        "celerytop \\- top\\-like monitor and control console for Celery clusters",
+        ".SH SYNOPSIS",
+        ".B celerytop",
+        "[\\fB\\-A\\fR \\fIAPP\\fR | \\fB\\-b\\fR \\fIURL\\fR | \\fB\\-\\-demo\\fR] [\\fIOPTIONS\\fR]",
+        ".br",
+        ".B celery",
+        "\\fB\\-A\\fR \\fIAPP\\fR \\fBtop\\fR [\\fIOPTIONS\\fR]",
+        ".br",
+        ".B python \\-m celerytop",
+        "[\\fIOPTIONS\\fR]",
+        ".SH DESCRIPTION",
+        DESCRIPTION,
+        ".SH SCREEN",
+        SCREEN,
+        ".SH OPTIONS",
+        *option_lines(),
+        ".SH KEYS",
+        "Every key, generated from the keymap that also drives the help overlay (? or F1).",
+        *key_lines(keymap),
+        FILES_AND_ENV,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    sys.stdout.write(render())
+
+
+if __name__ == "__main__":
+    main()
