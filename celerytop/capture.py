@@ -7,10 +7,13 @@ touches widgets; the UI reads the status and the model on its timer.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
+from celerytop import fstransport
 from celerytop.formatting import sanitize
 
 CONNECTING = "connecting"
@@ -20,6 +23,8 @@ STOPPED = "stopped"
 
 #: Seconds between connection attempts: 1, 2, 4, 8, 16, then every 30.
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+
+log = logging.getLogger(__name__)
 
 
 def one_line_error(exc: BaseException) -> str:
@@ -103,6 +108,9 @@ class EventCapture(threading.Thread):
         self.backoff = backoff
         self._stop_requested = threading.Event()
         self._receiver = None
+        # One queue name for the life of the process: after a reconnect the
+        # capture resumes the same queue where the broker kept it.
+        self.node_id = uuid.uuid4().hex
 
     def stop(self, timeout: float | None = 2.0) -> None:
         self._stop_requested.set()
@@ -127,6 +135,7 @@ class EventCapture(threading.Thread):
                     break
                 delay = self.backoff[min(failures, len(self.backoff) - 1)]
                 failures += 1
+                log.warning("event capture failed, retrying in %s s", delay, exc_info=True)
                 self.status.failed(one_line_error(exc), delay)
                 self._stop_requested.wait(delay)
             else:
@@ -134,10 +143,10 @@ class EventCapture(threading.Thread):
         self.status.stopped()
 
     def _capture_once(self) -> None:
-        connection = self.app.connection_for_read()
+        connection = fstransport.connection_for_read(self.app)
         try:
             connection.ensure_connection(max_retries=1)
-            receiver = self.app.events.Receiver(connection, handlers={"*": self.on_event})
+            receiver = self.app.events.Receiver(connection, handlers={"*": self.on_event}, node_id=self.node_id)
             self._receiver = receiver
             if self.stopping:
                 return
@@ -162,6 +171,7 @@ class EventCapture(threading.Thread):
                 pass
 
     def _on_consuming(self) -> None:
+        log.info("consuming events from %s", self.app.connection_for_read().as_uri())
         self.status.connected()
         if self.on_connected is not None:
             self.on_connected()

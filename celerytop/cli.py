@@ -9,6 +9,7 @@ nothing the user types produces a traceback.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -131,6 +132,7 @@ def run_monitor(app, *, refresh, max_tasks, timeout, enable_events, colors, demo
     from celerytop.model import ClusterModel
     from celerytop.ui.app import MonitorApp
 
+    log_to_file()
     model = ClusterModel(max_tasks=max_tasks)
     status = ConnectionStatus()
     control = Control(app, timeout=timeout)
@@ -149,11 +151,36 @@ def _raise_terminated(signum, _frame):
     raise Terminated(signum)
 
 
-def crash_log_path() -> str:
+def state_dir() -> str:
+    """$XDG_STATE_HOME/celerytop (created on demand)."""
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     folder = os.path.join(base, "celerytop")
     os.makedirs(folder, exist_ok=True)
-    return os.path.join(folder, time.strftime("crash-%Y%m%d-%H%M%S.log"))
+    return folder
+
+
+def crash_log_path() -> str:
+    return os.path.join(state_dir(), time.strftime("crash-%Y%m%d-%H%M%S.log"))
+
+
+def log_to_file() -> None:
+    """Send every log record and warning to a file: the terminal belongs to the UI.
+
+    Without this, kombu's and celery's warnings would reach stderr through
+    logging's last-resort handler and scribble over the screen.
+    """
+    logging.captureWarnings(True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    try:
+        handler = logging.FileHandler(os.path.join(state_dir(), "celerytop.log"), encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+    except OSError:
+        handler = logging.NullHandler()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("celerytop").setLevel(logging.INFO)
 
 
 def report_crash(exc: BaseException) -> None:

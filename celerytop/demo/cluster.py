@@ -36,14 +36,13 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent():
-    # Runs in the child between fork and exec. If celerytop is SIGKILLed
-    # the kernel sends SIGQUIT, a Celery cold shutdown (SIGTERM would be a
-    # warm one, waiting up to 40 s for the slow task); the pool children
-    # already get SIGKILL when the worker's main process goes.
-    # Note: the signal follows the *thread* that forked, so start() has to
-    # be called from a thread that lives as long as the cluster.
+    # Runs in the child between fork and exec: if celerytop is SIGKILLed,
+    # the kernel sends the worker SIGTERM (a cold shutdown, see
+    # _worker_env); its pool processes already get SIGKILL when it goes.
+    # The signal follows the *thread* that forked, so start() must be
+    # called from a thread that lives as long as the cluster.
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGQUIT, 0, 0, 0)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def _pid_alive(pid):
@@ -124,6 +123,11 @@ class DemoCluster:
     def _worker_env(self):
         env = dict(os.environ)
         env[DEMO_DIR_ENV] = self.folder
+        # Celery's switch making SIGTERM a cold shutdown instead of a warm
+        # one, which would wait up to 40 s for a slow report. Unlike
+        # SIGQUIT, SIGTERM also ends a worker still importing quietly,
+        # without a core dump.
+        env["REMAP_SIGTERM"] = "SIGQUIT"
         for var in ("CELERY_BROKER_URL", "CELERY_BROKER_READ_URL",
                     "CELERY_BROKER_WRITE_URL", "CELERY_RESULT_BACKEND",
                     "CELERY_CONFIG_MODULE", "CELERY_LOADER"):
@@ -214,8 +218,8 @@ class DemoCluster:
     def stop(self, grace=3.0):
         """Stop producer and workers, remove the folder. Idempotent.
 
-        Workers get a cold shutdown (SIGQUIT) and ``grace`` seconds before
-        their whole process group is SIGKILLed. On the filesystem broker a
+        Workers get a cold shutdown (a remapped SIGTERM) and ``grace``
+        seconds before their process groups are SIGKILLed. On this broker a
         Celery 5.7 cold shutdown takes ~5 s (drain timeout, pool threads'
         joins), so with the default the SIGKILL ends it; nothing is lost
         either way, the broker and results go with the folder.
@@ -237,7 +241,7 @@ class DemoCluster:
     def _kill_workers(self, grace):
         for proc in self._procs:
             # the main process only: it stops its own pool children
-            self._signal(os.kill, proc.pid, signal.SIGQUIT)
+            self._signal(os.kill, proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
         pending = list(self._procs)
         while pending and time.monotonic() < deadline:

@@ -8,9 +8,13 @@ its own app on the same folder with :func:`make_app`.
 import os
 import random
 import time
+import uuid
 
 from celery import Celery
 from celery.signals import worker_init
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem
+from kombu.utils.json import dumps, loads
 
 DEMO_DIR_ENV = "CELERYTOP_DEMO_DIR"
 
@@ -20,6 +24,63 @@ _CELERY_ENV_OVERRIDES = (
     "CELERY_BROKER_URL", "CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL",
     "CELERY_RESULT_BACKEND",
 )
+
+
+# --- the broker ------------------------------------------------------------
+
+class _Channel(filesystem.Channel):
+    """kombu's filesystem channel without two races that several processes
+    sharing the folder do hit (see celery/kombu#1551):
+
+    * a message file is created empty and then written, so a consumer
+      listing the folder in between reads ``""`` and dies on a
+      JSONDecodeError: here it is written under a name consumers skip
+      (not ending in ``.msg``) and renamed into place;
+    * an exchange table is created with "wb" before it is locked, so
+      workers starting together overwrite (even garble) each other's
+      bindings, and a worker missing from ``celery.pidbox`` never answers
+      ping: here it is created and updated under the lock.
+    """
+
+    def _put(self, queue, payload, **kwargs):
+        name = f"{int(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        path = os.path.join(self.data_folder_out, name)
+        try:
+            with open(path + ".part", "wb") as f:
+                f.write(dumps(payload).encode())
+            os.replace(path + ".part", path)
+        except OSError as exc:
+            raise ChannelError(f"Cannot add file {path!r}") from exc
+
+    def get_table(self, exchange):
+        try:
+            return super().get_table(exchange)
+        except ValueError:  # created by _queue_bind, not yet written
+            return []
+
+    def _queue_bind(self, exchange, routing_key, pattern, queue):
+        path = self._exchange_file(exchange)
+        self.control_folder.mkdir(exist_ok=True)
+        entry = filesystem.exchange_queue_t(
+            routing_key or "", pattern or "", queue or "")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            with open(fd, "rb+", buffering=0) as f:
+                filesystem.lock(f, filesystem.LOCK_EX)
+                data = f.read()
+                table = [filesystem.exchange_queue_t(*row)
+                         for row in (loads(data) if data else [])]
+                if entry not in table:
+                    table.insert(0, entry)
+                    f.seek(0)
+                    f.write(dumps(table).encode())
+                    f.truncate()
+        except OSError as exc:
+            raise ChannelError(f"Cannot open {path}") from exc
+
+
+class FilesystemTransport(filesystem.Transport):
+    Channel = _Channel
 
 
 # --- helpers: they make failure tracebacks a few frames deep ---------------
@@ -128,6 +189,7 @@ def make_app(folder):
     app = Celery("celerytop-demo", broker="filesystem://localhost/",
                  backend="file://" + results)
     app.conf.update(
+        broker_transport="celerytop.demo.tasks:FilesystemTransport",
         broker_transport_options={
             "data_folder_in": queue,
             "data_folder_out": queue,
@@ -155,6 +217,7 @@ else:
     @worker_init.connect(weak=False)
     def _refuse_unconfigured(sender=None, **kwargs):
         if getattr(sender, "app", None) is app:
-            raise RuntimeError(
+            # SystemExit: Celery logs and swallows a signal handler's errors
+            raise SystemExit(
                 f"celerytop.demo.tasks needs ${DEMO_DIR_ENV} (the demo "
                 "cluster's folder); run it with `celerytop --demo`.")
