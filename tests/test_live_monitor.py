@@ -1,0 +1,183 @@
+"""celerytop against real workers on every selected broker, read off the screen."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.live import REPO_ROOT, wait_until
+from tests.terminal import Terminal, normalise_colour
+
+BIN = os.path.join(os.path.dirname(sys.executable), "celerytop")
+
+
+def monitor(broker, *args, cols=140, rows=40):
+    return Terminal([BIN, "-A", "tests.liveapp", "--refresh", "0.25", *args], cols=cols, rows=rows,
+                    env=broker.env, cwd=str(REPO_ROOT))
+
+
+def cell_fg(term, row_text, cell_text):
+    for y, line in enumerate(term.lines()):
+        if row_text in line and cell_text in line:
+            return normalise_colour(term.screen.buffer[y][line.index(cell_text)].fg, bright=False)
+    return None
+
+
+def row_with(term, text):
+    return next((line for line in term.lines() if text in line), "")
+
+
+def short(hostname, width=20):
+    return hostname[:width]
+
+
+def test_tasks_appear_with_their_states(broker, workers):
+    worker = workers("w1", concurrency=2)
+    with monitor(broker) as term:
+        term.wait_for("● connected")
+        term.wait_for(lambda t: "online" in row_with(t, short(worker.hostname)))
+        results = [broker.app.send_task("tests.add", (i, i)) for i in range(3)]
+        failed = broker.app.send_task("tests.fail", ("deliberate failure",))
+        for result in results:
+            assert result.get(timeout=30) in (0, 2, 4)
+        term.wait_for("tests.fail")
+        term.wait_for(lambda t: cell_fg(t, failed.id[:8], "FAILURE") == "red")
+        term.wait_for(lambda t: len([line for line in t.lines() if "tests.add" in line and "SUCCESS" in line]) == 3)
+        assert cell_fg(term, results[0].id[:8], "SUCCESS") == "green"
+        assert "(2, 2)" in row_with(term, results[2].id[:8])
+        term.wait_for("FAILURE 1")
+        term.press("q")
+        assert term.wait_exit() == 0
+
+
+def test_a_killed_worker_turns_offline(broker, workers):
+    victim = workers("victim")
+    survivor = workers("survivor")
+    with monitor(broker) as term:
+        for worker in (victim, survivor):
+            term.wait_for(lambda t, w=worker: "online" in row_with(t, short(w.hostname)))
+        victim.kill(signal.SIGKILL)
+        term.wait_for(lambda t: "offline" in row_with(t, short(victim.hostname)), timeout=30)
+        assert cell_fg(term, short(victim.hostname), "offline") == "red"
+        assert "online" in row_with(term, short(survivor.hostname))
+        term.wait_for("Workers 1/2 online")
+
+
+def test_tasks_in_flight_are_seeded_from_inspect_without_events(broker, workers):
+    # The worker sends no task events and celerytop does not turn them on:
+    # the running task can only come from 'inspect active'.
+    worker = workers("quiet", events=False)
+    running = broker.app.send_task("tests.sleep", (25,))
+    wait_until(lambda: broker.app.control.inspect(destination=[worker.hostname], timeout=1).active(),
+               timeout=20, message="the worker never started the task")
+    with monitor(broker, "--no-enable-events") as term:
+        term.wait_for(running.id[:8])
+        term.wait_for(lambda t: "STARTED" in row_with(t, running.id[:8]))
+        assert "tests.sleep" in row_with(term, running.id[:8])
+        assert "online" in row_with(term, short(worker.hostname))
+        term.wait_for("answer pings but send no task events", timeout=30)
+
+
+def test_enable_events_is_broadcast_at_start(broker, workers):
+    workers("late", events=False)
+    with monitor(broker) as term:
+        term.wait_for("● connected")
+        # celerytop broadcast enable_events as it connected; give the worker
+        # a moment to act on it, then its task events must flow.
+        def shows_success(t):
+            if not hasattr(shows_success, "result"):
+                shows_success.result = broker.app.send_task("tests.add", (20, 22))
+            if "SUCCESS" in row_with(t, shows_success.result.id[:8]):
+                return True
+            if shows_success.result.ready():
+                del shows_success.result  # finished before events were on: try another
+            return False
+
+        term.wait_for(shows_success, timeout=30)
+        assert "answer pings but send no task events" not in term.text()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of our own on a free port, to take down and bring back."""
+
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.dir = tmp_path
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self.answers, timeout=10, message="redis-server did not start")
+
+    def answers(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """Taking a broker down and up again needs one of our own: a private
+    redis-server (the shared ones on 6379 and 5672 must stay up)."""
+    assert shutil.which("redis-server"), "redis-server is not installed"
+    server = PrivateRedis(tmp_path)
+    yield server
+    server.stop()
+
+
+def test_broker_down_at_start_then_up_then_restarted(private_redis, tmp_path):
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    with Terminal([BIN, "-b", url, "--refresh", "0.25"], cols=140, rows=30, cwd=str(tmp_path)) as term:
+        term.wait_for("disconnected, retry in")
+        assert "Connection refused" in term.lines()[0] or "Error" in term.lines()[0], term.text()
+        assert cell_fg(term, "celerytop", "disconnected") == "red"
+        private_redis.start()
+        term.wait_for("● connected", timeout=40)
+
+        from celery import Celery
+
+        app = Celery("sender", broker=url, set_as_current=False)
+        with app.connection_for_write() as conn:
+            dispatcher = app.events.Dispatcher(conn, hostname="w1@example", enabled=True)
+            dispatcher.send("task-received", uuid="before-restart-0001", name="tests.kept", args="()", kwargs="{}")
+            dispatcher.send("task-succeeded", uuid="before-restart-0001", result="1", runtime=0.1)
+            dispatcher.close()
+        term.wait_for("tests.kept")
+
+        private_redis.stop()
+        term.wait_for("disconnected, retry in", timeout=30)
+        assert "tests.kept" in term.text(), "what was shown was lost when the broker went away"
+        private_redis.start()
+        term.wait_for("● connected", timeout=40)
+        assert "tests.kept" in term.text()
+        with app.connection_for_write() as conn:
+            dispatcher = app.events.Dispatcher(conn, hostname="w1@example", enabled=True)
+            dispatcher.send("task-received", uuid="after-restart-0002", name="tests.after", args="()", kwargs="{}")
+            dispatcher.close()
+        term.wait_for("tests.after")
+        assert "tests.kept" in term.text()
+        term.press("q")
+        assert term.wait_exit() == 0
