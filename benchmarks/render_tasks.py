@@ -1,0 +1,80 @@
+"""Frame cost of the tasks pane with many tasks in memory, lazy vs eager.
+
+Baseline, measured in the same run: the naive pane that builds one row
+widget per task up front (urwid's SimpleFocusListWalker). celerytop's pane
+builds only the rows on screen. Prints figures; asserts nothing.
+
+    python benchmarks/render_tasks.py [TASKS]
+"""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import urwid  # noqa: E402
+
+from celerytop.capture import ConnectionStatus  # noqa: E402
+from celerytop.model import ClusterModel  # noqa: E402
+from celerytop.ui import table  # noqa: E402
+from celerytop.ui.app import MonitorApp  # noqa: E402
+from celerytop.ui.lazylist import Row  # noqa: E402
+from celerytop.ui.panes import TASK_COLUMNS, task_cells  # noqa: E402
+from tests.events import task_lifecycle  # noqa: E402
+
+COLS, ROWS = 120, 50
+
+
+def build_model(count):
+    model = ClusterModel(max_tasks=count)
+    for i in range(count):
+        for event in task_lifecycle(name=f"proj.task{i % 50}")[1]:
+            model.on_event(event)
+    return model
+
+
+def timed(fn, repeat=5):
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main():
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    start = time.perf_counter()
+    model = build_model(count)
+    print(f"{count} tasks ingested in {time.perf_counter() - start:.1f} s")
+
+    app = MonitorApp(model, ConnectionStatus())
+
+    def lazy_frame():
+        app.refresh()
+        app.root.render((COLS, ROWS), focus=True)
+
+    def frame_after_new_task():
+        for event in task_lifecycle(name="proj.new")[1]:
+            model.on_event(event)
+        lazy_frame()
+
+    widths = table.layout(TASK_COLUMNS, COLS)
+
+    def eager_frame():
+        rows = [Row(table.row_markup(task_cells(model.task_row(u)), TASK_COLUMNS, widths))
+                for u in model.task_order()]
+        urwid.ListBox(urwid.SimpleFocusListWalker(rows)).render((COLS, ROWS - 5), focus=True)
+
+    lazy = timed(lazy_frame)
+    changed = timed(frame_after_new_task)
+    eager = timed(eager_frame, repeat=2)
+    print(f"frame with refresh, lazy pane (celerytop): {lazy * 1000:8.1f} ms")
+    print(f"frame after a new task arrived (celerytop): {changed * 1000:7.1f} ms")
+    print(f"frame, eager pane (baseline):              {eager * 1000:8.1f} ms")
+    print(f"ratio baseline / celerytop:                {eager / lazy:8.1f}x")
+
+
+if __name__ == "__main__":
+    main()
