@@ -6,6 +6,7 @@ without waiting for workers; the live tests run real workers.
 """
 
 import os
+import signal
 import sys
 import time
 import uuid as uuidlib
@@ -274,3 +275,33 @@ def test_unknown_and_malformed_events_are_counted_and_ignored(fs, events):
         term.wait_for("tests.fine")
         term.wait_for("Ignored events: 1 of unknown type (task-exploded), 1 malformed")
         assert "no.uuid" not in term.text()
+
+
+def test_sigterm_restores_the_terminal(fs):
+    with monitor(fs) as term:
+        connected(term)
+        os.kill(term.pid, signal.SIGTERM)
+        assert term.wait_exit() == 128 + signal.SIGTERM
+        assert term.modes_left_on() == set()
+        assert term.tty_attrs() == term.initial_tty_attrs
+
+
+@pytest.mark.parametrize("how", [("--colors", "mono"), "NO_COLOR"])
+def test_monochrome_marks_failures_without_colour(fs, events, how):
+    args, env = (how, {}) if isinstance(how, tuple) else ((), {"NO_COLOR": "1"})
+    term = Terminal([BIN, "-A", "tests.liveapp", "--refresh", "0.2", *args], cols=100, rows=30,
+                    env={**fs.env, **env}, cwd=str(fs.env["PYTHONPATH"].split(os.pathsep)[0]))
+    with term:
+        connected(term)
+        events.task(name="t.failure", final="task-failed", exception="ValueError('x')", traceback="tb")
+        events.task(name="t.cursor")
+        term.wait_for("t.cursor")
+        for y, line in enumerate(term.lines()):
+            if "t.failure" in line:
+                cell = term.screen.buffer[y][line.index("FAILURE")]
+                assert cell.fg == "default" and cell.bg == "default"
+                assert cell.reverse and cell.bold
+                break
+        else:
+            raise AssertionError(term.text())
+        assert all(term.screen.buffer[y][x].fg == "default" for y in range(30) for x in range(100))
