@@ -305,3 +305,16 @@ def test_monochrome_marks_failures_without_colour(fs, events, how):
         else:
             raise AssertionError(term.text())
         assert all(term.screen.buffer[y][x].fg == "default" for y in range(30) for x in range(100))
+
+
+def test_celery_top_subcommand_runs_the_monitor_on_celerys_app(fs, events):
+    celery_bin = os.path.join(os.path.dirname(sys.executable), "celery")
+    with Terminal([celery_bin, "-A", "tests.liveapp", "top", "--refresh", "0.2"], cols=100, rows=30,
+                  env=fs.env, cwd=str(fs.env["PYTHONPATH"].split(os.pathsep)[0])) as term:
+        connected(term)
+        assert "app tests.liveapp" in term.lines()[0]
+        events.task(name="tests.via_celery")
+        term.wait_for("tests.via_celery")
+        term.press("q")
+        assert term.wait_exit() == 0
+        assert term.tty_attrs() == term.initial_tty_attrs
