@@ -34,6 +34,8 @@ from urllib.parse import urlsplit
 import pytest
 from celery.events.receiver import EventReceiver
 
+from celerytop import fstransport
+
 from tests.liveapp import BROKER_URL_ENV, FSDIR_ENV, NS_ENV, make_app
 
 __all__ = [
@@ -322,7 +324,9 @@ class EventCollector:
 
     def _run(self):
         try:
-            with self.app.connection_for_read() as conn:
+            # celerytop's reader: kombu's own filesystem reader can take a
+            # half-written event file and die (see celerytop.fstransport).
+            with fstransport.connection_for_read(self.app) as conn:
                 self._receiver = _Receiver(
                     conn, handlers={'*': self._on_event}, app=self.app,
                     on_ready=self._consuming.set)
@@ -373,8 +377,13 @@ class EventCollector:
 
     def wait_for(self, type, timeout=20, **fields):
         """The first event of ``type`` whose fields equal ``fields``."""
+        def found_or_failed():
+            if self.error is not None:
+                raise AssertionError(f'event receiver failed: {_one_line(self.error)}')
+            return self.matching(type, **fields)
+
         found = wait_until(
-            lambda: self.matching(type, **fields), timeout,
+            found_or_failed, timeout,
             message=f'no {type} event with {fields} within {timeout}s; got '
                     f'{sorted({e.get("type") for e in self.events})}')
         return found[0]
