@@ -5,6 +5,7 @@ stand in for a writer caught between those steps (a real kombu writer is
 too quick to catch reliably, which is exactly why the race is rare).
 """
 
+import json
 import os
 import threading
 import time
@@ -70,3 +71,41 @@ def test_other_transports_are_left_alone():
     connection = fstransport.connection_for_read(app)
     assert connection.transport_cls == "redis"
     connection.release()
+
+
+def _bind_many(folder, names, start):
+    from kombu import Connection
+
+    start.wait()
+    with Connection("filesystem://localhost/", transport=fstransport.Transport,
+                    transport_options={"data_folder_in": folder, "data_folder_out": folder,
+                                       "control_folder": folder + "/control"}) as conn:
+        channel = conn.channel()
+        for name in names:
+            channel._queue_bind("shared", name, "", name)
+
+
+def test_bindings_from_processes_starting_together_are_all_kept(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    start = ctx.Event()
+    names = [[f"p{p}-q{i}" for i in range(10)] for p in range(6)]
+    procs = [ctx.Process(target=_bind_many, args=(str(tmp_path), n, start)) for n in names]
+    for proc in procs:
+        proc.start()
+    start.set()
+    for proc in procs:
+        proc.join(30)
+        assert proc.exitcode == 0
+    with open(tmp_path / "control" / "shared.exchange") as fh:
+        table = {row[2] for row in json.load(fh)}
+    assert table == {name for group in names for name in group}
+
+
+def test_a_written_message_appears_whole_or_not_at_all(channel):
+    chan, folder = channel
+    chan._put("events", {"n": 7})
+    names = os.listdir(folder)
+    assert len(names) == 1 and names[0].endswith(".events.msg")
+    assert chan._get("events") == {"n": 7}

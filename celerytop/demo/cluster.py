@@ -25,7 +25,7 @@ import time
 
 import celery
 
-from celerytop.demo.tasks import DEMO_DIR_ENV, make_app
+from celerytop.demo.tasks import CELERY_ENV_OVERRIDES, DEMO_DIR_ENV, make_app
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +35,22 @@ _OWNER_FILE = "owner.pid"
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent():
-    # Runs in the child between fork and exec: if celerytop is SIGKILLed,
-    # the kernel sends the worker SIGTERM (a cold shutdown, see
-    # _worker_env); its pool processes already get SIGKILL when it goes.
-    # The signal follows the *thread* that forked, so start() must be
-    # called from a thread that lives as long as the cluster.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+def _die_with_parent_hook():
+    """A preexec_fn: if celerytop is SIGKILLed, the kernel SIGKILLs the
+    worker too (its pool processes get SIGKILL when it goes, from Celery).
+    Not SIGTERM (a cold shutdown): that takes 5 s or more and nobody would
+    be left to follow up with SIGKILL. The signal follows the *thread*
+    that forked, so start() must be called from a thread that lives as
+    long as the cluster."""
+    # resolved here, in the parent: no dlopen between fork and exec
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def hook():
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # died before prctl took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+    return hook
 
 
 def _pid_alive(pid):
@@ -83,9 +91,9 @@ class DemoCluster:
         self.hostnames = []
         self._procs = []
         self._producer = None
+        self._preexec = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._stopped = False
 
     def __enter__(self):
         return self.start()
@@ -98,7 +106,11 @@ class DemoCluster:
     def start(self):
         """Start workers and producer; returns at once, without waiting for
         the workers to be ready (they take a few seconds)."""
+        if self.folder is not None:
+            raise RuntimeError("a DemoCluster can only be started once")
         remove_stale_folders()
+        self._preexec = (_die_with_parent_hook() if sys.platform == "linux"
+                         else None)
         self.folder = tempfile.mkdtemp(prefix=PREFIX)
         atexit.register(self.stop)
         try:
@@ -128,9 +140,12 @@ class DemoCluster:
         # SIGQUIT, SIGTERM also ends a worker still importing quietly,
         # without a core dump.
         env["REMAP_SIGTERM"] = "SIGQUIT"
-        for var in ("CELERY_BROKER_URL", "CELERY_BROKER_READ_URL",
-                    "CELERY_BROKER_WRITE_URL", "CELERY_RESULT_BACKEND",
-                    "CELERY_CONFIG_MODULE", "CELERY_LOADER"):
+        # billiard's pymp-* dirs (and kombu's consumed messages, briefly)
+        # go here: a killed worker leaves nothing behind in /tmp
+        env["TMPDIR"] = os.path.join(self.folder, "tmp")
+        os.makedirs(env["TMPDIR"], exist_ok=True)
+        for var in CELERY_ENV_OVERRIDES + ("CELERY_CONFIG_MODULE",
+                                           "CELERY_LOADER"):
             env.pop(var, None)
         # Workers run in the temp dir: make sure they find this celerytop.
         root = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -152,8 +167,7 @@ class DemoCluster:
                 # own session: Ctrl-C in the UI's terminal does not reach
                 # the workers, and stop() can kill each whole group
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux"
-                else None)
+                preexec_fn=self._preexec)
         self._procs.append(proc)
         self.worker_pids.append(proc.pid)
 
@@ -165,6 +179,10 @@ class DemoCluster:
         while not self._stopping.is_set():
             try:
                 self._send_one(next(counter), last)
+                if self._due(last, "cleanup", 60.0):
+                    # ~1 MB of results a minute: drop those past
+                    # result_expires, as celery beat would
+                    self.app.backend.cleanup()
             except Exception:  # never let the demo stream die
                 log.debug("demo producer: send failed", exc_info=True)
             self._stopping.wait(random.expovariate(self.rate))
@@ -224,19 +242,18 @@ class DemoCluster:
         joins), so with the default the SIGKILL ends it; nothing is lost
         either way, the broker and results go with the folder.
         """
+        # Every step can be repeated, so if a second Ctrl-C interrupts
+        # this, the atexit call (unregistered only at the end) finishes it.
         with self._lock:
-            if self._stopped:
-                return
-            self._stopped = True
-        atexit.unregister(self.stop)
-        self._stopping.set()
-        if self._producer is not None:
-            self._producer.join(timeout=2)
-        self._kill_workers(grace)
-        if self.app is not None:
-            self.app.close()
-        if self.folder:
-            shutil.rmtree(self.folder, ignore_errors=True)
+            self._stopping.set()
+            if self._producer is not None:
+                self._producer.join(timeout=2)
+            self._kill_workers(grace)
+            if self.app is not None:
+                self.app.close()
+            if self.folder:
+                shutil.rmtree(self.folder, ignore_errors=True)
+            atexit.unregister(self.stop)
 
     def _kill_workers(self, grace):
         for proc in self._procs:
@@ -250,14 +267,16 @@ class DemoCluster:
                 time.sleep(0.05)
         # An exited but unreaped leader is a zombie that still holds its
         # pid, so the group id cannot have been reused: SIGKILL whatever is
-        # left of each group, then reap.
+        # left of each group, then reap (and forget: a reaped pid can be).
         for proc in self._procs:
             self._signal(os.killpg, proc.pid, signal.SIGKILL)
-        for proc in self._procs:
+        for proc in list(self._procs):
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:  # pragma: no cover
                 log.warning("demo worker %d did not die", proc.pid)
+            else:
+                self._procs.remove(proc)
 
     @staticmethod
     def _signal(kill, pid, sig):

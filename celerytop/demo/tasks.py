@@ -8,79 +8,20 @@ its own app on the same folder with :func:`make_app`.
 import os
 import random
 import time
-import uuid
 
 from celery import Celery
 from celery.signals import worker_init
-from kombu.exceptions import ChannelError
-from kombu.transport import filesystem
-from kombu.utils.json import dumps, loads
+
+from celerytop import fstransport
 
 DEMO_DIR_ENV = "CELERYTOP_DEMO_DIR"
 
 # Celery lets these environment variables override the app's configuration.
 # The demo must never talk to (or flood) a real broker the user has set up.
-_CELERY_ENV_OVERRIDES = (
+CELERY_ENV_OVERRIDES = (
     "CELERY_BROKER_URL", "CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL",
     "CELERY_RESULT_BACKEND",
 )
-
-
-# --- the broker ------------------------------------------------------------
-
-class _Channel(filesystem.Channel):
-    """kombu's filesystem channel without two races that several processes
-    sharing the folder do hit (see celery/kombu#1551):
-
-    * a message file is created empty and then written, so a consumer
-      listing the folder in between reads ``""`` and dies on a
-      JSONDecodeError: here it is written under a name consumers skip
-      (not ending in ``.msg``) and renamed into place;
-    * an exchange table is created with "wb" before it is locked, so
-      workers starting together overwrite (even garble) each other's
-      bindings, and a worker missing from ``celery.pidbox`` never answers
-      ping: here it is created and updated under the lock.
-    """
-
-    def _put(self, queue, payload, **kwargs):
-        name = f"{int(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
-        path = os.path.join(self.data_folder_out, name)
-        try:
-            with open(path + ".part", "wb") as f:
-                f.write(dumps(payload).encode())
-            os.replace(path + ".part", path)
-        except OSError as exc:
-            raise ChannelError(f"Cannot add file {path!r}") from exc
-
-    def get_table(self, exchange):
-        try:
-            return super().get_table(exchange)
-        except ValueError:  # created by _queue_bind, not yet written
-            return []
-
-    def _queue_bind(self, exchange, routing_key, pattern, queue):
-        path = self._exchange_file(exchange)
-        self.control_folder.mkdir(exist_ok=True)
-        entry = filesystem.exchange_queue_t(
-            routing_key or "", pattern or "", queue or "")
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-            with open(fd, "rb+", buffering=0) as f:
-                filesystem.lock(f, filesystem.LOCK_EX)
-                data = f.read()
-                table = [filesystem.exchange_queue_t(*row)
-                         for row in (loads(data) if data else [])]
-                if entry not in table:
-                    table.insert(0, entry)
-                    f.seek(0)
-                    f.write(dumps(table).encode())
-                    f.truncate()
-        except OSError as exc:
-            raise ChannelError(f"Cannot open {path}") from exc
-
-
-class FilesystemTransport(filesystem.Transport):
-    Channel = _Channel
 
 
 # --- helpers: they make failure tracebacks a few frames deep ---------------
@@ -176,8 +117,12 @@ def _register(app):
 
 
 def make_app(folder):
-    """The demo app on the kombu filesystem broker rooted at ``folder``."""
-    for var in _CELERY_ENV_OVERRIDES:
+    """The demo app on the kombu filesystem broker rooted at ``folder``.
+
+    Removes Celery's broker/backend environment variables from this
+    process: they would take precedence over this configuration.
+    """
+    for var in CELERY_ENV_OVERRIDES:
         os.environ.pop(var, None)
     queue = os.path.join(folder, "queue")
     control = os.path.join(folder, "control")
@@ -189,7 +134,7 @@ def make_app(folder):
     app = Celery("celerytop-demo", broker="filesystem://localhost/",
                  backend="file://" + results)
     app.conf.update(
-        broker_transport="celerytop.demo.tasks:FilesystemTransport",
+        broker_transport=fstransport.TRANSPORT_PATH,
         broker_transport_options={
             "data_folder_in": queue,
             "data_folder_out": queue,
@@ -198,11 +143,18 @@ def make_app(folder):
         },
         broker_connection_retry_on_startup=True,
         result_extended=True,
+        result_expires=600,  # DemoCluster's producer removes older ones
         worker_send_task_events=True,
         task_send_sent_event=True,
         task_track_started=True,
-        # a worker busy with two slow reports must not sit on quick tasks
+        # A worker busy with two slow reports must not hoard quick tasks:
+        # running tasks stay unacked, so they count against the prefetch
+        # limit. And on this broker the worker has no event loop: with
+        # putlocks a task it cannot run yet blocks its main thread, and
+        # with it ping, inspect and heartbeats, until a process is free.
+        task_acks_late=True,
         worker_prefetch_multiplier=1,
+        worker_pool_putlocks=False,
     )
     return _register(app)
 
