@@ -226,7 +226,9 @@ def execute(app_name, broker, demo, **options) -> int:
         return EXIT_INTERNAL
     finally:
         if cluster is not None:
-            cluster.stop()
+            # the demo's broker and results go with its folder: nothing to
+            # wait for beyond a moment's grace
+            cluster.stop(grace=0.5)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
