@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from celery import states
 from celery.events.state import State
 
+from celerytop.filtering import EMPTY
+
 KNOWN_EVENT_TYPES = frozenset(
     {
         "task-sent",
@@ -63,6 +65,64 @@ class TaskRow:
 
 
 @dataclass(frozen=True)
+class TaskDetail:
+    """Everything known about one task, for the detail view."""
+
+    uuid: str
+    name: str
+    state: str
+    worker: str
+    client: str
+    args: str
+    kwargs: str
+    result: str
+    exception: str
+    traceback: str
+    retries: object
+    eta: object
+    expires: object
+    exchange: str
+    routing_key: str
+    root_id: str
+    parent_id: str
+    children: tuple
+    received: float | None
+    started: float | None
+    runtime: float | None
+    timeline: tuple  # ((event, timestamp), ...) in arrival order
+
+
+#: Sort columns: how to read the key, and whether it starts descending.
+SORTS = {
+    "received": (None, True),  # arrival order; newest first
+    "name": (lambda t: (t.name or "").lower(), False),
+    "state": (lambda t: t.state or "", False),
+    "worker": (lambda t: t.worker.hostname if t.worker is not None else "", False),
+    "runtime": (lambda t: t.runtime if t.runtime is not None else -1.0, True),
+    "uuid": (lambda t: t.uuid, False),
+}
+SORT_ORDER = tuple(SORTS)
+
+
+def _text(value) -> str:
+    return "" if value is None else value if isinstance(value, str) else str(value)
+
+
+def filter_values(task) -> dict:
+    """The strings a filter reads from a task."""
+    return {
+        "uuid": task.uuid,
+        "name": _text(task.name),
+        "state": _text(task.state),
+        "worker": task.worker.hostname if task.worker is not None else "",
+        "args": _text(task.args),
+        "kwargs": _text(task.kwargs),
+        "result": _text(task.result),
+        "exception": _text(task.exception),
+    }
+
+
+@dataclass(frozen=True)
 class Summary:
     workers_online: int
     workers_total: int
@@ -80,14 +140,16 @@ class Summary:
 class ClusterModel:
     """Thread-safe holder of everything known about the cluster."""
 
-    def __init__(self, max_tasks: int = 10000, clock=time.time, monotonic=time.monotonic):
+    def __init__(self, max_tasks: int = 10000, max_failures: int = 1000, clock=time.time,
+                 monotonic=time.monotonic):
         self.max_tasks = max(1, int(max_tasks))
+        self.max_failures = max(0, int(max_failures))
         self.lock = threading.RLock()
         self._clock = clock
         self._monotonic = monotonic
         # celery's own LRU bound sits above ours, so celery never evicts a
         # task behind our back; ours prefers finished tasks.
-        self.state = State(max_tasks_in_memory=self.max_tasks * 2 + 16)
+        self.state = State(max_tasks_in_memory=(self.max_tasks + self.max_failures) * 2 + 16)
         self._tasks = self.state.tasks.data  # insertion order = first seen
         self.state_counts: Counter = Counter()
         self.events_total = 0
@@ -98,6 +160,8 @@ class ClusterModel:
         self.evicted = 0
         self._version = 0
         self._order_cache: tuple[int, list] = (-1, [])
+        self._query_cache: tuple = (None, [])
+        self._timelines: dict = {}
         self._rate_samples: deque = deque()
 
     # -- ingest (capture thread) -------------------------------------------
@@ -148,6 +212,11 @@ class ClusterModel:
             return
         if counted:
             self.task_events += 1
+        timeline = self._timelines.get(uuid)
+        if timeline is None:
+            timeline = self._timelines[uuid] = []
+        if len(timeline) < 64:  # a task retried forever must not grow without bound
+            timeline.append((event["type"][5:], event.get("timestamp")))
         after = task.state
         if before is None:
             self._version += 1
@@ -156,8 +225,9 @@ class ClusterModel:
                 self.state_counts[before] -= 1
             self.state_counts[after] += 1
             self._version += 1
-        if len(self._tasks) > self.max_tasks:
-            self._evict()
+        failures = self.state_counts[states.FAILURE]
+        if failures > self.max_failures or len(self._tasks) - failures > self.max_tasks:
+            self._evict(failures)
 
     def _apply_worker_event(self, event: dict) -> None:
         hostname = event.get("hostname")
@@ -171,24 +241,37 @@ class ClusterModel:
         except Exception:  # noqa: BLE001
             self.malformed_events += 1
 
-    def _evict(self) -> None:
-        """Drop tasks over ``max_tasks``: oldest finished first, then oldest."""
-        excess = len(self._tasks) - self.max_tasks
+    def _evict(self, failures: int) -> None:
+        """Drop tasks over the bounds.
+
+        Failures have their own bound (``max_failures``), so a flood of
+        successes never pushes the failures a person came to read out of
+        memory; other tasks go oldest finished first, then oldest.
+        """
+        excess_failures = failures - self.max_failures
+        excess_others = len(self._tasks) - failures - self.max_tasks
         doomed = []
         for uuid, task in self._tasks.items():
-            if len(doomed) >= excess:
+            if excess_failures <= 0 and excess_others <= 0:
                 break
-            if task.state in FINISHED_STATES:
-                doomed.append(uuid)
-        if len(doomed) < excess:
-            chosen = set(doomed)
-            for uuid in self._tasks:
-                if len(doomed) >= excess:
-                    break
-                if uuid not in chosen:
+            if task.state == states.FAILURE:
+                if excess_failures > 0:
                     doomed.append(uuid)
+                    excess_failures -= 1
+            elif excess_others > 0 and task.state in FINISHED_STATES:
+                doomed.append(uuid)
+                excess_others -= 1
+        if excess_others > 0:
+            chosen = set(doomed)
+            for uuid, task in self._tasks.items():
+                if excess_others <= 0:
+                    break
+                if uuid not in chosen and task.state != states.FAILURE:
+                    doomed.append(uuid)
+                    excess_others -= 1
         for uuid in doomed:
             task = self._tasks.pop(uuid)
+            self._timelines.pop(uuid, None)
             self.state_counts[task.state] -= 1
         self.evicted += len(doomed)
         self._version += 1
@@ -208,6 +291,47 @@ class ClusterModel:
                 order.reverse()
                 self._order_cache = (self._version, order)
             return order
+
+    def query(self, task_filter=EMPTY, sort: str = "received", descending: bool | None = None) -> list:
+        """Task ids matching ``task_filter``, sorted; cached until the model changes."""
+        key_fn, default_descending = SORTS[sort]
+        if descending is None:
+            descending = default_descending
+        with self.lock:
+            cache_key = (self._version, task_filter.text, sort, descending)
+            if self._query_cache[0] == cache_key:
+                return self._query_cache[1]
+            if not task_filter and key_fn is None:
+                order = list(self._tasks)
+            else:
+                tasks = self._tasks.values()
+                if task_filter:
+                    tasks = [t for t in tasks if task_filter.matches(filter_values(t))]
+                if key_fn is not None:
+                    tasks = sorted(tasks, key=key_fn)
+                order = [t.uuid for t in tasks]
+            if descending:
+                order.reverse()
+            self._query_cache = (cache_key, order)
+            return order
+
+    def task_detail(self, uuid: str) -> TaskDetail | None:
+        with self.lock:
+            task = self._tasks.get(uuid)
+            if task is None:
+                return None
+            row = self.task_row(uuid)
+            children = tuple(sorted(child.uuid for child in list(task.children)))
+            return TaskDetail(
+                uuid=uuid, name=row.name, state=row.state, worker=row.worker,
+                client=_text(task.client), args=row.args, kwargs=row.kwargs,
+                result=_text(task.result), exception=_text(task.exception),
+                traceback=_text(task.traceback), retries=task.retries, eta=task.eta,
+                expires=task.expires, exchange=_text(task.exchange), routing_key=_text(task.routing_key),
+                root_id=_text(task.root_id), parent_id=_text(task.parent_id), children=children,
+                received=task.received, started=task.started, runtime=row.runtime,
+                timeline=tuple(self._timelines.get(uuid, ())),
+            )
 
     def task_row(self, uuid: str) -> TaskRow | None:
         with self.lock:

@@ -148,3 +148,54 @@ def test_same_final_states_as_celerys_own_state():
             reference.event(dict(e))
     for uuid, _ in streams:
         assert model.task_row(uuid).state == reference.tasks[uuid].state
+
+
+def test_failures_have_their_own_bound_when_successes_flood_in():
+    from celerytop.filtering import parse
+
+    model = ClusterModel(max_tasks=5, max_failures=2)
+    failed = []
+    for _ in range(3):
+        uuid, events = task_lifecycle(name="proj.fail", final="task-failed")
+        feed(model, events)
+        failed.append(uuid)
+    for _ in range(50):
+        feed(model, task_lifecycle()[1])
+    kept_failures = model.query(parse("state:FAILURE"))
+    assert kept_failures == [failed[2], failed[1]], "the newest failures must survive a flood of successes"
+    assert len(model.task_order()) == 5 + 2
+    assert model.summary().state_counts == {"SUCCESS": 5, "FAILURE": 2}
+
+
+def test_query_filters_and_sorts():
+    from celerytop.filtering import parse
+
+    model = ClusterModel()
+    ids = {}
+    for name, final, runtime in (("b.task", "task-succeeded", 3.0), ("a.task", "task-failed", None),
+                                 ("c.task", "task-succeeded", 1.0)):
+        fields = {"runtime": runtime} if runtime else {}
+        uuid, events = task_lifecycle(name=name, final=final, **fields)
+        feed(model, events)
+        ids[name] = uuid
+    assert model.query() == [ids["c.task"], ids["a.task"], ids["b.task"]]
+    assert model.query(sort="name") == [ids["a.task"], ids["b.task"], ids["c.task"]]
+    assert model.query(sort="name", descending=True) == [ids["c.task"], ids["b.task"], ids["a.task"]]
+    assert model.query(sort="runtime")[:2] == [ids["b.task"], ids["c.task"]]
+    assert model.query(parse("!state:FAILURE")) == [ids["c.task"], ids["b.task"]]
+    assert model.query(parse("name:a.*")) == [ids["a.task"]]
+
+
+def test_task_detail_keeps_every_step_of_the_timeline():
+    model = ClusterModel()
+    uuid, events = task_lifecycle(name="proj.flaky", final="task-retried", t0=1000.0)
+    feed(model, events)
+    model.on_event(event("task-started", timestamp=1002.0, uuid=uuid))
+    model.on_event(event("task-failed", timestamp=1003.5, uuid=uuid, exception="KeyError('x')",
+                         traceback="Traceback (most recent call last):\nKeyError: 'x'"))
+    detail = model.task_detail(uuid)
+    assert [step for step, _ in detail.timeline] == ["received", "started", "retried", "started", "failed"]
+    assert detail.timeline[-1][1] == 1003.5
+    assert detail.exception == "KeyError('x')" and "KeyError: 'x'" in detail.traceback
+    assert detail.args == "(1, 2)" and detail.state == "FAILURE"
+    assert model.task_detail("no-such-task") is None
