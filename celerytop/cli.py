@@ -51,6 +51,9 @@ MONITOR_OPTIONS = (
                  callback=_positive_float, help="Seconds between screen refreshes."),
     click.option("--max-tasks", type=click.IntRange(min=1), default=10000, show_default=True, metavar="N",
                  help="Tasks kept in memory; the oldest finished tasks are evicted first."),
+    click.option("--max-failures", type=click.IntRange(min=0), default=1000, show_default=True, metavar="N",
+                 help="Failed tasks kept in memory on top of --max-tasks, so a flood of successes "
+                      "never evicts the failures."),
     click.option("--timeout", type=float, default=1.0, show_default=True, metavar="SECONDS",
                  callback=_positive_float,
                  help="Seconds to wait for worker replies to remote-control and inspect calls."),
@@ -126,14 +129,14 @@ def app_display_name(app) -> str:
 
 
 # -- running -------------------------------------------------------------------
-def run_monitor(app, *, refresh, max_tasks, timeout, enable_events, colors, demo=None) -> int:
+def run_monitor(app, *, refresh, max_tasks, max_failures, timeout, enable_events, colors, demo=None) -> int:
     from celerytop.capture import ConnectionStatus, EventCapture
     from celerytop.control import Control
     from celerytop.model import ClusterModel
     from celerytop.ui.app import MonitorApp
 
     log_to_file()
-    model = ClusterModel(max_tasks=max_tasks)
+    model = ClusterModel(max_tasks=max_tasks, max_failures=max_failures)
     status = ConnectionStatus()
     control = Control(app, timeout=timeout)
     ui = MonitorApp(model, status, control, app_name=app_display_name(app), broker_url=str(app.conf.broker_url),

@@ -30,6 +30,19 @@ _ALL = (
     Command("cursor.page_down", "Move the cursor down one page"),
     Command("cursor.top", "Move to the first row (newest task; follows new tasks)"),
     Command("cursor.bottom", "Move to the last row (oldest task)"),
+    Command("view.open", "Open the detail view of the task or worker under the cursor"),
+    Command("view.back", "Leave the detail view"),
+    Command("task.traceback", "Show the traceback of the task under the cursor"),
+    Command("task.fetch_result", "Fetch the task's result or exception from the result backend"),
+    Command("filter.open", "Filter tasks (prompt)"),
+    Command("filter.clear", "Clear the task filter"),
+    Command("filter.cycle_state", "Cycle the state filter: all, failed, started, retried, received, succeeded"),
+    Command("task.next_failure", "Jump to the next failed task"),
+    Command("sort.next", "Sort by the next column"),
+    Command("sort.prev", "Sort by the previous column"),
+    Command("sort.invert", "Invert the sort order"),
+    Command("mark.toggle", "Mark or unmark the task under the cursor"),
+    Command("mark.clear", "Clear all marks"),
 )
 
 COMMANDS = {command.name: command for command in _ALL}

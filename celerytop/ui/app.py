@@ -13,16 +13,26 @@ import time
 import urwid
 from urwid.display import raw
 
-from celerytop import capture, formatting, palettes, seed
+from celerytop import capture, filtering, formatting, palettes, seed
 from celerytop.keymap import Keymap
+from celerytop.model import SORT_ORDER
+from celerytop.ui.detail import TaskDetailView, WorkerDetailView
 from celerytop.ui.header import Header
 from celerytop.ui.help import HelpOverlay
 from celerytop.ui.panes import TASK_COLUMNS, WORKER_COLUMNS, Pane, task_cells, worker_cells
+from celerytop.ui.prompt import Prompt
 from celerytop.ui.statusbar import StatusBar
 
 #: Seconds connected with workers answering pings but no task event seen,
 #: before the header suggests that task events are off.
 NO_TASK_EVENTS_HINT_AFTER = 10.0
+
+#: What 'f' cycles through.
+STATE_FILTERS = ("", "state:FAILURE", "state:STARTED", "state:RETRY", "state:RECEIVED", "state:SUCCESS")
+
+#: The column header each sort key marks with an arrow.
+SORT_TITLES = {"received": "RECEIVED", "name": "NAME", "state": "STATE", "worker": "WORKER",
+               "runtime": "RUNTIME", "uuid": "UUID"}
 
 COLOR_MODES = {"auto": None, "mono": 1, "16": 16, "256": 256, "truecolor": 2**24}
 
@@ -38,6 +48,8 @@ class KeyRouter(urwid.WidgetWrap):
         self._w = widget
 
     def keypress(self, size, key):
+        if self._app.prompt is not None:  # an open prompt takes every key
+            return super().keypress(size, key)
         command = self._app.keymap.resolve(self._app.contexts(), key)
         if command is not None:
             self._app.run_command(command)
@@ -68,8 +80,14 @@ class MonitorApp:
         self.header = Header(app_name, broker_url)
         self.workers = Pane(WORKER_COLUMNS, worker_cells, key=lambda row: row.hostname,
                             empty_text=" No workers seen yet.")
-        self.tasks = Pane(TASK_COLUMNS, lambda uuid: task_cells(self.model.task_row(uuid)),
+        self.tasks = Pane(TASK_COLUMNS, lambda uuid: task_cells(self.model.task_row(uuid), uuid in self.marks),
                           empty_text=" No tasks seen yet.")
+        self.task_filter = filtering.EMPTY
+        self.sort = "received"
+        self.descending = None  # None: the sort column's natural direction
+        self.marks: set = set()
+        self.views: list = []  # detail views, innermost last
+        self.prompt = None
         self.statusbar = StatusBar()
         self.body = urwid.Pile([("given", 4, self.workers), ("weight", 1, self.tasks)])
         self.frame = urwid.Frame(self.body, header=self.header, footer=self.statusbar)
@@ -87,6 +105,19 @@ class MonitorApp:
             "cursor.page_down": lambda: self._focused_list().move("page down"),
             "cursor.top": lambda: self._focused_list().to_top(),
             "cursor.bottom": lambda: self._focused_list().to_bottom(),
+            "view.open": self.open_view,
+            "view.back": self.close_view,
+            "task.traceback": self.show_traceback,
+            "task.fetch_result": self.fetch_result,
+            "filter.open": self.open_filter_prompt,
+            "filter.clear": lambda: self.apply_filter(""),
+            "filter.cycle_state": self.cycle_state_filter,
+            "task.next_failure": self.next_failure,
+            "sort.next": lambda: self.change_sort(1),
+            "sort.prev": lambda: self.change_sort(-1),
+            "sort.invert": self.invert_sort,
+            "mark.toggle": self.toggle_mark,
+            "mark.clear": self.clear_marks,
         }
         self.focus_pane("tasks")
 
@@ -102,6 +133,8 @@ class MonitorApp:
     def contexts(self) -> tuple:
         if self.help is not None:
             return ("help", "list", "global")
+        if self.views:
+            return ("detail", "list", "global")
         return (self.focused_pane_name(), "list", "global")
 
     def quit(self) -> None:
@@ -136,7 +169,183 @@ class MonitorApp:
     def _focused_list(self):
         if self.help is not None:
             return self.help
+        if self.views:
+            return self.views[-1]
         return self.workers if self.focused_pane_name() == "workers" else self.tasks
+
+    # -- detail views ---------------------------------------------------------
+    def _push_view(self, view) -> None:
+        self.views.append(view)
+        self.frame.body = view
+
+    def close_view(self) -> None:
+        if self.views:
+            self.views.pop()
+        self.frame.body = self.views[-1] if self.views else self.body
+        self.refresh()
+
+    def selected_task(self):
+        if self.views:
+            return self.views[-1].selected_task()
+        if self.focused_pane_name() == "tasks":
+            return self.tasks.walker.focus_item
+        return None
+
+    def open_view(self) -> None:
+        if self.views:
+            uuid = self.views[-1].selected_task()
+            if uuid and not (isinstance(self.views[-1], TaskDetailView) and uuid == self.views[-1].uuid):
+                self._push_view(TaskDetailView(self.model, uuid))
+            return
+        if self.focused_pane_name() == "workers":
+            row = self.workers.walker.focus_item
+            if row is not None:
+                view = WorkerDetailView(self.model, row.hostname)
+                self._push_view(view)
+                self._inspect_worker(view)
+            return
+        uuid = self.tasks.walker.focus_item
+        if uuid is not None:
+            self._push_view(TaskDetailView(self.model, uuid))
+
+    def _task_view(self):
+        """The task detail view to act on: the open one, or one opened for
+        the task under the cursor (in a worker view, the task on the line)."""
+        if self.views and isinstance(self.views[-1], TaskDetailView):
+            return self.views[-1]
+        uuid = self.selected_task()
+        if uuid is None:
+            self.flash("No task here")
+            return None
+        self._push_view(TaskDetailView(self.model, uuid))
+        return self.views[-1]
+
+    def show_traceback(self) -> None:
+        view = self._task_view()
+        if view is not None and not view.jump_to("Traceback"):
+            self.flash(f"Task {formatting.short_uuid(view.uuid)} has no traceback (it has not failed or retried)")
+
+    def fetch_result(self) -> None:
+        view = self._task_view()
+        if view is None:
+            return
+        if self.control is None:
+            self.flash("No connection to the app: cannot reach a result backend")
+            return
+        view.fetching = True
+        view.refresh()
+        view.jump_to("Result backend")
+        self.flash("fetching the result from the backend…")
+        future = self.control.submit(self.control.fetch_result, view.uuid)
+        future.add_done_callback(lambda f: self._deliver(self._result_fetched, view, f))
+
+    def _result_fetched(self, view, future) -> None:
+        from celerytop.control import BackendResult
+
+        try:
+            view.backend = future.result()
+        except Exception as exc:  # noqa: BLE001 - shown in the view
+            view.backend = BackendResult(error=capture.one_line_error(exc))
+        view.fetching = False
+        view.refresh()
+        self.flash("result fetched" if not view.backend.error else view.backend.error)
+
+    def _inspect_worker(self, view) -> None:
+        if self.control is None:
+            view.error = "No connection to the app: cannot inspect"
+            view.refresh()
+            return
+
+        def ask():
+            destination = [view.hostname]
+            return {name: self.control.inspect(name, destination).get(view.hostname)
+                    for name in ("stats", "active", "reserved", "active_queues")}
+
+        future = self.control.submit(ask)
+        future.add_done_callback(lambda f: self._deliver(self._worker_inspected, view, f))
+
+    def _worker_inspected(self, view, future) -> None:
+        try:
+            replies = future.result()
+        except Exception as exc:  # noqa: BLE001
+            view.error = "inspect failed: " + capture.one_line_error(exc)
+        else:
+            if all(reply is None for reply in replies.values()):
+                view.error = f"the worker did not answer inspect within {self.control.timeout:g} s"
+            else:
+                view.inspected, view.inspected_at = replies, time.time()
+        view.refresh()
+
+    # -- filter, sort, marks -------------------------------------------------------
+    def open_filter_prompt(self) -> None:
+        self.prompt = Prompt("/", self.task_filter.text, self._filter_submitted, self._close_prompt)
+        self.frame.footer = self.prompt
+        self.frame.focus_position = "footer"
+
+    def _close_prompt(self) -> None:
+        self.prompt = None
+        self.frame.footer = self.statusbar
+        self.frame.focus_position = "body"
+
+    def _filter_submitted(self, text: str) -> None:
+        self._close_prompt()
+        self.apply_filter(text)
+
+    def apply_filter(self, text: str) -> None:
+        try:
+            new = filtering.parse(text)
+        except filtering.FilterError as exc:
+            self.flash(f"Bad filter, kept the previous one: {exc}")
+            return
+        self.task_filter = new
+        self._task_version = -1
+        self.refresh(reset_cursor=True)
+        if new:
+            self.flash(f"{len(self.tasks.walker.items)} tasks match {new.text}")
+
+    def cycle_state_filter(self) -> None:
+        current = self.task_filter.text
+        index = STATE_FILTERS.index(current) if current in STATE_FILTERS else 0
+        self.apply_filter(STATE_FILTERS[(index + 1) % len(STATE_FILTERS)])
+
+    def next_failure(self) -> None:
+        walker = self.tasks.walker
+        count = len(walker.items)
+        for step in range(1, count + 1):
+            position = (walker.focus + step) % count
+            row = self.model.task_row(walker.items[position])
+            if row is not None and row.state == "FAILURE":
+                walker.set_focus(position)
+                return
+        self.flash("No failed task in the list")
+
+    def change_sort(self, step: int) -> None:
+        index = SORT_ORDER.index(self.sort)
+        self.sort = SORT_ORDER[(index + step) % len(SORT_ORDER)]
+        self.descending = None
+        self._task_version = -1
+        self.refresh(reset_cursor=True)
+
+    def invert_sort(self) -> None:
+        from celerytop.model import SORTS
+
+        natural = SORTS[self.sort][1]
+        current = natural if self.descending is None else self.descending
+        self.descending = not current
+        self._task_version = -1
+        self.refresh(reset_cursor=True)
+
+    def toggle_mark(self) -> None:
+        uuid = self.tasks.walker.focus_item
+        if uuid is None:
+            return
+        self.marks.symmetric_difference_update({uuid})
+        self.tasks.walker.invalidate()
+        self.tasks.move("down")
+
+    def clear_marks(self) -> None:
+        self.marks.clear()
+        self.tasks.walker.invalidate()
 
     def flash(self, message: str, seconds: float = 5.0) -> None:
         self._message = formatting.sanitize(message, limit=300)
@@ -144,7 +353,7 @@ class MonitorApp:
         self._update_statusbar()
 
     # -- refresh --------------------------------------------------------------
-    def refresh(self) -> None:
+    def refresh(self, reset_cursor: bool = False) -> None:
         summary = self.model.summary()
         status = self.status.snapshot()
         self.header.update(summary, status, self.notices(summary, status))
@@ -155,17 +364,41 @@ class MonitorApp:
         self._size_workers_pane(len(worker_rows))
 
         version = self.model.version
-        following = self.tasks.walker.focus == 0
+        following = self.tasks.walker.focus == 0 or reset_cursor
         if version != self._task_version:
             self._task_version = version
-            self.tasks.set_items(self.model.task_order(), follow_top=following)
+            self.tasks.set_items(self.model.query(self.task_filter, self.sort, self.descending),
+                                 follow_top=following)
         else:
             self.tasks.walker.invalidate()  # runtimes of started tasks tick on
-        title = f" Tasks  {summary.task_count} in memory, newest first"
-        if following and summary.task_count:
-            title += "  · following new tasks"
-        self.tasks.set_title(title)
+        if self.marks:  # forget marks on evicted tasks
+            self.marks = {uuid for uuid in self.marks if self.model.has_task(uuid)}
+        self.tasks.set_title(self._tasks_title(summary, following))
+        self.tasks.set_sorted_by(SORT_TITLES[self.sort], self._descending())
+        if self.views:
+            self.views[-1].refresh()
         self._update_statusbar()
+
+    def _descending(self) -> bool:
+        from celerytop.model import SORTS
+
+        return SORTS[self.sort][1] if self.descending is None else self.descending
+
+    def _tasks_title(self, summary, following: bool) -> str:
+        shown = len(self.tasks.walker.items)
+        if self.task_filter:
+            title = f" Tasks  {shown} of {summary.task_count} match '{self.task_filter.text}'"
+        else:
+            title = f" Tasks  {summary.task_count} in memory"
+        if self.sort == "received" and self._descending():
+            title += ", newest first"
+            if following and shown:
+                title += "  · following new tasks"
+        else:
+            title += f", by {self.sort} {'descending' if self._descending() else 'ascending'}"
+        if self.marks:
+            title += f"  · {len(self.marks)} marked"
+        return title
 
     def notices(self, summary, status) -> list:
         notes = []
@@ -209,8 +442,10 @@ class MonitorApp:
         message = self._message if time.monotonic() < self._message_until else ""
         pane = self._focused_list()
         position = ""
-        if self.help is None and pane.walker.items:
+        if self.help is None and not self.views and pane.walker.items:
             position = f"{pane.walker.focus + 1}/{len(pane.walker.items)}"
+        if self.task_filter and not self.views:
+            position = f"filter: {self.task_filter.text}  {position}"
         self.statusbar.update(self.keymap.hints(self.contexts()), position, message)
 
     def _tick(self, loop, _data=None) -> None:

@@ -19,6 +19,7 @@ WORKER_COLUMNS = (
 )
 
 TASK_COLUMNS = (
+    table.Column("", 1),  # mark
     table.Column("UUID", 8),
     table.Column("NAME", 10, weight=4, maximum=48),
     table.Column("STATE", 8),
@@ -48,6 +49,7 @@ class Pane(urwid.WidgetWrap):
         self.listbox = PaneListBox(self.walker)
         self._cols = None
         self._focused = False
+        self._sorted_by = None  # (column title, descending)
         self._body = urwid.Frame(self.listbox, header=urwid.Pile([self._title_map, self._head]))
         super().__init__(self._body)
 
@@ -62,10 +64,18 @@ class Pane(urwid.WidgetWrap):
         if size[0] != self._cols:
             self._cols = size[0]
             self.widths = table.layout(self.columns, size[0])
-            self._head.set_text(table.header_markup(self.columns, self.widths))
+            self._update_head()
             self.walker.invalidate()
         self._body.body = self.listbox if self.walker.items else urwid.Filler(self._empty, "top")
         return super().render(size, focus)
+
+    def _update_head(self) -> None:
+        self._head.set_text(table.header_markup(self.columns, self.widths, self._sorted_by))
+
+    def set_sorted_by(self, title: str, descending: bool) -> None:
+        if self._sorted_by != (title, descending):
+            self._sorted_by = (title, descending)
+            self._update_head()
 
     def set_title(self, text: str) -> None:
         self._title.set_text(text)
@@ -106,10 +116,11 @@ def worker_cells(row):
     ]
 
 
-def task_cells(row):
+def task_cells(row, marked=False):
     if row is None:  # evicted between the snapshot and the render
         return [("row", "")] * len(TASK_COLUMNS)
     return [
+        ("mark", "*") if marked else ("row", " "),
         ("row", formatting.short_uuid(row.uuid)),
         ("row", formatting.sanitize(row.name) or "?"),
         (palettes.state_style(row.state), formatting.sanitize(row.state)),

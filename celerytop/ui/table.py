@@ -53,8 +53,14 @@ def layout(columns, total: int) -> list:
     return widths
 
 
-def header_markup(columns, widths, style="column.head"):
-    cells = [fit(c.title, w, c.align) for c, w in zip(columns, widths)]
+def header_markup(columns, widths, sorted_by=None, style="column.head"):
+    """Column titles; ``sorted_by`` = (title, descending) gets an arrow."""
+    cells = []
+    for column, width in zip(columns, widths):
+        title = column.title
+        if sorted_by is not None and title and title == sorted_by[0]:
+            title += "▼" if sorted_by[1] else "▲"
+        cells.append(fit(title, width, column.align))
     return [(style, (" " * GAP).join(cells))]
 
 

@@ -1,0 +1,294 @@
+"""Detail views: everything about one task (or worker), scrollable.
+
+Built from model snapshots on every refresh, keeping the scroll position,
+so a task that finishes while a person reads it updates in place.
+"""
+
+from __future__ import annotations
+
+import ast
+import pprint
+
+import urwid
+
+from celerytop import formatting, palettes
+from celerytop.ui.lazylist import PaneListBox, Row
+
+LABEL_WIDTH = 12
+
+
+def pretty(text: str, width: int = 100) -> list:
+    """An args/kwargs/result repr, pretty-printed when it is a Python literal."""
+    if not text:
+        return ["-"]
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+        return formatting.sanitize(text, keep_newlines=True, limit=20000).splitlines() or [""]
+    shown = pprint.pformat(value, width=max(40, width))
+    return formatting.sanitize(shown, keep_newlines=True, limit=20000).splitlines()
+
+
+def clock_ms(timestamp) -> str:
+    try:
+        seconds = float(timestamp)
+    except (TypeError, ValueError):
+        return "?"
+    return formatting.format_clock(seconds) + f".{int(seconds * 1000) % 1000:03d}"
+
+
+class DetailView(urwid.WidgetWrap):
+    """A titled, scrollable list of lines; subclasses say what the lines are."""
+
+    context = "detail"
+
+    def __init__(self, title: str):
+        self._title = urwid.Text(("pane.title.focus", title), wrap="clip")
+        self.walker = urwid.SimpleFocusListWalker([urwid.Text("")])
+        self.listbox = PaneListBox(self.walker)
+        self.anchors: dict = {}  # section name -> line index
+        super().__init__(urwid.Frame(self.listbox, header=urwid.AttrMap(self._title, "pane.title.focus")))
+
+    def set_lines(self, lines) -> None:
+        focus = self.walker.focus if len(self.walker) else 0
+        self.walker[:] = lines or [urwid.Text("")]
+        self.walker.set_focus(min(focus, len(self.walker) - 1))
+
+    def section(self, lines, name: str) -> None:
+        if lines:
+            lines.append(urwid.Text(""))
+        self.anchors[name] = len(lines)
+        lines.append(Row(("help.section", name)))
+
+    def field(self, lines, label: str, value, style: str = "row") -> None:
+        text = value if isinstance(value, str) else ("-" if value is None else str(value))
+        shown = formatting.sanitize(text) if text else ""
+        lines.append(Row([("help.key", "  " + label.ljust(LABEL_WIDTH)), (style, shown)]))
+
+    def link(self, lines, label: str, uuid: str) -> None:
+        """A field naming another task: Enter on it opens that task."""
+        if not uuid:
+            self.field(lines, label, "-")
+            return
+        markup = [("help.key", "  " + label.ljust(LABEL_WIDTH)), ("row", formatting.sanitize(uuid))]
+        lines.append(TaskLink(markup, uuid))
+
+    def pretty_field(self, lines, label: str, text: str) -> None:
+        """A repr, pretty-printed: on the label's line when it fits in one."""
+        shown = pretty(text)
+        if len(shown) == 1:
+            lines.append(Row([("help.key", "  " + label.ljust(LABEL_WIDTH)), ("row", shown[0])]))
+        else:
+            self.field(lines, label, "")
+            self.block(lines, shown)
+
+    def block(self, lines, texts, style: str = "row") -> None:
+        for text in texts:
+            lines.append(Row((style, "  " + text)))
+
+    def jump_to(self, name: str) -> bool:
+        index = self.anchors.get(name)
+        if index is None:
+            return False
+        self.walker.set_focus(index)
+        self.listbox.set_focus_valign("top")
+        return True
+
+    # cursor commands, as on the panes
+    def move(self, key: str) -> None:
+        self.listbox.keypress(self.listbox.last_size, key)
+
+    def to_top(self) -> None:
+        self.walker.set_focus(0)
+        self.listbox.set_focus_valign("top")
+
+    def to_bottom(self) -> None:
+        self.walker.set_focus(len(self.walker) - 1)
+        self.listbox.set_focus_valign("bottom")
+
+    def selected_task(self):
+        return None
+
+
+class TaskDetailView(DetailView):
+    def __init__(self, model, uuid: str):
+        self.model = model
+        self.uuid = uuid
+        self.backend = None  # control.BackendResult once fetched
+        self.fetching = False
+        super().__init__(f" Task {formatting.sanitize(uuid)}")
+        self.refresh()
+
+    def selected_task(self):
+        widget = self.walker.get_focus()[0]
+        return getattr(widget, "uuid", None)
+
+    def refresh(self) -> None:
+        detail = self.model.task_detail(self.uuid)
+        self.anchors = {}
+        lines: list = []
+        if detail is None:
+            self.section(lines, "Task")
+            self.block(lines, ["No longer in memory (evicted), or never seen."])
+            self.set_lines(lines)
+            return
+        self.section(lines, "Task")
+        self.field(lines, "uuid", detail.uuid)
+        self.field(lines, "name", detail.name)
+        self.field(lines, "state", detail.state, palettes.state_style(detail.state))
+        self.field(lines, "worker", detail.worker)
+        self.field(lines, "client", detail.client)
+        self.field(lines, "retries", detail.retries)
+        self.field(lines, "eta", detail.eta)
+        self.field(lines, "expires", detail.expires)
+        self.field(lines, "exchange", detail.exchange)
+        self.field(lines, "routing key", detail.routing_key)
+        self.link(lines, "root id", detail.root_id)
+        self.link(lines, "parent id", detail.parent_id)
+        if not detail.children:
+            self.field(lines, "children", "-")
+        for child in detail.children:
+            self.link(lines, "child", child)
+        self._timeline(lines, detail)
+        self.section(lines, "Arguments (from events: reprs, may be truncated)")
+        self.pretty_field(lines, "args", detail.args)
+        self.pretty_field(lines, "kwargs", detail.kwargs)
+        if detail.result:
+            self.section(lines, "Result (from events: a repr, may be truncated)")
+            self.block(lines, pretty(detail.result))
+        if detail.exception:
+            self.section(lines, "Exception")
+            self.block(lines, [formatting.sanitize(detail.exception)], "state.FAILURE")
+        if detail.traceback:
+            self.section(lines, "Traceback")
+            self._traceback(lines, detail.traceback)
+        self._backend_section(lines)
+        self.set_lines(lines)
+
+    def _timeline(self, lines, detail) -> None:
+        self.section(lines, "Timeline")
+        previous = None
+        received = started = None
+        for step, timestamp in detail.timeline:
+            gap = ""
+            if previous is not None and isinstance(timestamp, (int, float)):
+                gap = "+" + formatting.format_duration(max(0.0, timestamp - previous))
+            self.block(lines, [f"{clock_ms(timestamp)}  {formatting.sanitize(step):<10} {gap}"])
+            if isinstance(timestamp, (int, float)):
+                previous = timestamp
+                if step == "received" and received is None:
+                    received = timestamp
+                if step == "started":
+                    started = timestamp
+        if received is not None and started is not None:
+            self.field(lines, "queue wait", formatting.format_duration(max(0.0, started - received)))
+        self.field(lines, "runtime", formatting.format_duration(detail.runtime))
+
+    def _traceback(self, lines, traceback: str) -> None:
+        text_lines = formatting.sanitize(traceback, keep_newlines=True, limit=200000).splitlines()
+        # the exception line: the last line that does not start with spaces
+        last = max((i for i, line in enumerate(text_lines) if line and not line.startswith(" ")), default=-1)
+        for index, line in enumerate(text_lines):
+            lines.append(Row(("traceback.error" if index == last else "traceback", "  " + line)))
+
+    def _backend_section(self, lines) -> None:
+        self.section(lines, "Result backend")
+        if self.fetching:
+            self.block(lines, ["fetching…"])
+        elif self.backend is None:
+            self.block(lines, ["press r to fetch the stored result (the real value, not an event repr)"])
+        elif self.backend.error:
+            self.block(lines, [formatting.sanitize(self.backend.error)], "status.warn")
+        else:
+            self.field(lines, "state", self.backend.state, palettes.state_style(self.backend.state))
+            self.pretty_field(lines, "result", self.backend.result)
+            if self.backend.traceback:
+                self.field(lines, "traceback", "")
+                self._traceback(lines, self.backend.traceback)
+
+
+class TaskLink(Row):
+    """A line that names a task: Enter opens that task's detail."""
+
+    def __init__(self, markup, uuid: str):
+        super().__init__(markup)
+        self.uuid = uuid
+
+
+class WorkerDetailView(DetailView):
+    """A worker's heartbeat fields plus what ``inspect`` says, fetched in the background."""
+
+    def __init__(self, model, hostname: str):
+        self.model = model
+        self.hostname = hostname
+        self.inspected = None  # {'stats': ..., 'active': [...], 'reserved': [...], 'active_queues': [...]}
+        self.inspected_at = None
+        self.error = ""
+        super().__init__(f" Worker {formatting.sanitize(hostname)}")
+        self.refresh()
+
+    def selected_task(self):
+        widget = self.walker.get_focus()[0]
+        return getattr(widget, "uuid", None)
+
+    def refresh(self) -> None:
+        self.anchors = {}
+        lines: list = []
+        row = next((r for r in self.model.worker_rows() if r.hostname == self.hostname), None)
+        self.section(lines, "Worker (from heartbeats)")
+        if row is None:
+            self.block(lines, ["No longer known."])
+        else:
+            self.field(lines, "status", "online" if row.online else "offline",
+                       "worker.online" if row.online else "worker.offline")
+            self.field(lines, "active", row.active)
+            self.field(lines, "processed", row.processed)
+            self.field(lines, "load", formatting.format_loadavg(row.loadavg) if row.loadavg else "-")
+            self.field(lines, "heartbeat", formatting.format_age(row.heartbeat_age) + " ago")
+            self.field(lines, "software", row.software)
+        if self.error:
+            self.section(lines, "inspect")
+            self.block(lines, [formatting.sanitize(self.error)], "status.warn")
+        elif self.inspected is None:
+            self.section(lines, "inspect")
+            self.block(lines, ["fetching stats, active and reserved tasks, queues…"])
+        else:
+            self._inspected(lines)
+        self.set_lines(lines)
+
+    def _inspected(self, lines) -> None:
+        stats = self.inspected.get("stats") or {}
+        pool = stats.get("pool") or {}
+        broker = stats.get("broker") or {}
+        self.section(lines, f"Stats (inspect, fetched {formatting.format_clock(self.inspected_at)})")
+        self.field(lines, "pid", stats.get("pid"))
+        self.field(lines, "pool", pool.get("implementation"))
+        self.field(lines, "concurrency", pool.get("max-concurrency"))
+        self.field(lines, "processes", ", ".join(str(p) for p in pool.get("processes") or ()) or "-")
+        self.field(lines, "prefetch", stats.get("prefetch_count"))
+        self.field(lines, "uptime", formatting.format_duration(stats.get("uptime")))
+        self.field(lines, "transport", broker.get("transport"))
+        totals = stats.get("total") or {}
+        self.section(lines, "Processed by task type")
+        if not totals:
+            self.block(lines, ["-"])
+        for name, count in sorted(totals.items(), key=lambda item: -int(item[1] or 0)):
+            self.field(lines, str(count), name)
+        for title, key in (("Active tasks", "active"), ("Reserved tasks", "reserved")):
+            self.section(lines, title)
+            requests = self.inspected.get(key) or []
+            if not requests:
+                self.block(lines, ["none"])
+            for request in requests:
+                uuid = str(request.get("id", ""))
+                text = f"  {formatting.short_uuid(uuid)}  {formatting.sanitize(request.get('name'))}  " \
+                       f"{formatting.args_summary(request.get('args'), request.get('kwargs'))}"
+                lines.append(TaskLink(("row", text), uuid))
+        self.section(lines, "Queues consumed")
+        queues = self.inspected.get("active_queues") or []
+        if not queues:
+            self.block(lines, ["-"])
+        for queue in queues:
+            exchange = (queue.get("exchange") or {}).get("name", "")
+            self.block(lines, [f"{formatting.sanitize(queue.get('name'))}  "
+                               f"(exchange {formatting.sanitize(exchange)}, key {formatting.sanitize(queue.get('routing_key'))})"])
