@@ -137,8 +137,10 @@ class Keymap:
         return sections
 
     def hints(self, contexts):
-        """[(keys label, hint)] for the status line, most specific context first."""
+        """[(keys label, hint)] for the status line: 'global' ones first, as a
+        narrow terminal clips the end, then the most specific context's."""
         commands_seen, keys_seen, out = set(), set(), []
+        resolution = list(contexts)
         for context in contexts:
             for binding in self.bindings:
                 if binding.context != context:
@@ -148,5 +150,6 @@ class Keymap:
                 keys_seen.add(binding.key)
                 if binding.hint and not shadowed and binding.command not in commands_seen:
                     commands_seen.add(binding.command)
-                    out.append((key_label(binding.key), binding.hint))
-        return out
+                    out.append((resolution.index(context), key_label(binding.key), binding.hint))
+        out.sort(key=lambda hint: (hint[0] != len(resolution) - 1, hint[0]))
+        return [(key, hint) for _rank, key, hint in out]

@@ -1,2 +1,22 @@
 """Shared fixtures; the live-broker ones live in tests/live.py."""
-from tests.live import broker, make_broker, workers  # noqa: F401
+import pytest
+
+from tests.live import LiveBroker, broker, make_broker, workers  # noqa: F401
+
+
+@pytest.fixture
+def fs(tmp_path):
+    """A filesystem broker of this test's own (no workers)."""
+    live = LiveBroker("filesystem", fsdir=tmp_path / "broker")
+    yield live
+    live.cleanup()
+
+
+@pytest.fixture
+def events(fs):
+    """Publishes worker and task events on ``fs`` as workers do."""
+    from tests.screen import EventSource
+
+    source = EventSource(fs.app)
+    yield source
+    source.close()

@@ -24,8 +24,8 @@ TASK_COLUMNS = (
     table.Column("NAME", 10, weight=4, maximum=48),
     table.Column("STATE", 8),
     table.Column("WORKER", 8, weight=2, maximum=36),
-    table.Column("RECEIVED", 8),
-    table.Column("RUNTIME", 7, align="right"),
+    table.Column("RECEIVED", 9),  # room for the sort arrow
+    table.Column("RUNTIME", 8, align="right"),
     table.Column("ARGS", 4, weight=5),
 )
 
