@@ -33,6 +33,7 @@ _ALL = (
     Command("view.open", "Open the detail view of the task or worker under the cursor"),
     Command("view.back", "Leave the detail view"),
     Command("task.traceback", "Show the traceback of the task under the cursor"),
+    Command("task.workflow", "Show the workflow tree (chain, group, chord) the task belongs to"),
     Command("task.fetch_result", "Fetch the task's result or exception from the result backend"),
     Command("filter.open", "Filter tasks (prompt)"),
     Command("filter.clear", "Clear the task filter"),

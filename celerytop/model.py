@@ -333,6 +333,43 @@ class ClusterModel:
                 timeline=tuple(self._timelines.get(uuid, ())),
             )
 
+    def workflow(self, uuid: str) -> list:
+        """The tree of tasks sharing ``uuid``'s root, depth first.
+
+        Returns [(depth, uuid, TaskRow or None)]: None marks a task named as a
+        parent or root but never seen (a placeholder).  Siblings are ordered
+        by when they were first seen.
+        """
+        with self.lock:
+            task = self._tasks.get(uuid)
+            root = (task.root_id if task is not None else None) or uuid
+            members = [u for u, t in self._tasks.items() if u == root or t.root_id == root]
+            if uuid not in members:
+                members.append(uuid)
+            children: dict = {}
+            known = set(members)
+            for member in members:
+                if member == root:
+                    continue
+                member_task = self._tasks.get(member)
+                parent = (member_task.parent_id if member_task is not None else None) or root
+                if parent not in known:  # a parent we never saw hangs off the root
+                    known.add(parent)
+                    children.setdefault(root, []).append(parent)
+                children.setdefault(parent, []).append(member)
+            out, seen = [], set()
+
+            def walk(node, depth):
+                if node in seen:  # a malformed parent cycle must not loop forever
+                    return
+                seen.add(node)
+                out.append((depth, node, self.task_row(node)))
+                for child in children.get(node, ()):
+                    walk(child, depth + 1)
+
+            walk(root, 0)
+            return out
+
     def task_row(self, uuid: str) -> TaskRow | None:
         with self.lock:
             task = self._tasks.get(uuid)

@@ -199,3 +199,26 @@ def test_task_detail_keeps_every_step_of_the_timeline():
     assert detail.exception == "KeyError('x')" and "KeyError: 'x'" in detail.traceback
     assert detail.args == "(1, 2)" and detail.state == "FAILURE"
     assert model.task_detail("no-such-task") is None
+
+
+def test_workflow_tree_from_root_and_parent_ids_with_placeholders():
+    model = ClusterModel()
+    root = "root-0000"
+    feed(model, task_lifecycle(name="wf.first", uuid=root)[1])
+    second, events = task_lifecycle(name="wf.second")
+    for e in events:
+        e.update(root_id=root, parent_id=root)
+    feed(model, events)
+    # a group member whose parent (the chord header) was never seen
+    member, events = task_lifecycle(name="wf.member")
+    for e in events:
+        e.update(root_id=root, parent_id="unseen-parent")
+    feed(model, events)
+    unrelated, events = task_lifecycle(name="other")
+    feed(model, events)
+    tree = model.workflow(second)
+    assert [(depth, uuid) for depth, uuid, _row in tree] == [
+        (0, root), (1, second), (1, "unseen-parent"), (2, member)]
+    assert tree[2][2] is None, "an unseen parent is a placeholder"
+    assert tree[1][2].name == "wf.second"
+    assert model.workflow(unrelated) == [(0, unrelated, model.task_row(unrelated))]

@@ -16,7 +16,7 @@ from urwid.display import raw
 from celerytop import capture, filtering, formatting, palettes, seed
 from celerytop.keymap import Keymap
 from celerytop.model import SORT_ORDER
-from celerytop.ui.detail import TaskDetailView, WorkerDetailView
+from celerytop.ui.detail import TaskDetailView, WorkerDetailView, WorkflowView
 from celerytop.ui.header import Header
 from celerytop.ui.help import HelpOverlay
 from celerytop.ui.panes import TASK_COLUMNS, WORKER_COLUMNS, Pane, task_cells, worker_cells
@@ -109,6 +109,7 @@ class MonitorApp:
             "view.back": self.close_view,
             "task.traceback": self.show_traceback,
             "task.fetch_result": self.fetch_result,
+            "task.workflow": self.show_workflow,
             "filter.open": self.open_filter_prompt,
             "filter.clear": lambda: self.apply_filter(""),
             "filter.cycle_state": self.cycle_state_filter,
@@ -219,6 +220,13 @@ class MonitorApp:
             return None
         self._push_view(TaskDetailView(self.model, uuid))
         return self.views[-1]
+
+    def show_workflow(self) -> None:
+        uuid = self.selected_task()
+        if uuid is None:
+            self.flash("No task here")
+            return
+        self._push_view(WorkflowView(self.model, uuid))
 
     def show_traceback(self) -> None:
         view = self._task_view()
@@ -374,6 +382,8 @@ class MonitorApp:
         if self.marks:  # forget marks on evicted tasks
             self.marks = {uuid for uuid in self.marks if self.model.has_task(uuid)}
         self.tasks.set_title(self._tasks_title(summary, following))
+        self.tasks.set_empty_text(" No task matches the filter (Esc clears it)." if self.task_filter
+                                  else " No tasks seen yet.")
         self.tasks.set_sorted_by(SORT_TITLES[self.sort], self._descending())
         if self.views:
             self.views[-1].refresh()

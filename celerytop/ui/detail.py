@@ -13,6 +13,7 @@ import urwid
 
 from celerytop import formatting, palettes
 from celerytop.ui.lazylist import PaneListBox, Row
+from celerytop.ui.panes import FOCUS_MAP
 
 LABEL_WIDTH = 12
 
@@ -207,11 +208,11 @@ class TaskDetailView(DetailView):
                 self._traceback(lines, self.backend.traceback)
 
 
-class TaskLink(Row):
-    """A line that names a task: Enter opens that task's detail."""
+class TaskLink(urwid.AttrMap):
+    """A line that names a task: highlighted under the cursor; Enter opens it."""
 
     def __init__(self, markup, uuid: str):
-        super().__init__(markup)
+        super().__init__(Row(markup), None, FOCUS_MAP)
         self.uuid = uuid
 
 
@@ -292,3 +293,43 @@ class WorkerDetailView(DetailView):
             exchange = (queue.get("exchange") or {}).get("name", "")
             self.block(lines, [f"{formatting.sanitize(queue.get('name'))}  "
                                f"(exchange {formatting.sanitize(exchange)}, key {formatting.sanitize(queue.get('routing_key'))})"])
+
+
+class WorkflowView(DetailView):
+    """Every task sharing a root: chains, groups, chords, tasks calling tasks."""
+
+    def __init__(self, model, uuid: str):
+        self.model = model
+        self.uuid = uuid
+        super().__init__(f" Workflow of {formatting.short_uuid(uuid)}")
+        self.refresh()
+        self._focus_on(uuid)
+
+    def selected_task(self):
+        widget = self.walker.get_focus()[0]
+        return getattr(widget, "uuid", None)
+
+    def _focus_on(self, uuid: str) -> None:
+        for index, widget in enumerate(self.walker):
+            if getattr(widget, "uuid", None) == uuid:
+                self.walker.set_focus(index)
+                return
+
+    def refresh(self) -> None:
+        tree = self.model.workflow(self.uuid)
+        lines = [Row(("help.section", f"{len(tree)} tasks  (Enter opens one; ? placeholders were never seen)"))]
+        for depth, uuid, row in tree:
+            indent = "  " + "   " * max(0, depth - 1) + ("└─ " if depth else "")
+            if row is None:
+                markup = [("row", indent), ("state.other", f"? {formatting.short_uuid(uuid)}  (not seen)")]
+            else:
+                markup = [
+                    ("row", indent),
+                    (palettes.state_style(row.state), f"{formatting.sanitize(row.state):<8}"),
+                    ("row", f" {formatting.sanitize(row.name) or '?'}  {formatting.short_uuid(uuid)}  "
+                            f"{formatting.format_duration(row.runtime)}"),
+                ]
+            if uuid == self.uuid:
+                markup.append(("mark", "  ◀"))
+            lines.append(TaskLink(markup, uuid))
+        self.set_lines(lines)

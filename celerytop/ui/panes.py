@@ -77,6 +77,9 @@ class Pane(urwid.WidgetWrap):
             self._sorted_by = (title, descending)
             self._update_head()
 
+    def set_empty_text(self, text: str) -> None:
+        self._empty.set_text(("row", text))
+
     def set_title(self, text: str) -> None:
         self._title.set_text(text)
 

@@ -1,4 +1,4 @@
-"""A one-line prompt in the footer (``/`` filter): Enter submits, Esc cancels."""
+"""A one-line prompt in the footer (``/`` filter): Enter submits, Esc cancels, Ctrl-U clears."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ class Prompt(urwid.WidgetWrap):
             return None
         if key == "esc":
             self._on_cancel()
+            return None
+        if key == "ctrl u":  # as in a shell: clear the line
+            self.edit.set_edit_text("")
             return None
         super().keypress(size, key)
         return None  # every other key belongs to the prompt while it is open
