@@ -46,7 +46,11 @@ class Control:
     def __init__(self, app, timeout: float = DEFAULT_TIMEOUT):
         self.app = app
         self.timeout = timeout
-        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="celerytop-control")
+        # One thread: kombu's Mailbox caches its reply-queue id per process,
+        # not per thread, so two broadcasts in flight at once consume each
+        # other's replies and drop them as foreign (seen: a seeding 'inspect
+        # active' coming back empty while a worker view inspected).
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="celerytop-control")
 
     def submit(self, fn, *args, **kwargs) -> Future:
         return self.executor.submit(fn, *args, **kwargs)

@@ -20,3 +20,19 @@ def events(fs):
     source = EventSource(fs.app)
     yield source
     source.close()
+
+
+@pytest.fixture
+def events_for():
+    """events_for(broker): an event publisher on any broker, closed at the end."""
+    from tests.screen import EventSource
+
+    sources = []
+
+    def make(live):
+        sources.append(EventSource(live.app))
+        return sources[-1]
+
+    yield make
+    for source in sources:
+        source.close()
