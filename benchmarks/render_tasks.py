@@ -67,11 +67,18 @@ def main():
                 for u in model.task_order()]
         urwid.ListBox(urwid.SimpleFocusListWalker(rows)).render((COLS, ROWS - 5), focus=True)
 
+    def filtered_frame():
+        app.apply_filter("name:proj.task1* !state:FAILURE worker:w1*")
+        app.root.render((COLS, ROWS), focus=True)
+        app.apply_filter("")
+
     lazy = timed(lazy_frame)
+    filtered = timed(filtered_frame, repeat=3)
     changed = timed(frame_after_new_task)
     eager = timed(eager_frame, repeat=2)
     print(f"frame with refresh, lazy pane (celerytop): {lazy * 1000:8.1f} ms")
     print(f"frame after a new task arrived (celerytop): {changed * 1000:7.1f} ms")
+    print(f"filter applied, drawn and cleared:         {filtered * 1000:7.1f} ms")
     print(f"frame, eager pane (baseline):              {eager * 1000:8.1f} ms")
     print(f"ratio baseline / celerytop:                {eager / lazy:8.1f}x")
 

@@ -81,6 +81,7 @@ class TaskDetail:
     retries: object
     eta: object
     expires: object
+    queue: str
     exchange: str
     routing_key: str
     root_id: str
@@ -108,18 +109,19 @@ def _text(value) -> str:
     return "" if value is None else value if isinstance(value, str) else str(value)
 
 
-def filter_values(task) -> dict:
-    """The strings a filter reads from a task."""
-    return {
-        "uuid": task.uuid,
-        "name": _text(task.name),
-        "state": _text(task.state),
-        "worker": task.worker.hostname if task.worker is not None else "",
-        "args": _text(task.args),
-        "kwargs": _text(task.kwargs),
-        "result": _text(task.result),
-        "exception": _text(task.exception),
-    }
+class filter_values:  # noqa: N801 - used like a function returning a mapping
+    """The strings a filter reads from a task, computed only when read."""
+
+    __slots__ = ("task",)
+
+    def __init__(self, task):
+        self.task = task
+
+    def __getitem__(self, field: str) -> str:
+        task = self.task
+        if field == "worker":
+            return task.worker.hostname if task.worker is not None else ""
+        return _text(getattr(task, field))
 
 
 @dataclass(frozen=True)
@@ -327,7 +329,7 @@ class ClusterModel:
                 client=_text(task.client), args=row.args, kwargs=row.kwargs,
                 result=_text(task.result), exception=_text(task.exception),
                 traceback=_text(task.traceback), retries=task.retries, eta=task.eta,
-                expires=task.expires, exchange=_text(task.exchange), routing_key=_text(task.routing_key),
+                expires=task.expires, queue=_text(getattr(task, "queue", None)), exchange=_text(task.exchange), routing_key=_text(task.routing_key),
                 root_id=_text(task.root_id), parent_id=_text(task.parent_id), children=children,
                 received=task.received, started=task.started, runtime=row.runtime,
                 timeline=tuple(self._timelines.get(uuid, ())),

@@ -81,3 +81,33 @@ def test_a_row_whose_task_was_evicted_renders_blank_instead_of_failing():
     app.tasks.walker.invalidate()
     screen = render(app)
     assert not any("proj.task4" in line for line in screen)
+
+
+def test_a_filter_narrows_12k_tasks_exactly():
+    from tests.events import event
+
+    model = ClusterModel(max_tasks=20_000, max_failures=20_000)
+    expected = set()
+    for i in range(12_000):
+        name = ("billing.charge", "email.send", "images.resize")[i % 3]
+        final = "task-failed" if i % 7 == 0 else "task-succeeded"
+        uuid, events = task_lifecycle(name=name, final=final, hostname=f"w{i % 4}@host")
+        for e in events:
+            model.on_event(e)
+        if name == "billing.charge" and final == "task-failed" and i % 4 != 2:
+            expected.add(uuid)
+    model.on_event(event("task-received", uuid="x-1", name="billing.charge", hostname="w2@host"))
+    app = MonitorApp(model, ConnectionStatus())
+    app.refresh()
+    render(app)
+    app.apply_filter("name:billing.* state:FAILURE -worker:w2@*")
+    assert set(app.tasks.walker.items) == expected
+    assert len(expected) > 300
+    screen = render(app)
+    listed = [line for line in screen if "billing.charge" in line]
+    assert listed and all("FAILURE" in line and "w2@host" not in line for line in listed)
+    assert f"{len(expected)} of 12001 match" in "\n".join(screen)
+    app.apply_filter("name:[unclosed")  # still a glob: matches nothing, no crash
+    assert app.tasks.walker.items == []
+    app.apply_filter("")
+    assert len(app.tasks.walker.items) == 12_001

@@ -142,6 +142,7 @@ class TaskDetailView(DetailView):
         self.field(lines, "retries", detail.retries)
         self.field(lines, "eta", detail.eta)
         self.field(lines, "expires", detail.expires)
+        self.field(lines, "queue", detail.queue)
         self.field(lines, "exchange", detail.exchange)
         self.field(lines, "routing key", detail.routing_key)
         self.link(lines, "root id", detail.root_id)
