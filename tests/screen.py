@@ -14,17 +14,19 @@ BIN = os.path.join(os.path.dirname(sys.executable), "celerytop")
 class EventSource:
     """Publishes worker and task events exactly as workers do."""
 
-    def __init__(self, app, hostname="w1@example"):
+    def __init__(self, app, hostname="w1@example", pace=True):
         self.app = app
+        self.pace = pace
         self.hostname = hostname
         self.conn = app.connection_for_write()
         self.dispatcher = app.events.Dispatcher(self.conn, hostname=hostname, enabled=True)
 
     def send(self, type_, **fields):
         self.dispatcher.send(type_, **fields)
-        # The filesystem transport orders messages by millisecond, then at
-        # random: keep one event per millisecond, as a real task's are.
-        time.sleep(0.002)
+        if self.pace:
+            # The filesystem transport orders messages by millisecond, then at
+            # random: keep one event per millisecond, as a real task's are.
+            time.sleep(0.002)
 
     def heartbeat(self, **fields):
         fields.setdefault("freq", 2.0)

@@ -153,3 +153,38 @@ def test_failures_survive_a_flood_of_successes(fs, events):
         term.wait_for("1 of 21 match 'state:FAILURE'")
         assert kept[:8] in term.text()
         assert cell_fg(term, kept[:8], "FAILURE") == "red"
+
+
+def test_a_filter_narrows_over_10000_tasks_on_screen(make_broker):
+    # Redis keeps pub/sub order and takes 10k+ events quickly; the filesystem
+    # broker would need one event per millisecond (see EventSource.pace).
+    from tests.screen import EventSource
+
+    redis = make_broker("redis")
+    sources = [EventSource(redis.app, hostname=f"w{n}@example", pace=False) for n in range(4)]
+    try:
+        with monitor(redis, 140, 40, "--max-tasks", "20000", "--max-failures", "5000") as term:
+            connected(term)
+            expected = []
+            for i in range(10_500):
+                uuid = f"{i:08d}-0000-4000-8000-000000000000"
+                name = ("billing.charge", "email.send", "images.resize")[i % 3]
+                source = sources[i % 4]
+                source.send("task-received", uuid=uuid, name=name, args=f"({i},)", kwargs="{}")
+                if i % 7 == 0:
+                    source.send("task-failed", uuid=uuid, exception="ValueError()", traceback="tb")
+                    if name == "billing.charge" and i % 4 != 2:
+                        expected.append(uuid)
+            term.wait_for("Tasks 10500 ", timeout=120)
+            term.press("/")
+            term.send("name:billing.* state:FAILURE -worker:w2@*")
+            term.press("enter")
+            term.wait_for(f"{len(expected)} of 10500 match", timeout=30)
+            rows = [line for line in term.lines() if "billing.charge" in line]
+            assert rows and all("FAILURE" in line and "w2@" not in line for line in rows)
+            assert expected[-1][:8] in rows[0]  # newest match first
+            term.press("G")
+            term.wait_for(expected[0][:8])
+    finally:
+        for source in sources:
+            source.close()
