@@ -40,3 +40,15 @@ def test_man_renders_without_warnings():
     assert result.returncode == 0
     assert result.stderr == ""
     assert "celerytop - top-like monitor" in result.stdout.replace("\u2010", "-")
+
+
+def test_readme_mentions_every_key_and_option():
+    with open(os.path.join(os.path.dirname(MAN), "..", "README.rst"), encoding="utf-8") as fh:
+        readme = fh.read()
+    for _title, rows in Keymap().grouped():
+        for keys, _help in rows:
+            for key in keys.split(", "):
+                assert key in readme, f"README.rst does not mention the key {key!r}"
+    for param in command.params:
+        if isinstance(param, click.Option):
+            assert param.opts[-1] in readme, f"README.rst does not mention {param.opts[-1]}"
