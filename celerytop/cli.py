@@ -59,6 +59,13 @@ MONITOR_OPTIONS = (
                  help="Seconds to wait for worker replies to remote-control and inspect calls."),
     click.option("--no-enable-events", "enable_events", flag_value=False, default=True,
                  help="Do not broadcast enable_events to the workers at start."),
+    click.option("--read-only", is_flag=True,
+                 help="Disable every command that changes the cluster (revoke, rate limits, shutdown, pools, "
+                      "queues, events, retry); the header shows READ-ONLY."),
+    click.option("--audit-log", metavar="PATH",
+                 help="Append every command sent, with the replies, to PATH as JSON lines "
+                      "[default: $XDG_STATE_HOME/celerytop/audit.log]."),
+    click.option("--no-audit-log", is_flag=True, help="Do not write the audit log to a file."),
     click.option("--colors", type=click.Choice(["auto", "256", "16", "mono"]), default="auto",
                  show_default=True,
                  help="Colour mode; auto follows TERM and honours NO_COLOR. mono uses bold and reverse video."),
@@ -129,7 +136,10 @@ def app_display_name(app) -> str:
 
 
 # -- running -------------------------------------------------------------------
-def run_monitor(app, *, refresh, max_tasks, max_failures, timeout, enable_events, colors, demo=None) -> int:
+def run_monitor(app, *, refresh, max_tasks, max_failures, timeout, enable_events, colors, read_only, audit_log,
+                no_audit_log) -> int:
+    from celerytop.audit import AuditLog
+    from celerytop.audit import default_path as default_audit_path
     from celerytop.capture import ConnectionStatus, EventCapture
     from celerytop.control import Control
     from celerytop.model import ClusterModel
@@ -138,7 +148,8 @@ def run_monitor(app, *, refresh, max_tasks, max_failures, timeout, enable_events
     log_to_file()
     model = ClusterModel(max_tasks=max_tasks, max_failures=max_failures)
     status = ConnectionStatus()
-    control = Control(app, timeout=timeout)
+    audit = AuditLog(None if no_audit_log else (audit_log or default_audit_path()))
+    control = Control(app, timeout=timeout, read_only=read_only, audit=audit)
     ui = MonitorApp(model, status, control, app_name=app_display_name(app), broker_url=str(app.conf.broker_url),
                     refresh=refresh, enable_events=enable_events, colors=colors)
     events = EventCapture(app, model.on_event, status, on_connected=ui.on_connected)

@@ -44,6 +44,21 @@ _ALL = (
     Command("sort.invert", "Invert the sort order"),
     Command("mark.toggle", "Mark or unmark the task under the cursor"),
     Command("mark.clear", "Clear all marks"),
+    Command("task.revoke", "Revoke the marked tasks, or the selected one", destructive=True),
+    Command("task.terminate", "Revoke and terminate (with a signal you choose)", destructive=True),
+    Command("task.rate_limit", "Set the rate limit of the task's type", destructive=True),
+    Command("task.time_limit", "Set the soft and hard time limits of the task's type", destructive=True),
+    Command("task.retry", "Send the task again with its original name and arguments", destructive=True),
+    Command("worker.shutdown", "Shut down the selected worker", destructive=True),
+    Command("worker.pool_grow", "Grow the selected worker's pool", destructive=True),
+    Command("worker.pool_shrink", "Shrink the selected worker's pool", destructive=True),
+    Command("worker.autoscale", "Set the selected worker's autoscale max,min", destructive=True),
+    Command("worker.pool_restart", "Restart the selected worker's pool", destructive=True),
+    Command("worker.add_consumer", "Make the selected worker consume from a queue", destructive=True),
+    Command("worker.cancel_consumer", "Make the selected worker stop consuming from a queue", destructive=True),
+    Command("worker.enable_events", "Turn on task events on the selected worker", destructive=True),
+    Command("worker.disable_events", "Turn off task events on the selected worker", destructive=True),
+    Command("audit.show", "Show the commands sent in this session and their replies"),
 )
 
 COMMANDS = {command.name: command for command in _ALL}

@@ -33,6 +33,48 @@ class BackendResult:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one command: each worker's reply, who was silent."""
+
+    command: str
+    destination: tuple  # () = every worker
+    replies: dict  # hostname -> (ok: bool, text)
+    missing: tuple = ()  # named destinations that did not answer in time
+    refused: str = ""  # why nothing was sent (read-only)
+    sent: str = ""  # for commands without replies: what was done
+
+    def summary(self) -> str:
+        """One line for the status bar."""
+        if self.refused:
+            return self.refused
+        where = ", ".join(self.destination) if self.destination else "all workers"
+        parts = [f"{host}: {'ok' if ok else 'error'}: {text}" for host, (ok, text) in sorted(self.replies.items())]
+        parts += [f"{host}: no reply within the timeout" for host in self.missing]
+        if self.sent:
+            parts.insert(0, self.sent)
+        if not parts:
+            parts = ["no worker replied within the timeout"]
+        return f"{self.command} → {where}: " + "; ".join(parts)
+
+
+def normalise_replies(replies) -> dict:
+    """celery's [{host: {'ok': text} | {'error': text}}] as {host: (ok, text)}."""
+    out = {}
+    for host, reply in merge_replies(replies).items():
+        if isinstance(reply, dict) and "error" in reply:
+            out[host] = (False, str(reply["error"]))
+        elif isinstance(reply, dict) and "ok" in reply:
+            out[host] = (True, str(reply["ok"]))
+        else:
+            out[host] = (True, str(reply))
+    return out
+
+
+class ReadOnlyError(RuntimeError):
+    pass
+
+
 def merge_replies(replies) -> dict:
     """celery's ``[{host: reply}, ...]`` (or ``None``) as one ``{host: reply}``."""
     merged: dict = {}
@@ -42,10 +84,19 @@ def merge_replies(replies) -> dict:
     return merged
 
 
+#: Commands after which a worker does not answer (it is gone).
+NO_REPLY = frozenset({"shutdown"})
+
+#: Remote-control commands that only read; everything else changes the cluster.
+READ_ONLY_COMMANDS = frozenset({"ping", "heartbeat"})
+
+
 class Control:
-    def __init__(self, app, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, app, timeout: float = DEFAULT_TIMEOUT, read_only: bool = False, audit=None):
         self.app = app
         self.timeout = timeout
+        self.read_only = read_only
+        self.audit = audit
         # One thread: kombu's Mailbox caches its reply-queue id per process,
         # not per thread, so two broadcasts in flight at once consume each
         # other's replies and drop them as foreign (seen: a seeding 'inspect
@@ -66,6 +117,56 @@ class Control:
     def enable_events(self, destination=None) -> None:
         """Broadcast ``enable_events`` (fire and forget, as ``celery control`` does)."""
         self.app.control.enable_events(destination=destination)
+
+    def refuse_if_read_only(self, command: str) -> None:
+        if self.read_only and command not in READ_ONLY_COMMANDS:
+            raise ReadOnlyError(f"read-only mode: '{command}' changes the cluster and was not sent")
+
+    def execute(self, command: str, arguments: dict | None = None, destination=()) -> Outcome:
+        """Send one remote-control command: the one path every control key takes.
+
+        Read-only mode refuses it here, whatever the caller; every command
+        sent is written to the audit log with the replies.
+        """
+        arguments = dict(arguments or {})
+        destination = tuple(destination or ())
+        try:
+            self.refuse_if_read_only(command)
+        except ReadOnlyError as exc:
+            return Outcome(command, destination, {}, refused=str(exc))
+        expects_reply = command not in NO_REPLY
+        replies = self.app.control.broadcast(
+            command, arguments=arguments, destination=list(destination) or None,
+            reply=expects_reply, timeout=self.timeout,
+        )
+        if expects_reply:
+            normalised = normalise_replies(replies)
+            missing = tuple(host for host in destination if host not in normalised)
+            outcome = Outcome(command, destination, normalised, missing)
+        else:
+            outcome = Outcome(command, destination, {}, sent="sent (workers do not reply to it)")
+        self._audit(command, arguments, destination, outcome)
+        return outcome
+
+    def send_task(self, name: str, args, kwargs) -> Outcome:
+        """Send a task (a retry); read-only refuses it, the audit log keeps it."""
+        try:
+            self.refuse_if_read_only("send_task")
+        except ReadOnlyError as exc:
+            return Outcome("retry", (), {}, refused=str(exc))
+        result = self.app.send_task(name, args=args, kwargs=kwargs)
+        outcome = Outcome("retry", (), {}, sent=f"sent {name} again as {result.id}")
+        self._audit("send_task", {"name": name, "args": args, "kwargs": kwargs, "task_id": result.id}, (), outcome)
+        return outcome
+
+    def _audit(self, command, arguments, destination, outcome: Outcome) -> None:
+        if self.audit is None:
+            return
+        self.audit.record(command, arguments, destination, {
+            "replies": {host: {"ok" if ok else "error": text} for host, (ok, text) in outcome.replies.items()},
+            "no_reply": list(outcome.missing),
+            "sent": outcome.sent,
+        })
 
     def fetch_result(self, uuid: str, timeout: float = BACKEND_TIMEOUT) -> BackendResult:
         """The task's stored state and result (or exception and traceback)."""

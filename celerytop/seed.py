@@ -90,7 +90,7 @@ def task_events(hostname: str, request: dict, started: bool, now: float) -> list
 
 def seed(model, control, enable_events: bool = True, clock=time.time) -> SeedReport:
     """Ask the cluster what it is doing and put the answers into ``model``."""
-    if enable_events:
+    if enable_events and not control.read_only:  # read-only changes nothing, events included
         control.enable_events()
     pongs = control.ping()
     stats = control.inspect("stats") if pongs else {}

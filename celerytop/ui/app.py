@@ -16,7 +16,9 @@ from urwid.display import raw
 from celerytop import capture, filtering, formatting, palettes, seed
 from celerytop.keymap import Keymap
 from celerytop.model import SORT_ORDER
-from celerytop.ui.detail import TaskDetailView, WorkerDetailView, WorkflowView
+from celerytop.ui.actions import ControlActions
+from celerytop.ui.detail import AuditView, TaskDetailView, WorkerDetailView, WorkflowView
+from celerytop.ui.dialogs import ConfirmDialog
 from celerytop.ui.header import Header
 from celerytop.ui.help import HelpOverlay
 from celerytop.ui.panes import TASK_COLUMNS, WORKER_COLUMNS, Pane, task_cells, worker_cells
@@ -48,6 +50,8 @@ class KeyRouter(urwid.WidgetWrap):
         self._w = widget
 
     def keypress(self, size, key):
+        if self._app.dialog is not None:  # a confirmation takes the next key, whatever it is
+            return self._app.dialog.keypress(size, key)
         if self._app.prompt is not None:  # an open prompt takes every key
             return super().keypress(size, key)
         command = self._app.keymap.resolve(self._app.contexts(), key)
@@ -88,6 +92,9 @@ class MonitorApp:
         self.marks: set = set()
         self.views: list = []  # detail views, innermost last
         self.prompt = None
+        self.dialog = None
+        self._follow_uuid = None
+        self.actions = ControlActions(self)
         self.statusbar = StatusBar()
         self.body = urwid.Pile([("given", 4, self.workers), ("weight", 1, self.tasks)])
         self.frame = urwid.Frame(self.body, header=self.header, footer=self.statusbar)
@@ -119,6 +126,21 @@ class MonitorApp:
             "sort.invert": self.invert_sort,
             "mark.toggle": self.toggle_mark,
             "mark.clear": self.clear_marks,
+            "task.revoke": lambda: self.actions.revoke(terminate=False),
+            "task.terminate": lambda: self.actions.revoke(terminate=True),
+            "task.rate_limit": self.actions.rate_limit,
+            "task.time_limit": self.actions.time_limit,
+            "task.retry": self.actions.retry,
+            "worker.shutdown": self.actions.shutdown,
+            "worker.pool_grow": lambda: self.actions.pool("pool_grow"),
+            "worker.pool_shrink": lambda: self.actions.pool("pool_shrink"),
+            "worker.autoscale": self.actions.autoscale,
+            "worker.pool_restart": self.actions.pool_restart,
+            "worker.add_consumer": lambda: self.actions.consumer("add_consumer"),
+            "worker.cancel_consumer": lambda: self.actions.consumer("cancel_consumer"),
+            "worker.enable_events": lambda: self.actions.events(True),
+            "worker.disable_events": lambda: self.actions.events(False),
+            "audit.show": self.show_audit,
         }
         self.focus_pane("tasks")
 
@@ -245,7 +267,7 @@ class MonitorApp:
         view.jump_to("Result backend")
         self.flash("fetching the result from the backend…")
         future = self.control.submit(self.control.fetch_result, view.uuid)
-        future.add_done_callback(lambda f: self._deliver(self._result_fetched, view, f))
+        future.add_done_callback(lambda f: self.deliver(self._result_fetched, view, f))
 
     def _result_fetched(self, view, future) -> None:
         from celerytop.control import BackendResult
@@ -270,7 +292,7 @@ class MonitorApp:
                     for name in ("stats", "active", "reserved", "active_queues")}
 
         future = self.control.submit(ask)
-        future.add_done_callback(lambda f: self._deliver(self._worker_inspected, view, f))
+        future.add_done_callback(lambda f: self.deliver(self._worker_inspected, view, f))
 
     def _worker_inspected(self, view, future) -> None:
         try:
@@ -286,9 +308,60 @@ class MonitorApp:
 
     # -- filter, sort, marks -------------------------------------------------------
     def open_filter_prompt(self) -> None:
-        self.prompt = Prompt("/", self.task_filter.text, self._filter_submitted, self._close_prompt)
-        self.frame.footer = self.prompt
+        self._open_prompt(Prompt("/", self.task_filter.text, self._filter_submitted, self._close_prompt))
+
+    def _open_prompt(self, prompt) -> None:
+        self.prompt = prompt
+        self.frame.footer = prompt
         self.frame.focus_position = "footer"
+
+    def ask(self, caption: str, text: str, parse, on_value, completions=()) -> None:
+        """Prompt for a value; ``parse`` checks it (InputError explains and sends nothing)."""
+        from celerytop.inputs import InputError
+
+        def submitted(typed):
+            self._close_prompt()
+            try:
+                value = parse(typed)
+            except InputError as exc:
+                self.flash(f"Not sent: {exc}", seconds=10)
+                return
+            on_value(value)
+
+        self._open_prompt(Prompt(caption, text, submitted, self._cancelled_prompt, completions))
+
+    def _cancelled_prompt(self) -> None:
+        self._close_prompt()
+        self.flash("Cancelled: nothing was sent")
+
+    def confirm(self, title: str, lines, on_yes) -> None:
+        """A one-key confirmation over the screen; only 'y' runs ``on_yes``."""
+        def close():
+            self.dialog = None
+            self.root.set(self.frame)
+
+        def yes():
+            close()
+            on_yes()
+
+        def cancel():
+            close()
+            self.flash("Cancelled: nothing was sent")
+
+        self.dialog = ConfirmDialog(title, lines, yes, cancel)
+        self.root.set(urwid.Overlay(self.dialog, self.frame, align="center", width=("relative", 70),
+                                    valign="middle", height=self.dialog.height, min_width=50))
+
+    def follow(self, uuid: str) -> None:
+        """Put the cursor on ``uuid`` as soon as it shows up (a retried task)."""
+        self._follow_uuid = uuid
+        self.refresh()
+
+    def show_audit(self) -> None:
+        if self.control is None or self.control.audit is None:
+            self.flash("No commands can be sent from here")
+            return
+        self._push_view(AuditView(self.control.audit))
 
     def _close_prompt(self) -> None:
         self.prompt = None
@@ -364,7 +437,8 @@ class MonitorApp:
     def refresh(self, reset_cursor: bool = False) -> None:
         summary = self.model.summary()
         status = self.status.snapshot()
-        self.header.update(summary, status, self.notices(summary, status))
+        read_only = self.control is not None and self.control.read_only
+        self.header.update(summary, status, self.notices(summary, status), mode="READ-ONLY" if read_only else "")
 
         worker_rows = self.model.worker_rows()
         self.workers.set_items(worker_rows)
@@ -381,6 +455,9 @@ class MonitorApp:
             self.tasks.walker.invalidate()  # runtimes of started tasks tick on
         if self.marks:  # forget marks on evicted tasks
             self.marks = {uuid for uuid in self.marks if self.model.has_task(uuid)}
+        if self._follow_uuid is not None and self._follow_uuid in self.tasks.walker.items:
+            self.tasks.walker.set_focus(self.tasks.walker.items.index(self._follow_uuid))
+            self._follow_uuid = None
         self.tasks.set_title(self._tasks_title(summary, following))
         self.tasks.set_empty_text(" No task matches the filter (Esc clears it)." if self.task_filter
                                   else " No tasks seen yet.")
@@ -412,6 +489,9 @@ class MonitorApp:
 
     def notices(self, summary, status) -> list:
         notes = []
+        audit = self.control.audit if self.control is not None else None
+        if audit is not None and audit.error:
+            notes.append(audit.error)
         if self.seed_error:
             notes.append(f"Could not ask workers for their state: {self.seed_error}")
         report = self.seed_report
@@ -472,9 +552,9 @@ class MonitorApp:
     def _seed(self) -> None:
         try:
             report = seed.seed(self.model, self.control, enable_events=self.enable_events)
-            self._deliver(self._seeded, report, "")
+            self.deliver(self._seeded, report, "")
         except Exception as exc:  # noqa: BLE001 - shown on screen, never raised
-            self._deliver(self._seeded, None, capture.one_line_error(exc))
+            self.deliver(self._seeded, None, capture.one_line_error(exc))
 
     def _seeded(self, report, error) -> None:
         if report is not None:
@@ -482,7 +562,8 @@ class MonitorApp:
         self.seed_error = error
         self.refresh()
 
-    def _deliver(self, callback, *args) -> None:
+    def deliver(self, callback, *args) -> None:
+        """Run ``callback(*args)`` on the UI thread (from any thread)."""
         loop = self.loop
         if loop is None:
             return

@@ -334,3 +334,30 @@ class WorkflowView(DetailView):
                 markup.append(("mark", "  ◀"))
             lines.append(TaskLink(markup, uuid))
         self.set_lines(lines)
+
+
+class AuditView(DetailView):
+    """This session's commands and every worker's reply, newest first."""
+
+    def __init__(self, audit):
+        self.audit = audit
+        where = audit.path or "not written to a file (--no-audit-log)"
+        super().__init__(f" Commands sent — audit log: {formatting.sanitize(where)}")
+        self.refresh()
+
+    def refresh(self) -> None:
+        lines = []
+        if not self.audit.entries:
+            lines.append(Row(("row", "  No command sent yet in this session.")))
+        for entry in reversed(self.audit.entries):
+            self.section(lines, f"{entry['time']}  {entry['command']}  → {entry['destination']}")
+            self.field(lines, "arguments", repr(entry["arguments"]))
+            for host, reply in sorted(entry.get("replies", {}).items()):
+                ok = "ok" in reply
+                self.field(lines, host, ("ok: " if ok else "error: ") + str(next(iter(reply.values()))),
+                           "worker.online" if ok else "worker.offline")
+            for host in entry.get("no_reply", ()):
+                self.field(lines, host, "no reply within the timeout", "status.warn")
+            if entry.get("sent"):
+                self.field(lines, "sent", entry["sent"])
+        self.set_lines(lines)

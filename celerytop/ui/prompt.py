@@ -6,7 +6,8 @@ import urwid
 
 
 class Prompt(urwid.WidgetWrap):
-    def __init__(self, caption: str, text: str, on_submit, on_cancel):
+    def __init__(self, caption: str, text: str, on_submit, on_cancel, completions=()):
+        self.completions = tuple(completions)
         self.edit = urwid.Edit(("prompt.caption", caption), text)
         self.edit.set_edit_pos(len(text))
         self._on_submit = on_submit
@@ -23,5 +24,21 @@ class Prompt(urwid.WidgetWrap):
         if key == "ctrl u":  # as in a shell: clear the line
             self.edit.set_edit_text("")
             return None
+        if key == "tab" and self.completions:
+            self.complete()
+            return None
         super().keypress(size, key)
         return None  # every other key belongs to the prompt while it is open
+
+    def complete(self) -> None:
+        """Tab: the next completion that starts with what is typed (cycling)."""
+        typed = self.edit.edit_text
+        current = typed if typed in self.completions else None
+        prefix = getattr(self, "_prefix", "") if current is not None else typed
+        matches = [c for c in self.completions if c.startswith(prefix)]
+        if not matches:
+            return
+        index = (matches.index(current) + 1) % len(matches) if current in matches else 0
+        self._prefix = prefix
+        self.edit.set_edit_text(matches[index])
+        self.edit.set_edit_pos(len(matches[index]))

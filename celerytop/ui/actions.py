@@ -1,0 +1,247 @@
+"""Control by keystroke: prompts and confirmations in front of the one
+command path (``Control.execute``), replies delivered back to the UI thread.
+
+Every command that changes the cluster is refused up front in read-only
+mode (and refused again by ``Control`` whatever the route); destructive ones
+ask first, with Cancel the default; the destination is always named.
+"""
+
+from __future__ import annotations
+
+from celerytop import capture, formatting, inputs
+from celerytop.control import Outcome
+
+
+class ControlActions:
+    def __init__(self, app):
+        self.app = app
+        self.rate_limits: dict = {}  # task name -> the limit last set here
+
+    @property
+    def control(self):
+        return self.app.control
+
+    # -- plumbing ---------------------------------------------------------------
+    def _allowed(self, what: str) -> bool:
+        if self.control is None:
+            self.app.flash("Not connected to an app: cannot send commands")
+            return False
+        if self.control.read_only:
+            self.app.flash(f"Read-only mode: {what} changes the cluster and is disabled")
+            return False
+        return True
+
+    def send(self, command: str, arguments: dict, destination=()) -> None:
+        where = ", ".join(destination) if destination else "all workers"
+        self.app.flash(f"{command} → {where}: waiting up to {self.control.timeout:g} s for replies…", seconds=30)
+        future = self.control.submit(self.control.execute, command, arguments, destination)
+        future.add_done_callback(lambda f: self.app.deliver(self._finished, command, f))
+
+    def _finished(self, command: str, future) -> None:
+        try:
+            outcome = future.result()
+        except Exception as exc:  # noqa: BLE001 - a broker error is a message, not a crash
+            outcome = Outcome(command, (), {}, refused=f"{command} failed: {capture.one_line_error(exc)}")
+        self.app.flash(outcome.summary(), seconds=15)
+
+    def _tasks(self):
+        """The marked tasks, else the one under the cursor: [(uuid, TaskRow)]."""
+        uuids = sorted(self.app.marks) if self.app.marks else [self.app.selected_task()]
+        rows = [(uuid, self.app.model.task_row(uuid)) for uuid in uuids if uuid]
+        return [(uuid, row) for uuid, row in rows if row is not None]
+
+    def _describe(self, tasks, limit=8):
+        lines = [f"  {formatting.short_uuid(uuid)}  {row.name or '?'}  {row.state}" for uuid, row in tasks[:limit]]
+        if len(tasks) > limit:
+            lines.append(f"  … and {len(tasks) - limit} more")
+        return lines
+
+    def _worker(self):
+        row = self.app.workers.walker.focus_item
+        if row is None:
+            self.app.flash("No worker selected")
+        return row
+
+    # -- tasks --------------------------------------------------------------------
+    def revoke(self, terminate: bool = False) -> None:
+        what = "terminate" if terminate else "revoke"
+        if not self._allowed(what):
+            return
+        tasks = self._tasks()
+        if not tasks:
+            self.app.flash("No task selected")
+            return
+        ids = [uuid for uuid, _row in tasks]
+
+        def confirm(signal_name="TERM"):
+            verb = f"Revoke and terminate (SIG{signal_name})" if terminate else "Revoke"
+            self.app.confirm(
+                f"{verb} {len(ids)} task(s)?",
+                self._describe(tasks) + ["Sent to: all workers (any of them may hold the task)."],
+                lambda: self.send("revoke", {"task_id": ids, "terminate": terminate, "signal": signal_name}),
+            )
+
+        if terminate:
+            self.app.ask("signal (TERM, KILL, INT, HUP, QUIT, USR1, USR2): ", "TERM", inputs.signal_name, confirm)
+        else:
+            confirm()
+
+    def rate_limit(self) -> None:
+        if not self._allowed("rate_limit"):
+            return
+        tasks = self._tasks()
+        if not tasks:
+            self.app.flash("No task selected")
+            return
+        name = tasks[0][1].name
+        if not name:
+            self.app.flash("This task's name is not known yet")
+            return
+
+        def apply(limit):
+            self.rate_limits[name] = limit
+            self.send("rate_limit", {"task_name": name, "rate_limit": limit})
+
+        self.app.ask(f"rate limit for {name} (10/s, 100/m, 5/h; 0 removes): ",
+                     self.rate_limits.get(name, ""), inputs.rate_limit, apply)
+
+    def time_limit(self) -> None:
+        if not self._allowed("time_limit"):
+            return
+        tasks = self._tasks()
+        if not tasks or not tasks[0][1].name:
+            self.app.flash("No task selected")
+            return
+        name = tasks[0][1].name
+        self.app.ask(f"time limits for {name}, SOFT HARD seconds ('-' for none): ", "", inputs.time_limits,
+                     lambda limits: self.send("time_limit", {"task_name": name, "soft": limits[0],
+                                                             "hard": limits[1]}))
+
+    def retry(self) -> None:
+        if not self._allowed("retry"):
+            return
+        tasks = self._tasks()
+        if len(tasks) != 1:
+            self.app.flash("Retry works on one task: put the cursor on it (and clear the marks)")
+            return
+        uuid, row = tasks[0]
+        future = self.control.submit(self._recover_call, uuid, row)
+        future.add_done_callback(lambda f: self.app.deliver(self._confirm_retry, row, f))
+
+    def _recover_call(self, uuid, row):
+        """(name, args, kwargs, source) or raises InputError: the backend first (exact
+        with result_extended), then the event reprs when they parse exactly."""
+        try:
+            meta = self.control.app.backend.get_task_meta(uuid)
+        except Exception:  # noqa: BLE001 - no backend, or it failed: fall back to the events
+            meta = {}
+        if isinstance(meta, dict) and meta.get("name") and meta.get("args") is not None:
+            return meta["name"], tuple(meta["args"]), dict(meta.get("kwargs") or {}), "the result backend"
+        if not row.name:
+            raise inputs.InputError("its name is not known")
+        args, kwargs = inputs.call_from_reprs(row.args, row.kwargs)
+        return row.name, args, kwargs, "its events"
+
+    def _confirm_retry(self, row, future) -> None:
+        try:
+            name, args, kwargs, source = future.result()
+        except inputs.InputError as exc:
+            self.app.flash(f"Cannot retry {formatting.short_uuid(row.uuid)} exactly: {exc}", seconds=10)
+            return
+        call = formatting.sanitize(f"{name}(*{args!r}, **{kwargs!r})", limit=300)
+        self.app.confirm(f"Send {name} again?", [f"  {call}", f"Arguments recovered from {source}."],
+                         lambda: self._send_retry(name, args, kwargs))
+
+    def _send_retry(self, name, args, kwargs) -> None:
+        future = self.control.submit(self.control.send_task, name, args, kwargs)
+
+        def sent(f):
+            outcome = f.result()
+            self.app.flash(outcome.summary(), seconds=15)
+            new_id = outcome.sent.rsplit(" ", 1)[-1] if outcome.sent else None
+            if new_id:
+                self.app.follow(new_id)
+
+        future.add_done_callback(lambda f: self.app.deliver(sent, f))
+
+    # -- workers --------------------------------------------------------------------
+    def shutdown(self) -> None:
+        if not self._allowed("shutdown"):
+            return
+        worker = self._worker()
+        if worker is not None:
+            self.app.confirm(f"Shut down {worker.hostname}?",
+                             ["It stops taking tasks and exits (warm shutdown).",
+                              f"Sent to: {worker.hostname} only."],
+                             lambda: self.send("shutdown", {}, (worker.hostname,)))
+
+    def pool(self, command: str) -> None:
+        if not self._allowed(command):
+            return
+        worker = self._worker()
+        if worker is not None:
+            self.app.ask(f"{command} {worker.hostname} by how many processes: ", "1", inputs.count,
+                         lambda n: self.send(command, {"n": n}, (worker.hostname,)))
+
+    def autoscale(self) -> None:
+        if not self._allowed("autoscale"):
+            return
+        worker = self._worker()
+        if worker is not None:
+            self.app.ask(f"autoscale {worker.hostname} MAX,MIN: ", "", inputs.autoscale,
+                         lambda v: self.send("autoscale", {"max": v[0], "min": v[1]}, (worker.hostname,)))
+
+    def pool_restart(self) -> None:
+        if not self._allowed("pool_restart"):
+            return
+        worker = self._worker()
+        if worker is not None:
+            self.app.confirm(f"Restart the pool of {worker.hostname}?",
+                             ["Its pool processes are replaced (running tasks finish first).",
+                              "Workers refuse unless started with worker_pool_restarts enabled.",
+                              f"Sent to: {worker.hostname} only."],
+                             lambda: self.send("pool_restart", {"reload": False}, (worker.hostname,)))
+
+    def consumer(self, command: str) -> None:
+        if not self._allowed(command):
+            return
+        worker = self._worker()
+        if worker is None:
+            return
+        future = self.control.submit(self.control.inspect, "active_queues", [worker.hostname])
+        future.add_done_callback(lambda f: self.app.deliver(self._ask_queue, command, worker, f))
+
+    def _ask_queue(self, command, worker, future) -> None:
+        try:
+            replies = future.result()
+        except Exception:  # noqa: BLE001 - completion is a convenience
+            replies = {}
+        consumed = sorted({q.get("name") for q in replies.get(worker.hostname) or () if q.get("name")})
+        known = consumed if command == "cancel_consumer" else sorted(set(consumed) | self._app_queues())
+        hint = f" (consumes {', '.join(consumed)})" if consumed else ""
+
+        def send(queue):
+            if command == "cancel_consumer":
+                self.app.confirm(f"Stop {worker.hostname} consuming from {queue}?",
+                                 [f"Sent to: {worker.hostname} only."],
+                                 lambda: self.send(command, {"queue": queue}, (worker.hostname,)))
+            else:
+                self.send(command, {"queue": queue}, (worker.hostname,))
+
+        self.app.ask(f"{command} on {worker.hostname}{hint}, queue (Tab completes): ", "", inputs.queue_name, send,
+                     completions=known)
+
+    def _app_queues(self) -> set:
+        conf = self.control.app.conf
+        names = {conf.task_default_queue}
+        for queue in conf.task_queues or ():
+            names.add(getattr(queue, "name", str(queue)))
+        return {n for n in names if n}
+
+    def events(self, enable: bool) -> None:
+        command = "enable_events" if enable else "disable_events"
+        if not self._allowed(command):
+            return
+        worker = self._worker()
+        if worker is not None:
+            self.send(command, {}, (worker.hostname,))

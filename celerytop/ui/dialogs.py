@@ -1,0 +1,32 @@
+"""A one-key confirmation: y sends, any other key (Esc, n, Enter…) cancels.
+
+Cancel is the default on purpose: a stray Enter must never shut a worker down.
+"""
+
+from __future__ import annotations
+
+import urwid
+
+from celerytop import formatting
+
+
+class ConfirmDialog(urwid.WidgetWrap):
+    def __init__(self, title: str, lines, on_yes, on_cancel):
+        self._on_yes = on_yes
+        self._on_cancel = on_cancel
+        body = [urwid.Text(("help.section", formatting.sanitize(title)))]
+        body += [urwid.Text(formatting.sanitize(line)) for line in lines]
+        body += [urwid.Divider(), urwid.Text([("help.key", "y"), " send     ",
+                                              ("help.key", "any other key"), " cancel (nothing is sent)"])]
+        super().__init__(urwid.AttrMap(urwid.LineBox(urwid.Filler(urwid.Pile(body), "top")), "help"))
+        self.height = len(body) + 3
+
+    def selectable(self):
+        return True
+
+    def keypress(self, size, key):
+        if key in ("y", "Y"):
+            self._on_yes()
+        else:
+            self._on_cancel()
+        return None
