@@ -48,8 +48,12 @@ class Outcome:
         """One line for the status bar."""
         if self.refused:
             return self.refused
+        if self.sent and not self.destination and not self.replies:
+            return f"{self.command}: {self.sent}"
         where = ", ".join(self.destination) if self.destination else "all workers"
-        parts = [f"{host}: {'ok' if ok else 'error'}: {text}" for host, (ok, text) in sorted(self.replies.items())]
+        single = len(self.destination) == 1 and set(self.replies) <= set(self.destination)
+        parts = [("" if single else f"{host}: ") + f"{'ok' if ok else 'error'}: {text}"
+                 for host, (ok, text) in sorted(self.replies.items())]
         parts += [f"{host}: no reply within the timeout" for host in self.missing]
         if self.sent:
             parts.insert(0, self.sent)

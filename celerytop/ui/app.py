@@ -353,8 +353,13 @@ class MonitorApp:
                                     valign="middle", height=self.dialog.height, min_width=50))
 
     def follow(self, uuid: str) -> None:
-        """Put the cursor on ``uuid`` as soon as it shows up (a retried task)."""
+        """Put the cursor on ``uuid`` as soon as it shows up (a retried task);
+        a filter that would hide it is cleared."""
         self._follow_uuid = uuid
+        if self.views:
+            self.close_view()
+        if self.task_filter:
+            self.apply_filter("")
         self.refresh()
 
     def show_audit(self) -> None:
