@@ -1,0 +1,203 @@
+"""Control keys against real workers on every selected broker, each shown by
+the worker's own state changing (inspect, its process, its events)."""
+
+import json
+import os
+import signal
+import sys
+
+from tests.live import REPO_ROOT, wait_until
+from tests.terminal import Terminal
+
+BIN = os.path.join(os.path.dirname(sys.executable), "celerytop")
+
+
+def monitor(broker, tmp_path, *args, cols=160, rows=50):
+    audit = tmp_path / "audit.log"
+    term = Terminal([BIN, "-A", "tests.liveapp", "--refresh", "0.25", "--audit-log", str(audit), *args],
+                    cols=cols, rows=rows, env=broker.env, cwd=str(REPO_ROOT))
+    term.audit_path = audit
+    return term
+
+
+def audit_entries(term):
+    if not term.audit_path.exists():
+        return []
+    return [json.loads(line) for line in term.audit_path.read_text().splitlines()]
+
+
+def row_with(term, text):
+    """The first screen line containing ``text``; for a task id, its row in the tasks pane."""
+    if len(text) == 8 and "-" not in text:
+        return next((line for line in term.lines() if line[2:10] == text), "")
+    return next((line for line in term.lines() if text in line), "")
+
+
+def select_task(term, uuid):
+    term.press("/")
+    term.send(f"id:{uuid}")
+    term.press("enter")
+    term.wait_for("1 of ")
+
+
+def inspect(broker, worker, method, *args):
+    reply = getattr(broker.app.control.inspect(destination=[worker.hostname], timeout=2), method)(*args)
+    return (reply or {}).get(worker.hostname)
+
+
+def test_rate_limit_reaches_the_worker(broker, workers, tmp_path):
+    worker = workers("w1")
+    with monitor(broker, tmp_path) as term:
+        term.wait_for("● connected")
+        done = broker.app.send_task("tests.add", (1, 2))
+        assert done.get(timeout=30) == 3
+        term.wait_for(done.id[:8])
+        select_task(term, done.id)
+        term.press("l")
+        term.wait_for("rate limit for tests.add")
+        term.send("too fast")
+        term.press("enter")
+        term.wait_for("Not sent: 'toofast' is not a rate limit")
+        assert audit_entries(term) == []
+        term.press("l")
+        term.send("10/m")
+        term.press("enter")
+        term.wait_for("new rate limit set successfully")
+        registered = inspect(broker, worker, "registered", "rate_limit")
+        assert any(entry.startswith("tests.add") and "rate_limit=10/m" in entry for entry in registered), registered
+        [entry] = audit_entries(term)
+        assert entry["command"] == "rate_limit" and entry["arguments"]["rate_limit"] == "10/m"
+        assert entry["replies"][worker.hostname] == {"ok": "new rate limit set successfully"}
+
+
+def test_revoking_a_queued_task_ends_it_revoked(broker, workers, tmp_path):
+    # A task with a countdown waits in the worker's timer: queued, not yet in
+    # the pool (celery cannot revoke what the pool already took without
+    # terminating it).
+    workers("w1", concurrency=1)
+    with monitor(broker, tmp_path) as term:
+        term.wait_for("● connected")
+        queued = broker.app.send_task("tests.add", (5, 5), countdown=6)
+        term.wait_for(queued.id[:8])
+        select_task(term, queued.id)
+        term.press("c")
+        term.wait_for("Revoke 1 task(s)?")
+        term.press("n")  # anything but y cancels
+        term.wait_for("Cancelled: nothing was sent")
+        assert audit_entries(term) == []
+        term.press("c")
+        term.wait_for("Revoke 1 task(s)?")
+        assert "Sent to: all workers" in term.text()
+        term.press("y")
+        term.wait_for("ok: tasks {")  # "tasks {id} flagged as revoked"
+        term.wait_for(lambda t: "REVOKED" in row_with(t, queued.id[:8]), timeout=30)
+        assert audit_entries(term)[-1]["arguments"]["task_id"] == [queued.id]
+
+
+def test_terminate_stops_a_long_task(broker, workers, tmp_path):
+    workers("w1", concurrency=1)
+    with monitor(broker, tmp_path) as term:
+        term.wait_for("● connected")
+        long = broker.app.send_task("tests.sleep", (120,))
+        term.wait_for(lambda t: "STARTED" in row_with(t, long.id[:8]), timeout=30)
+        select_task(term, long.id)
+        term.press("C")
+        term.wait_for("signal (TERM")
+        term.press("enter")  # TERM, pre-filled
+        term.wait_for("Revoke and terminate (SIGTERM) 1 task(s)?")
+        term.press("y")
+        term.wait_for(lambda t: "REVOKED" in row_with(t, long.id[:8]), timeout=30)
+        term.wait_for("ok: terminate: ")
+        assert audit_entries(term)[-1]["arguments"]["terminate"] is True
+
+
+def test_shutdown_makes_the_worker_exit_and_go_offline(broker, workers, tmp_path):
+    worker = workers("doomed")
+    with monitor(broker, tmp_path) as term:
+        term.wait_for(lambda t: "online" in row_with(t, worker.hostname[:20]))
+        term.press("tab")
+        term.press("X")
+        term.wait_for(f"Shut down {worker.hostname}?")
+        term.press("esc")
+        term.wait_for("Cancelled: nothing was sent")
+        assert worker.alive()
+        term.press("X")
+        term.wait_for(f"Shut down {worker.hostname}?")
+        term.press("y")
+        worker.proc.wait(timeout=30)
+        term.wait_for(lambda t: "offline" in row_with(t, worker.hostname[:20]), timeout=30)
+
+
+def test_pool_grow_adds_a_process(broker, workers, tmp_path):
+    worker = workers("w1", concurrency=1)
+    before = len(inspect(broker, worker, "stats")["pool"]["processes"])
+    with monitor(broker, tmp_path) as term:
+        term.wait_for(lambda t: "online" in row_with(t, worker.hostname[:20]))
+        term.press("tab", "+")
+        term.wait_for("pool_grow")
+        term.press("ctrl-u")
+        term.send("2")
+        term.press("enter")
+        term.wait_for("pool will grow")
+        wait_until(lambda: len(inspect(broker, worker, "stats")["pool"]["processes"]) == before + 2, timeout=20,
+                   message="the pool did not grow")
+
+
+def test_add_consumer_makes_the_worker_consume_a_queue(broker, workers, tmp_path):
+    worker = workers("w1")
+    queue = f"extra-{broker.ns}"
+    with monitor(broker, tmp_path) as term:
+        term.wait_for(lambda t: "online" in row_with(t, worker.hostname[:20]))
+        term.press("tab", "Q")
+        term.wait_for(f"(consumes q-{broker.ns})")
+        term.send(queue)
+        term.press("enter")
+        term.wait_for(f"ok: add consumer {queue}")
+        names = {q["name"] for q in inspect(broker, worker, "active_queues")}
+        assert queue in names
+
+
+def test_retry_sends_the_task_again_with_the_same_arguments(broker, workers, tmp_path):
+    workers("w1")
+    with monitor(broker, tmp_path) as term:
+        term.wait_for("● connected")
+        failed = broker.app.send_task("tests.fail", ("try me again",))
+        term.wait_for(lambda t: "FAILURE" in row_with(t, failed.id[:8]), timeout=30)
+        select_task(term, failed.id)
+        term.press("R")
+        term.wait_for("Send tests.fail again?")
+        assert "tests.fail(*('try me again',), **{})" in term.text()
+        term.press("y")
+        term.wait_for("retry: sent tests.fail again as ")
+        new_id = term.text().split("again as ")[1][:36]
+        term.wait_for(lambda t: "FAILURE" in row_with(t, new_id[:8]), timeout=30)
+        assert "('try me again',)" in row_with(term, new_id[:8])
+
+
+def test_read_only_refuses_every_command(broker, workers, tmp_path):
+    worker = workers("w1")
+    with monitor(broker, tmp_path, "--read-only") as term:
+        term.wait_for(lambda t: "online" in row_with(t, worker.hostname[:20]))
+        assert "READ-ONLY" in term.lines()[0]
+        for key, what in (("c", "revoke"), ("l", "rate_limit"), ("R", "retry")):
+            term.press(key)
+            term.wait_for(f"Read-only mode: {what} changes the cluster")
+        term.press("tab")
+        for key, what in (("X", "shutdown"), ("+", "pool_grow"), ("Q", "add_consumer")):
+            term.press(key)
+            term.wait_for(f"Read-only mode: {what} changes the cluster")
+        assert worker.alive() and audit_entries(term) == []
+
+
+def test_a_silent_worker_is_named_as_not_answering(broker, workers, tmp_path):
+    worker = workers("sleepy")
+    with monitor(broker, tmp_path, "--timeout", "1") as term:
+        term.wait_for(lambda t: "online" in row_with(t, worker.hostname[:20]))
+        worker.kill(signal.SIGSTOP)
+        try:
+            term.press("tab", "e")
+            term.wait_for(f"enable_events → {worker.hostname}: {worker.hostname}: no reply within the timeout",
+                          timeout=20)
+            assert audit_entries(term)[-1]["no_reply"] == [worker.hostname]
+        finally:
+            worker.kill(signal.SIGCONT)
