@@ -51,7 +51,7 @@ SCREEN = r"""
 App name, broker URL (password masked), connection state
 (connected; disconnected, retry in N s, with the error; connecting),
 workers online/known, task counts by state, events per second, and
-notices: events ignored as unknown or malformed, workers that answer pings
+notices: events ignored as unknown or malformed, workers that answer pings and run tasks
 but send no task events.
 .TP
 .B Workers pane

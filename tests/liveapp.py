@@ -51,6 +51,10 @@ def make_app(url, ns, fsdir=None, set_as_current=False):
                                    for d in ('queue', 'control', 'results'))
         for folder in (queue, control, results):
             os.makedirs(folder, exist_ok=True)
+        # kombu's own filesystem transport loses messages between processes
+        # (see celerytop/fstransport.py); workers here use the fixed one,
+        # celerytop reads either.
+        conf['broker_transport'] = 'celerytop.fstransport:Transport'
         conf['broker_transport_options'] = {
             'data_folder_in': queue, 'data_folder_out': queue,
             'control_folder': control, 'polling_interval': 0.1,

@@ -201,3 +201,68 @@ def test_a_silent_worker_is_named_as_not_answering(broker, workers, tmp_path):
             assert audit_entries(term)[-1]["no_reply"] == [worker.hostname]
         finally:
             worker.kill(signal.SIGCONT)
+
+
+def test_time_limits_reach_the_worker(broker, workers, tmp_path):
+    worker = workers("w1")
+    with monitor(broker, tmp_path) as term:
+        term.wait_for("● connected")
+        done = broker.app.send_task("tests.echo", ("x",))
+        done.get(timeout=30)
+        term.wait_for(done.id[:8])
+        select_task(term, done.id)
+        term.press("T")
+        term.wait_for("time limits for tests.echo")
+        term.send("60 30")
+        term.press("enter")
+        term.wait_for("Not sent: the soft limit (60 s) must be below the hard limit (30 s)")
+        term.press("T")
+        term.send("30 60")
+        term.press("enter")
+        term.wait_for("time limits set successfully")
+        registered = inspect(broker, worker, "registered", "time_limit", "soft_time_limit")
+        entry = next(e for e in registered if e.startswith("tests.echo"))
+        assert "time_limit=60" in entry and "soft_time_limit=30" in entry, entry
+
+
+def test_pool_shrink_autoscale_restart_refusal_consumers_and_events(broker, workers, tmp_path):
+    worker = workers("w1", concurrency=3)
+    with monitor(broker, tmp_path) as term:
+        term.wait_for(lambda t: "online" in row_with(t, worker.hostname[:20]))
+        term.press("tab", "-")
+        term.wait_for("pool_shrink")
+        term.press("enter")
+        term.wait_for("ok: pool will shrink")
+        wait_until(lambda: len(inspect(broker, worker, "stats")["pool"]["processes"]) == 2, timeout=20,
+                   message="the pool did not shrink")
+        term.press("a")
+        term.send("1,5")
+        term.press("enter")
+        term.wait_for("Not sent: MAX (1) must be at least 1 and at least MIN (5)")
+        term.press("a")
+        term.send("4,1")
+        term.press("enter")
+        term.wait_for(f"autoscale → {worker.hostname}: ")  # refused or done: the worker's own words
+        term.press("P")
+        term.wait_for(f"Restart the pool of {worker.hostname}?")
+        term.press("y")
+        term.wait_for("error: ValueError('Pool restarts not enabled')")
+        term.press("D")
+        term.wait_for(f"(consumes q-{broker.ns})")
+        term.press("tab")  # completes the one queue it consumes
+        term.wait_for(lambda t: f"queue (Tab completes): q-{broker.ns}" in t.lines()[-1])
+        term.press("enter")
+        term.wait_for(f"Stop {worker.hostname} consuming from q-{broker.ns}?")
+        term.press("y")
+        term.wait_for(f"ok: no longer consuming from q-{broker.ns}")
+        wait_until(lambda: not inspect(broker, worker, "active_queues"), timeout=20,
+                   message="the worker still consumes the queue")
+        # celery's own words vary ("already disabled" for a worker started
+        # with -E, whose dispatcher has no explicit groups): wait for the reply
+        term.press("E")
+        term.wait_for(f"disable_events → {worker.hostname}: ok: task events")
+        term.press("e")
+        term.wait_for(f"enable_events → {worker.hostname}: ok: task events")
+        commands = [entry["command"] for entry in audit_entries(term)]
+        assert commands == ["pool_shrink", "autoscale", "pool_restart", "cancel_consumer",
+                            "disable_events", "enable_events"]

@@ -111,3 +111,22 @@ def test_a_filter_narrows_12k_tasks_exactly():
     assert app.tasks.walker.items == []
     app.apply_filter("")
     assert len(app.tasks.walker.items) == 12_001
+
+
+def test_no_task_events_hint_only_when_workers_are_busy():
+    import time
+
+    from celerytop.seed import SeedReport
+
+    status = ConnectionStatus(monotonic=lambda: time.monotonic() - 60)
+    status.connected()  # connected a minute ago
+    model = ClusterModel()
+    model.on_event(heartbeat("w1@host", active=0, processed=5))
+    app = MonitorApp(model, status)
+    app.seed_report = SeedReport(workers=("w1@host",), active=0, reserved=0)
+    app.refresh()
+    hint = "run tasks but send no task events"
+    assert not any(hint in n for n in app.notices(model.summary(), status.snapshot())), "idle cluster warned"
+    model.on_event(heartbeat("w1@host", active=0, processed=9))  # it ran tasks we never heard of
+    app.refresh()
+    assert any(hint in n for n in app.notices(model.summary(), status.snapshot()))

@@ -94,6 +94,8 @@ class MonitorApp:
         self.prompt = None
         self.dialog = None
         self._follow_uuid = None
+        self._worker_rows: list = []
+        self._processed_at_start: dict = {}
         self.actions = ControlActions(self)
         self.statusbar = StatusBar()
         self.body = urwid.Pile([("given", 4, self.workers), ("weight", 1, self.tasks)])
@@ -442,10 +444,11 @@ class MonitorApp:
     def refresh(self, reset_cursor: bool = False) -> None:
         summary = self.model.summary()
         status = self.status.snapshot()
+        worker_rows = self.model.worker_rows()
+        self._note_worker_counts(worker_rows)
         read_only = self.control is not None and self.control.read_only
         self.header.update(summary, status, self.notices(summary, status), mode="READ-ONLY" if read_only else "")
 
-        worker_rows = self.model.worker_rows()
         self.workers.set_items(worker_rows)
         self.workers.set_title(f" Workers  {summary.workers_online} online / {summary.workers_total} known")
         self._size_workers_pane(len(worker_rows))
@@ -504,12 +507,13 @@ class MonitorApp:
             report is not None
             and report.workers
             and summary.task_events == 0
+            and self._workers_busy()
             and status.state == capture.CONNECTED
             and status.connected_since is not None
             and time.monotonic() - status.connected_since > NO_TASK_EVENTS_HINT_AFTER
         ):
             notes.append(
-                f"{len(report.workers)} worker(s) answer pings but send no task events: "
+                f"{len(report.workers)} worker(s) answer pings and run tasks but send no task events: "
                 "start them with -E or run 'celery control enable_events'"
             )
         if summary.unknown_events or summary.malformed_events:
@@ -521,6 +525,24 @@ class MonitorApp:
                 parts.append(f"{summary.malformed_events} malformed")
             notes.append("Ignored events: " + ", ".join(parts))
         return notes
+
+    def _note_worker_counts(self, rows) -> None:
+        """Remember what each worker had processed when first seen, and what now."""
+        self._worker_rows = rows
+        for row in rows:
+            if isinstance(row.processed, int):
+                self._processed_at_start.setdefault(row.hostname, row.processed)
+
+    def _workers_busy(self) -> bool:
+        """Work is happening (tasks active, or processed since we started): an
+        idle cluster also sends no task events, and deserves no warning."""
+        for row in self._worker_rows:
+            if isinstance(row.active, int) and row.active > 0:
+                return True
+            start = self._processed_at_start.get(row.hostname)
+            if isinstance(row.processed, int) and start is not None and row.processed > start:
+                return True
+        return False
 
     def _size_workers_pane(self, count: int) -> None:
         if self.loop is not None:
