@@ -27,3 +27,33 @@ def test_a_backend_that_is_down_is_reported_in_one_line():
     assert fetched.error.startswith(("the result backend failed", "the result backend did not answer"))
     assert "\n" not in fetched.error
     control.close()
+
+
+def test_read_only_is_refused_in_the_command_path_itself(tmp_path):
+    from celerytop.audit import AuditLog
+
+    audit = AuditLog(str(tmp_path / "audit.log"))
+    app = Celery("ro", broker="memory://", set_as_current=False)
+    control = Control(app, read_only=True, audit=audit)
+    outcome = control.execute("shutdown", {}, ("w1@host",))
+    assert outcome.refused.startswith("read-only mode: 'shutdown' changes the cluster")
+    assert control.send_task("tests.add", (1, 2), {}).refused
+    assert audit.entries == [] and not (tmp_path / "audit.log").exists()
+    control.close()
+
+
+def test_audit_log_appends_json_lines_with_user_and_replies(tmp_path):
+    import json
+
+    from celerytop.audit import AuditLog
+
+    path = tmp_path / "nested" / "audit.log"
+    audit = AuditLog(str(path))
+    audit.record("rate_limit", {"task_name": "t", "rate_limit": "1/s"}, ("w1@h",),
+                 {"replies": {"w1@h": {"ok": "done"}}, "no_reply": []})
+    audit.record("shutdown", {}, (), {"replies": {}, "no_reply": [], "sent": "sent"})
+    first, second = (json.loads(line) for line in path.read_text().splitlines())
+    assert first["command"] == "rate_limit" and first["destination"] == ["w1@h"]
+    assert "@" in first["user"] and first["replies"] == {"w1@h": {"ok": "done"}}
+    assert second["destination"] == "all workers"
+    assert AuditLog(None).record("x", {}, (), {})["command"] == "x"  # --no-audit-log: memory only

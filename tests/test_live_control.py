@@ -266,3 +266,25 @@ def test_pool_shrink_autoscale_restart_refusal_consumers_and_events(broker, work
         commands = [entry["command"] for entry in audit_entries(term)]
         assert commands == ["pool_shrink", "autoscale", "pool_restart", "cancel_consumer",
                             "disable_events", "enable_events"]
+
+
+def test_marked_workers_all_get_the_command_and_L_shows_the_replies(broker, workers, tmp_path):
+    first, second = workers("one"), workers("two")
+    with monitor(broker, tmp_path, "--no-audit-log") as term:
+        for worker in (first, second):
+            term.wait_for(lambda t, w=worker: "online" in row_with(t, w.hostname[:20]))
+        term.press("tab", "*")
+        term.wait_for("2 marked: commands go to them")
+        assert sum(line.startswith("*") for line in term.lines()) == 2
+        term.press("e")
+        term.wait_for(f"enable_events → {first.hostname}, {second.hostname}:" if first.hostname < second.hostname
+                      else f"enable_events → {second.hostname}, {first.hostname}:")
+        term.wait_for(lambda t: "task events" in t.lines()[-1] and "no reply" not in t.lines()[-1])
+        term.press("L")
+        term.wait_for("not written to a file (--no-audit-log)")
+        for worker in (first, second):
+            assert worker.hostname in term.text()
+        assert "enable_events" in term.text()
+        term.press("esc", "U")
+        term.wait_gone("marked: commands go to them")
+    assert not term.audit_path.exists()

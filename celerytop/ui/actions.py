@@ -56,11 +56,15 @@ class ControlActions:
             lines.append(f"  … and {len(tasks) - limit} more")
         return lines
 
-    def _worker(self):
+    def _workers(self) -> tuple:
+        """The marked workers, else the selected one: always named, never implied."""
+        if self.app.worker_marks:
+            return tuple(sorted(self.app.worker_marks))
         row = self.app.workers.walker.focus_item
         if row is None:
             self.app.flash("No worker selected")
-        return row
+            return ()
+        return (row.hostname,)
 
     # -- tasks --------------------------------------------------------------------
     def revoke(self, terminate: bool = False) -> None:
@@ -168,67 +172,67 @@ class ControlActions:
     def shutdown(self) -> None:
         if not self._allowed("shutdown"):
             return
-        worker = self._worker()
-        if worker is not None:
-            self.app.confirm(f"Shut down {worker.hostname}?",
-                             ["It stops taking tasks and exits (warm shutdown).",
-                              f"Sent to: {worker.hostname} only."],
-                             lambda: self.send("shutdown", {}, (worker.hostname,)))
+        hosts = self._workers()
+        if hosts:
+            self.app.confirm(f"Shut down {len(hosts)} worker(s)?",
+                             [f"  {host}" for host in hosts]
+                             + ["They stop taking tasks and exit (warm shutdown).",
+                                f"Sent to: {', '.join(hosts)} only."],
+                             lambda: self.send("shutdown", {}, hosts))
 
     def pool(self, command: str) -> None:
         if not self._allowed(command):
             return
-        worker = self._worker()
-        if worker is not None:
-            self.app.ask(f"{command} {worker.hostname} by how many processes: ", "1", inputs.count,
-                         lambda n: self.send(command, {"n": n}, (worker.hostname,)))
+        hosts = self._workers()
+        if hosts:
+            self.app.ask(f"{command} {', '.join(hosts)} by how many processes: ", "1", inputs.count,
+                         lambda n: self.send(command, {"n": n}, hosts))
 
     def autoscale(self) -> None:
         if not self._allowed("autoscale"):
             return
-        worker = self._worker()
-        if worker is not None:
-            self.app.ask(f"autoscale {worker.hostname} MAX,MIN: ", "", inputs.autoscale,
-                         lambda v: self.send("autoscale", {"max": v[0], "min": v[1]}, (worker.hostname,)))
+        hosts = self._workers()
+        if hosts:
+            self.app.ask(f"autoscale {', '.join(hosts)} MAX,MIN: ", "", inputs.autoscale,
+                         lambda v: self.send("autoscale", {"max": v[0], "min": v[1]}, hosts))
 
     def pool_restart(self) -> None:
         if not self._allowed("pool_restart"):
             return
-        worker = self._worker()
-        if worker is not None:
-            self.app.confirm(f"Restart the pool of {worker.hostname}?",
+        hosts = self._workers()
+        if hosts:
+            self.app.confirm(f"Restart the pool of {', '.join(hosts)}?",
                              ["Its pool processes are replaced (running tasks finish first).",
                               "Workers refuse unless started with worker_pool_restarts enabled.",
-                              f"Sent to: {worker.hostname} only."],
-                             lambda: self.send("pool_restart", {"reload": False}, (worker.hostname,)))
+                              f"Sent to: {', '.join(hosts)} only."],
+                             lambda: self.send("pool_restart", {"reload": False}, hosts))
 
     def consumer(self, command: str) -> None:
         if not self._allowed(command):
             return
-        worker = self._worker()
-        if worker is None:
-            return
-        future = self.control.submit(self.control.inspect, "active_queues", [worker.hostname])
-        future.add_done_callback(lambda f: self.app.deliver(self._ask_queue, command, worker, f))
+        hosts = self._workers()
+        if hosts:
+            future = self.control.submit(self.control.inspect, "active_queues", list(hosts))
+            future.add_done_callback(lambda f: self.app.deliver(self._ask_queue, command, hosts, f))
 
-    def _ask_queue(self, command, worker, future) -> None:
+    def _ask_queue(self, command, hosts, future) -> None:
         try:
             replies = future.result()
         except Exception:  # noqa: BLE001 - completion is a convenience
             replies = {}
-        consumed = sorted({q.get("name") for q in replies.get(worker.hostname) or () if q.get("name")})
+        consumed = sorted({q.get("name") for host in hosts for q in replies.get(host) or () if q.get("name")})
         known = consumed if command == "cancel_consumer" else sorted(set(consumed) | self._app_queues())
         hint = f" (consumes {', '.join(consumed)})" if consumed else ""
+        where = ", ".join(hosts)
 
         def send(queue):
             if command == "cancel_consumer":
-                self.app.confirm(f"Stop {worker.hostname} consuming from {queue}?",
-                                 [f"Sent to: {worker.hostname} only."],
-                                 lambda: self.send(command, {"queue": queue}, (worker.hostname,)))
+                self.app.confirm(f"Stop {where} consuming from {queue}?", [f"Sent to: {where} only."],
+                                 lambda: self.send(command, {"queue": queue}, hosts))
             else:
-                self.send(command, {"queue": queue}, (worker.hostname,))
+                self.send(command, {"queue": queue}, hosts)
 
-        self.app.ask(f"{command} on {worker.hostname}{hint}, queue (Tab completes): ", "", inputs.queue_name, send,
+        self.app.ask(f"{command} on {where}{hint}, queue (Tab completes): ", "", inputs.queue_name, send,
                      completions=known)
 
     def _app_queues(self) -> set:
@@ -242,6 +246,6 @@ class ControlActions:
         command = "enable_events" if enable else "disable_events"
         if not self._allowed(command):
             return
-        worker = self._worker()
-        if worker is not None:
-            self.send(command, {}, (worker.hostname,))
+        hosts = self._workers()
+        if hosts:
+            self.send(command, {}, hosts)

@@ -82,7 +82,9 @@ class MonitorApp:
         self._started = time.monotonic()
 
         self.header = Header(app_name, broker_url)
-        self.workers = Pane(WORKER_COLUMNS, worker_cells, key=lambda row: row.hostname,
+        self.worker_marks: set = set()
+        self.workers = Pane(WORKER_COLUMNS, lambda row: worker_cells(row, row.hostname in self.worker_marks),
+                            key=lambda row: row.hostname,
                             empty_text=" No workers seen yet.")
         self.tasks = Pane(TASK_COLUMNS, lambda uuid: task_cells(self.model.task_row(uuid), uuid in self.marks),
                           empty_text=" No tasks seen yet.")
@@ -128,6 +130,7 @@ class MonitorApp:
             "sort.invert": self.invert_sort,
             "mark.toggle": self.toggle_mark,
             "mark.clear": self.clear_marks,
+            "mark.all_workers": self.mark_all_workers,
             "task.revoke": lambda: self.actions.revoke(terminate=False),
             "task.terminate": lambda: self.actions.revoke(terminate=True),
             "task.rate_limit": self.actions.rate_limit,
@@ -423,17 +426,29 @@ class MonitorApp:
         self._task_version = -1
         self.refresh(reset_cursor=True)
 
+    def _marks_of_focused_pane(self):
+        if self.focused_pane_name() == "workers":
+            row = self.workers.walker.focus_item
+            return self.workers, self.worker_marks, row.hostname if row is not None else None
+        return self.tasks, self.marks, self.tasks.walker.focus_item
+
     def toggle_mark(self) -> None:
-        uuid = self.tasks.walker.focus_item
-        if uuid is None:
+        pane, marks, key = self._marks_of_focused_pane()
+        if key is None:
             return
-        self.marks.symmetric_difference_update({uuid})
-        self.tasks.walker.invalidate()
-        self.tasks.move("down")
+        marks.symmetric_difference_update({key})
+        pane.walker.invalidate()
+        pane.move("down")
+        self._update_statusbar()
 
     def clear_marks(self) -> None:
-        self.marks.clear()
-        self.tasks.walker.invalidate()
+        pane, marks, _key = self._marks_of_focused_pane()
+        marks.clear()
+        pane.walker.invalidate()
+
+    def mark_all_workers(self) -> None:
+        self.worker_marks.update(row.hostname for row in self.workers.walker.items)
+        self.workers.walker.invalidate()
 
     def flash(self, message: str, seconds: float = 5.0) -> None:
         self._message = formatting.sanitize(message, limit=300)
@@ -450,7 +465,9 @@ class MonitorApp:
         self.header.update(summary, status, self.notices(summary, status), mode="READ-ONLY" if read_only else "")
 
         self.workers.set_items(worker_rows)
-        self.workers.set_title(f" Workers  {summary.workers_online} online / {summary.workers_total} known")
+        self.worker_marks.intersection_update(row.hostname for row in worker_rows)
+        marked = f"  · {len(self.worker_marks)} marked: commands go to them" if self.worker_marks else ""
+        self.workers.set_title(f" Workers  {summary.workers_online} online / {summary.workers_total} known{marked}")
         self._size_workers_pane(len(worker_rows))
 
         version = self.model.version

@@ -12,7 +12,7 @@ import pprint
 import urwid
 
 from celerytop import formatting, palettes
-from celerytop.ui.lazylist import PaneListBox, Row
+from celerytop.ui.lazylist import PaneListBox, Row, ScrollCommands
 from celerytop.ui.panes import FOCUS_MAP
 
 LABEL_WIDTH = 12
@@ -38,7 +38,7 @@ def clock_ms(timestamp) -> str:
     return formatting.format_clock(seconds) + f".{int(seconds * 1000) % 1000:03d}"
 
 
-class DetailView(urwid.WidgetWrap):
+class DetailView(ScrollCommands, urwid.WidgetWrap):
     """A titled, scrollable list of lines; subclasses say what the lines are."""
 
     context = "detail"
@@ -95,20 +95,10 @@ class DetailView(urwid.WidgetWrap):
         self.listbox.set_focus_valign("top")
         return True
 
-    # cursor commands, as on the panes
-    def move(self, key: str) -> None:
-        self.listbox.keypress(self.listbox.last_size, key)
-
-    def to_top(self) -> None:
-        self.walker.set_focus(0)
-        self.listbox.set_focus_valign("top")
-
-    def to_bottom(self) -> None:
-        self.walker.set_focus(len(self.walker) - 1)
-        self.listbox.set_focus_valign("bottom")
-
     def selected_task(self):
-        return None
+        """The task named on the line under the cursor (a TaskLink), if any."""
+        widget = self.walker.get_focus()[0]
+        return getattr(widget, "uuid", None)
 
 
 class TaskDetailView(DetailView):
@@ -119,10 +109,6 @@ class TaskDetailView(DetailView):
         self.fetching = False
         super().__init__(f" Task {formatting.sanitize(uuid)}")
         self.refresh()
-
-    def selected_task(self):
-        widget = self.walker.get_focus()[0]
-        return getattr(widget, "uuid", None)
 
     def refresh(self) -> None:
         detail = self.model.task_detail(self.uuid)
@@ -229,10 +215,6 @@ class WorkerDetailView(DetailView):
         super().__init__(f" Worker {formatting.sanitize(hostname)}")
         self.refresh()
 
-    def selected_task(self):
-        widget = self.walker.get_focus()[0]
-        return getattr(widget, "uuid", None)
-
     def refresh(self) -> None:
         self.anchors = {}
         lines: list = []
@@ -305,10 +287,6 @@ class WorkflowView(DetailView):
         super().__init__(f" Workflow of {formatting.short_uuid(uuid)}")
         self.refresh()
         self._focus_on(uuid)
-
-    def selected_task(self):
-        widget = self.walker.get_focus()[0]
-        return getattr(widget, "uuid", None)
 
     def _focus_on(self, uuid: str) -> None:
         for index, widget in enumerate(self.walker):

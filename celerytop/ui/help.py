@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urwid
 
-from celerytop.ui.lazylist import PaneListBox, Row
+from celerytop.ui.lazylist import PaneListBox, Row, ScrollCommands
 
 
 def help_lines(keymap) -> list:
@@ -20,7 +20,7 @@ def help_lines(keymap) -> list:
     return lines
 
 
-class HelpOverlay(urwid.WidgetWrap):
+class HelpOverlay(ScrollCommands, urwid.WidgetWrap):
     def __init__(self, keymap):
         self.listbox = PaneListBox(urwid.SimpleFocusListWalker(help_lines(keymap)))
         title = urwid.AttrMap(
@@ -28,14 +28,3 @@ class HelpOverlay(urwid.WidgetWrap):
         )
         frame = urwid.Frame(self.listbox, header=title)
         super().__init__(urwid.AttrMap(urwid.LineBox(frame), "help"))
-
-    def move(self, key: str) -> None:
-        self.listbox.keypress(self.listbox.last_size, key)
-
-    def to_top(self) -> None:
-        self.listbox.set_focus(0)
-        self.listbox.set_focus_valign("top")
-
-    def to_bottom(self) -> None:
-        self.listbox.set_focus(len(self.listbox.body) - 1)
-        self.listbox.set_focus_valign("bottom")

@@ -109,3 +109,23 @@ class PaneListBox(urwid.ListBox):
     def render(self, size, focus=False):
         self.last_size = size
         return super().render(size, focus)
+
+
+class ScrollCommands:
+    """The cursor commands (move, top, bottom) for a widget with a ``listbox``."""
+
+    listbox: PaneListBox
+
+    def move(self, key: str) -> None:
+        if len(self.listbox.body):
+            self.listbox.keypress(self.listbox.last_size, key)
+
+    def to_top(self) -> None:
+        if len(self.listbox.body):
+            self.listbox.set_focus(0)
+            self.listbox.set_focus_valign("top")
+
+    def to_bottom(self) -> None:
+        if len(self.listbox.body):
+            self.listbox.set_focus(len(self.listbox.body) - 1)
+            self.listbox.set_focus_valign("bottom")

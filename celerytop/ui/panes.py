@@ -6,9 +6,10 @@ import urwid
 
 from celerytop import formatting, palettes
 from celerytop.ui import table
-from celerytop.ui.lazylist import LazyWalker, PaneListBox, Row
+from celerytop.ui.lazylist import LazyWalker, PaneListBox, Row, ScrollCommands
 
 WORKER_COLUMNS = (
+    table.Column("", 1),  # mark
     table.Column("HOSTNAME", 12, weight=3, maximum=48),
     table.Column("STATUS", 7),
     table.Column("ACTIVE", 6, align="right"),
@@ -34,7 +35,7 @@ FOCUS_MAP = {name: palettes.focused(name) for name in palettes.style_names()}
 FOCUS_MAP[None] = "row.focus"
 
 
-class Pane(urwid.WidgetWrap):
+class Pane(ScrollCommands, urwid.WidgetWrap):
     """A titled, column-headed list whose rows are built lazily at the current width."""
 
     def __init__(self, columns, make_cells, key=lambda item: item, empty_text=""):
@@ -90,25 +91,11 @@ class Pane(urwid.WidgetWrap):
     def set_items(self, items, follow_top: bool = False) -> None:
         self.walker.replace(items, follow_top=follow_top)
 
-    # cursor commands
-    def move(self, key: str) -> None:
-        if self.walker.items:
-            self.listbox.keypress(self.listbox.last_size, key)
 
-    def to_top(self) -> None:
-        if self.walker.items:
-            self.walker.set_focus(0)
-            self.listbox.set_focus_valign("top")
-
-    def to_bottom(self) -> None:
-        if self.walker.items:
-            self.walker.set_focus(len(self.walker.items) - 1)
-            self.listbox.set_focus_valign("bottom")
-
-
-def worker_cells(row):
+def worker_cells(row, marked=False):
     online = ("worker.online", "online") if row.online else ("worker.offline", "offline")
     return [
+        ("mark", "*") if marked else ("row", " "),
         ("row", formatting.sanitize(row.hostname)),
         online,
         ("row", "-" if row.active is None else formatting.sanitize(row.active)),
