@@ -220,6 +220,14 @@ def execute(app_name, broker, demo, **options) -> int:
                 raise CliError("--demo runs its own cluster; it cannot be combined with -A or -b")
             from celerytop.demo.cluster import DemoCluster
 
+            # Import what the monitor needs before the demo's producer thread
+            # starts importing celery.events too: two threads importing the
+            # same modules can hit Python's import deadlock detection
+            # (_DeadlockError, seen once in CI).
+            import celerytop.ui.app  # noqa: F401
+            import celery.events.dispatcher  # noqa: F401
+            import celery.events.state  # noqa: F401
+
             cluster = DemoCluster()
             cluster.start()
             app = cluster.app
