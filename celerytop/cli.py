@@ -9,6 +9,7 @@ nothing the user types produces a traceback.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
@@ -224,9 +225,8 @@ def execute(app_name, broker, demo, **options) -> int:
             # starts importing celery.events too: two threads importing the
             # same modules can hit Python's import deadlock detection
             # (_DeadlockError, seen once in CI).
-            import celerytop.ui.app  # noqa: F401
-            import celery.events.dispatcher  # noqa: F401
-            import celery.events.state  # noqa: F401
+            for module in ("celery.events.dispatcher", "celery.events.state", "celerytop.ui.app"):
+                importlib.import_module(module)
 
             cluster = DemoCluster()
             cluster.start()
