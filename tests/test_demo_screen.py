@@ -88,6 +88,6 @@ def test_demo_fits_an_80x24_terminal():
         assert lines[0].startswith(" celerytop ")
         assert "quit" in lines[23]
         assert any(line.lstrip().startswith("UUID") for line in lines)
-        assert any(line.startswith("HOSTNAME") for line in lines)
+        assert any(line.lstrip().startswith("HOSTNAME") for line in lines)
         term.press("q")
         assert term.wait_exit(timeout=30) == 0
