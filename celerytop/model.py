@@ -161,7 +161,6 @@ class ClusterModel:
         self.malformed_events = 0
         self.evicted = 0
         self._version = 0
-        self._order_cache: tuple[int, list] = (-1, [])
         self._query_cache: tuple = (None, [])
         self._timelines: dict = {}
         self._rate_samples: deque = deque()
@@ -286,13 +285,7 @@ class ClusterModel:
 
     def task_order(self) -> list:
         """Task ids, newest first (by when each was first seen)."""
-        with self.lock:
-            version, order = self._order_cache
-            if version != self._version:
-                order = list(self._tasks)
-                order.reverse()
-                self._order_cache = (self._version, order)
-            return order
+        return self.query()
 
     def query(self, task_filter=EMPTY, sort: str = "received", descending: bool | None = None) -> list:
         """Task ids matching ``task_filter``, sorted; cached until the model changes."""

@@ -15,7 +15,7 @@ from urwid.display import raw
 
 from celerytop import capture, filtering, formatting, palettes, seed
 from celerytop.keymap import Keymap
-from celerytop.model import SORT_ORDER
+from celerytop.model import SORT_ORDER, SORTS
 from celerytop.ui.actions import ControlActions
 from celerytop.ui.detail import AuditView, TaskDetailView, WorkerDetailView, WorkflowView
 from celerytop.ui.dialogs import ConfirmDialog
@@ -418,11 +418,7 @@ class MonitorApp:
         self.refresh(reset_cursor=True)
 
     def invert_sort(self) -> None:
-        from celerytop.model import SORTS
-
-        natural = SORTS[self.sort][1]
-        current = natural if self.descending is None else self.descending
-        self.descending = not current
+        self.descending = not self._descending()
         self._task_version = -1
         self.refresh(reset_cursor=True)
 
@@ -492,8 +488,7 @@ class MonitorApp:
         self._update_statusbar()
 
     def _descending(self) -> bool:
-        from celerytop.model import SORTS
-
+        """The direction in force: the sort column's natural one unless inverted."""
         return SORTS[self.sort][1] if self.descending is None else self.descending
 
     def _tasks_title(self, summary, following: bool) -> str:
