@@ -239,6 +239,7 @@ class Terminal:
         self._eof = threading.Event()
         self._closed = False
         self._query_pos = 0
+        self._last_output = time.monotonic()
 
         self.screen = _Screen(cols, rows, self._respond_str if answer_queries else None)
         self.stream = pyte.ByteStream(self.screen)
@@ -348,6 +349,7 @@ class Terminal:
                 if not data:
                     break
                 with self._lock:
+                    self._last_output = time.monotonic()
                     self.raw.extend(data)
                     try:
                         self.stream.feed(data)
@@ -461,18 +463,32 @@ class Terminal:
         """Poll until ``text`` is no longer on screen."""
         self._wait(lambda term: text not in term.text(), f"{text!r} to disappear", timeout)
 
+    #: how long the output must pause before a true predicate counts: a frame larger than
+    #: the pty buffer arrives in pieces, and a title drawn before its rows must not let a
+    #: test read the rows of the previous frame
+    SETTLE = 0.05
+
     def _wait(self, predicate, what: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        true_since = None
         while True:
             finished = self._eof.is_set()
             if predicate(self):
-                return
+                now = time.monotonic()
+                true_since = true_since or now
+                quiet_for = now - self._last_output
+                # a program that never pauses (a busy screen) is taken as it is after 1 s
+                if finished or quiet_for >= self.SETTLE or now - true_since > 1.0:
+                    return
+                time.sleep(self.SETTLE - quiet_for)
+                continue  # re-check on the settled screen: the rest of the frame may undo it
+            true_since = None
             if finished:
                 raise AssertionError(f"program ended while waiting for {what}\n{self.describe()}")
             if time.monotonic() >= deadline:
                 raise AssertionError(f"timed out after {timeout} s waiting for {what}\n"
                                      f"{self.describe()}")
-            time.sleep(0.05)
+            time.sleep(0.01)
 
     def describe(self) -> str:
         """The program's state and the whole screen, framed, for assertion messages."""

@@ -175,6 +175,21 @@ def test_failures_show_what_was_awaited_and_the_screen(app):
     assert term.returncode == -signal.SIGTERM
 
 
+def test_a_wait_sees_the_whole_frame_not_its_first_piece(tmp_path):
+    # The title arrives first and the rows 25 ms later, as when a frame outgrows the pty
+    # buffer; a test that waits for the title and then reads the rows must see the new ones.
+    script = tmp_path / "frame.py"
+    script.write_text(textwrap.dedent("""
+        import sys, time
+        sys.stdout.write("row old"); sys.stdout.flush(); time.sleep(0.5)
+        sys.stdout.write("\\r\\nTITLE"); sys.stdout.flush(); time.sleep(0.025)
+        sys.stdout.write("\\r\\nrow new"); sys.stdout.flush(); time.sleep(5)
+    """))
+    with Terminal([sys.executable, str(script)], cols=20, rows=4) as term:
+        term.wait_for("TITLE")
+        assert "row new" in term.text()
+
+
 @pytest.mark.parametrize("pyte_value, name, folded", [
     ("default", "default", "default"),
     ("green", "green", "green"),
