@@ -15,10 +15,11 @@ import socket
 import threading
 import time
 
+from celerytop import paths
+
 
 def default_path() -> str:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.path.join(base, "celerytop", "audit.log")
+    return os.path.join(paths.state_base(), "audit.log")
 
 
 def _user() -> str:

@@ -20,6 +20,7 @@ import traceback
 import click
 
 from celerytop import __version__
+from celerytop.paths import state_dir
 from celerytop.capture import one_line_error
 
 EXIT_OK = 0
@@ -143,6 +144,8 @@ def run_monitor(app, *, refresh, max_tasks, max_failures, timeout, enable_events
     from celerytop.audit import default_path as default_audit_path
     from celerytop.capture import ConnectionStatus, EventCapture
     from celerytop.control import Control
+    from celerytop.history import History
+    from celerytop.history import default_path as default_history_path
     from celerytop.model import ClusterModel
     from celerytop.ui.app import MonitorApp
 
@@ -152,7 +155,8 @@ def run_monitor(app, *, refresh, max_tasks, max_failures, timeout, enable_events
     audit = AuditLog(None if no_audit_log else (audit_log or default_audit_path()))
     control = Control(app, timeout=timeout, read_only=read_only, audit=audit)
     ui = MonitorApp(model, status, control, app_name=app_display_name(app), broker_url=str(app.conf.broker_url),
-                    refresh=refresh, enable_events=enable_events, colors=colors)
+                    refresh=refresh, enable_events=enable_events, colors=colors,
+                    history=History(default_history_path()))
     events = EventCapture(app, model.on_event, status, on_connected=ui.on_connected)
     try:
         ui.run(on_start=events.start)
@@ -164,14 +168,6 @@ def run_monitor(app, *, refresh, max_tasks, max_failures, timeout, enable_events
 
 def _raise_terminated(signum, _frame):
     raise Terminated(signum)
-
-
-def state_dir() -> str:
-    """$XDG_STATE_HOME/celerytop (created on demand)."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    folder = os.path.join(base, "celerytop")
-    os.makedirs(folder, exist_ok=True)
-    return folder
 
 
 def crash_log_path() -> str:
