@@ -60,6 +60,10 @@ _ALL = (
     Command("worker.enable_events", "Turn on task events on the selected worker", destructive=True),
     Command("worker.disable_events", "Turn off task events on the selected worker", destructive=True),
     Command("audit.show", "Show the commands sent in this session and their replies"),
+    Command("prompt.open", "Open the command prompt (inspect, control, purge, result, status, migrate, queues)"),
+    Command("queues.show", "Show the queues view: depth, consumers, sparkline and trend"),
+    Command("queues.purge", "Purge the queue under the cursor", destructive=True),
+    Command("view.reload", "Ask the workers again (inspect and status views), or sample the queues now"),
 )
 
 COMMANDS = {command.name: command for command in _ALL}

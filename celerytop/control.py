@@ -15,6 +15,8 @@ from celery import states
 from celery.backends.base import DisabledBackend
 from celery.utils.saferepr import saferepr
 
+from celerytop.capture import one_line_error
+
 #: Default seconds to wait for worker replies, as ``celery inspect`` does.
 DEFAULT_TIMEOUT = 1.0
 
@@ -110,12 +112,12 @@ class Control:
     def submit(self, fn, *args, **kwargs) -> Future:
         return self.executor.submit(fn, *args, **kwargs)
 
-    def ping(self, destination=None) -> dict:
-        return merge_replies(self.app.control.ping(destination=destination, timeout=self.timeout))
+    def ping(self, destination=None, timeout: float | None = None) -> dict:
+        return merge_replies(self.app.control.ping(destination=destination, timeout=timeout or self.timeout))
 
-    def inspect(self, method: str, destination=None, *args) -> dict:
+    def inspect(self, method: str, destination=None, *args, timeout: float | None = None) -> dict:
         """``inspect <method>``: ``{hostname: reply}``, empty when nobody answered."""
-        inspector = self.app.control.inspect(destination=destination, timeout=self.timeout)
+        inspector = self.app.control.inspect(destination=destination, timeout=timeout or self.timeout)
         return dict(getattr(inspector, method)(*args) or {})
 
     def enable_events(self, destination=None) -> None:
@@ -126,7 +128,8 @@ class Control:
         if self.read_only and command not in READ_ONLY_COMMANDS:
             raise ReadOnlyError(f"read-only mode: '{command}' changes the cluster and was not sent")
 
-    def execute(self, command: str, arguments: dict | None = None, destination=()) -> Outcome:
+    def execute(self, command: str, arguments: dict | None = None, destination=(),
+                timeout: float | None = None) -> Outcome:
         """Send one remote-control command: the one path every control key takes.
 
         Read-only mode refuses it here, whatever the caller; every command
@@ -141,7 +144,7 @@ class Control:
         expects_reply = command not in NO_REPLY
         replies = self.app.control.broadcast(
             command, arguments=arguments, destination=list(destination) or None,
-            reply=expects_reply, timeout=self.timeout,
+            reply=expects_reply, timeout=timeout or self.timeout,
         )
         if expects_reply:
             normalised = normalise_replies(replies)
@@ -163,13 +166,31 @@ class Control:
         self._audit("send_task", {"name": name, "args": args, "kwargs": kwargs, "task_id": result.id}, (), outcome)
         return outcome
 
-    def _audit(self, command, arguments, destination, outcome: Outcome) -> None:
+    def run_on_broker(self, command: str, arguments: dict, action) -> Outcome:
+        """A command that acts on the broker rather than the workers (purge, migrate):
+        the same read-only guard and audit line as a broadcast.  ``action()`` does the
+        work and says in words what it did; its failure is reported, never raised."""
+        try:
+            self.refuse_if_read_only(command)
+        except ReadOnlyError as exc:
+            return Outcome(command, (), {}, refused=str(exc))
+        try:
+            outcome = Outcome(command, (), {}, sent=action())
+        except Exception as exc:  # noqa: BLE001 - a broker error is a message, and audited
+            outcome = Outcome(command, (), {}, refused=f"{command} failed: {one_line_error(exc)}")
+            self._audit(command, arguments, (), outcome, error=outcome.refused)
+            return outcome
+        self._audit(command, arguments, (), outcome)
+        return outcome
+
+    def _audit(self, command, arguments, destination, outcome: Outcome, error: str = "") -> None:
         if self.audit is None:
             return
         self.audit.record(command, arguments, destination, {
             "replies": {host: {"ok" if ok else "error": text} for host, (ok, text) in outcome.replies.items()},
             "no_reply": list(outcome.missing),
             "sent": outcome.sent,
+            **({"error": error} if error else {}),
         })
 
     def fetch_result(self, uuid: str, timeout: float = BACKEND_TIMEOUT) -> BackendResult:
@@ -191,8 +212,6 @@ class Control:
         if asker.is_alive():
             return BackendResult(error=f"the result backend did not answer within {timeout:g} s")
         if "error" in answer:
-            from celerytop.capture import one_line_error
-
             return BackendResult(error=f"the result backend failed: {one_line_error(answer['error'])}")
         meta = answer["meta"] or {}
         state = meta.get("status") or states.PENDING

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from celerytop import __version__
+from celerytop import __version__, cmdline
 from celerytop.cli import command
 from celerytop.keymap import Keymap
 
@@ -68,6 +68,46 @@ cursor is on the first row.
 .TP
 .B Status line
 Key hints for the focused pane, messages, and the cursor position.
+""".strip()
+
+COMMANDS_INTRO = r"""
+.B :
+opens a command prompt (as in k9s and vim) for everything the Celery
+management guide does from the shell.
+.BR inspect ", " control " and " status
+take
+.B \-d/\-\-destination
+(workers, comma\-separated) and
+.B \-\-timeout
+seconds as
+.B celery inspect
+does;
+.B purge
+takes
+.B \-Q
+and
+.B \-X
+as
+.B celery purge
+does.
+Commands that change the cluster go through the same read\-only guard,
+confirmation and audit log as the control keys.
+Tab completes command, worker, queue and task names; Up and Down recall
+earlier commands, kept across runs in
+.IR $XDG_STATE_HOME/celerytop/prompt_history .
+Inspect replies open as views grouped by worker, naming the workers that did
+not answer; tasks in them open with Enter.
+.PP
+The queues view
+.RB ( u " or " :queues )
+shows every queue workers consume or the app configures, with its depth
+(Redis: LLEN over the priority sub\-queues, honouring
+.IR global_keyprefix ;
+RabbitMQ: a passive queue_declare; the filesystem transport: the files
+waiting), consumers, a sparkline and a trend, sampled every 3 seconds.
+.B p
+purges the queue under the cursor after a confirmation that names it and
+counts its messages.
 """.strip()
 
 FILES_AND_ENV = r"""
@@ -159,6 +199,15 @@ def key_lines(keymap: Keymap) -> list:
     return lines
 
 
+def command_lines() -> list:
+    lines = []
+    for title, rows in cmdline.reference():
+        lines += [".SS " + roff(title)]
+        for usage, help_text in rows:
+            lines += [".TP", f".B {roff(usage)}", roff(help_text)]
+    return lines
+
+
 def render(keymap: Keymap | None = None) -> str:
     keymap = keymap or Keymap()
     lines = [
@@ -183,6 +232,9 @@ def render(keymap: Keymap | None = None) -> str:
         ".SH KEYS",
         "Every key, generated from the keymap that also drives the help overlay (? or F1).",
         *key_lines(keymap),
+        ".SH COMMANDS",
+        COMMANDS_INTRO,
+        *command_lines(),
         FILES_AND_ENV,
     ]
     return "\n".join(lines) + "\n"

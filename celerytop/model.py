@@ -386,6 +386,14 @@ class ClusterModel:
                 kwargs=task.kwargs if task.kwargs is not None else "",
             )
 
+    def now(self) -> float:
+        return self._clock()
+
+    def task_names(self) -> list:
+        """Every task type seen, sorted."""
+        with self.lock:
+            return sorted(self.state.task_types())
+
     def has_worker(self, hostname: str) -> bool:
         with self.lock:
             return hostname in self.state.workers

@@ -1,7 +1,17 @@
 """Shared fixtures; the live-broker ones live in tests/live.py."""
+import os
+
 import pytest
 
 from tests.live import LiveBroker, broker, make_broker, workers  # noqa: F401
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_state_dir(tmp_path_factory):
+    """Every celerytop the tests start keeps its log, audit log and prompt history
+    in a folder of this run's, not in the home directory of whoever runs them."""
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("xdg-state"))
+    yield os.environ["XDG_STATE_HOME"]
 
 
 @pytest.fixture

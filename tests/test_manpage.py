@@ -52,3 +52,15 @@ def test_readme_mentions_every_key_and_option():
     for param in command.params:
         if isinstance(param, click.Option):
             assert param.opts[-1] in readme, f"README.rst does not mention {param.opts[-1]}"
+
+
+def test_every_prompt_command_is_in_the_man_page_and_the_help():
+    from celerytop import cmdline
+    from celerytop.ui.help import help_lines
+
+    page = committed()
+    shown = "\n".join(line.text for line in help_lines(Keymap()))
+    for _title, rows in cmdline.reference():
+        for usage, help_text in rows:
+            assert manpage.roff(usage) in page and manpage.roff(help_text) in page, usage
+            assert usage in shown and help_text in shown, usage

@@ -22,7 +22,7 @@ class ControlActions:
         return self.app.control
 
     # -- plumbing ---------------------------------------------------------------
-    def _allowed(self, what: str) -> bool:
+    def allowed(self, what: str) -> bool:
         if self.control is None:
             self.app.flash("Not connected to an app: cannot send commands")
             return False
@@ -31,10 +31,22 @@ class ControlActions:
             return False
         return True
 
-    def send(self, command: str, arguments: dict, destination=()) -> None:
+    def request(self, command: str, arguments: dict, destination=(), timeout=None, confirm=None) -> None:
+        """The shared path of keys and the ``:`` prompt: the read-only guard, then
+        ``confirm`` = (title, lines) asks first when given, then the broadcast."""
+        if not self.allowed(command):
+            return
+        if confirm is None:
+            self.send(command, arguments, destination, timeout)
+        else:
+            title, lines = confirm
+            self.app.confirm(title, lines, lambda: self.send(command, arguments, destination, timeout))
+
+    def send(self, command: str, arguments: dict, destination=(), timeout=None) -> None:
         where = ", ".join(destination) if destination else "all workers"
-        self.app.flash(f"{command} → {where}: waiting up to {self.control.timeout:g} s for replies…", seconds=30)
-        future = self.control.submit(self.control.execute, command, arguments, destination)
+        wait = timeout or self.control.timeout
+        self.app.flash(f"{command} → {where}: waiting up to {wait:g} s for replies…", seconds=30)
+        future = self.control.submit(self.control.execute, command, arguments, destination, timeout)
         future.add_done_callback(lambda f: self.app.deliver(self._finished, command, f))
 
     def _finished(self, command: str, future) -> None:
@@ -69,7 +81,7 @@ class ControlActions:
     # -- tasks --------------------------------------------------------------------
     def revoke(self, terminate: bool = False) -> None:
         what = "terminate" if terminate else "revoke"
-        if not self._allowed(what):
+        if not self.allowed(what):
             return
         tasks = self._tasks()
         if not tasks:
@@ -91,7 +103,7 @@ class ControlActions:
             confirm()
 
     def rate_limit(self) -> None:
-        if not self._allowed("rate_limit"):
+        if not self.allowed("rate_limit"):
             return
         tasks = self._tasks()
         if not tasks:
@@ -110,7 +122,7 @@ class ControlActions:
                      self.rate_limits.get(name, ""), inputs.rate_limit, apply)
 
     def time_limit(self) -> None:
-        if not self._allowed("time_limit"):
+        if not self.allowed("time_limit"):
             return
         tasks = self._tasks()
         if not tasks or not tasks[0][1].name:
@@ -122,7 +134,7 @@ class ControlActions:
                                                              "hard": limits[1]}))
 
     def retry(self) -> None:
-        if not self._allowed("retry"):
+        if not self.allowed("retry"):
             return
         tasks = self._tasks()
         if len(tasks) != 1:
@@ -170,7 +182,7 @@ class ControlActions:
 
     # -- workers --------------------------------------------------------------------
     def shutdown(self) -> None:
-        if not self._allowed("shutdown"):
+        if not self.allowed("shutdown"):
             return
         hosts = self._workers()
         if hosts:
@@ -181,7 +193,7 @@ class ControlActions:
                              lambda: self.send("shutdown", {}, hosts))
 
     def pool(self, command: str) -> None:
-        if not self._allowed(command):
+        if not self.allowed(command):
             return
         hosts = self._workers()
         if hosts:
@@ -189,7 +201,7 @@ class ControlActions:
                          lambda n: self.send(command, {"n": n}, hosts))
 
     def autoscale(self) -> None:
-        if not self._allowed("autoscale"):
+        if not self.allowed("autoscale"):
             return
         hosts = self._workers()
         if hosts:
@@ -197,7 +209,7 @@ class ControlActions:
                          lambda v: self.send("autoscale", {"max": v[0], "min": v[1]}, hosts))
 
     def pool_restart(self) -> None:
-        if not self._allowed("pool_restart"):
+        if not self.allowed("pool_restart"):
             return
         hosts = self._workers()
         if hosts:
@@ -208,7 +220,7 @@ class ControlActions:
                              lambda: self.send("pool_restart", {"reload": False}, hosts))
 
     def consumer(self, command: str) -> None:
-        if not self._allowed(command):
+        if not self.allowed(command):
             return
         hosts = self._workers()
         if hosts:
@@ -244,7 +256,7 @@ class ControlActions:
 
     def events(self, enable: bool) -> None:
         command = "enable_events" if enable else "disable_events"
-        if not self._allowed(command):
+        if not self.allowed(command):
             return
         hosts = self._workers()
         if hosts:

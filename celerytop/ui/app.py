@@ -14,15 +14,18 @@ import urwid
 from urwid.display import raw
 
 from celerytop import capture, filtering, formatting, palettes, seed
+from celerytop.history import History
 from celerytop.keymap import Keymap
 from celerytop.model import SORT_ORDER, SORTS
 from celerytop.ui.actions import ControlActions
+from celerytop.ui.console import CommandConsole
 from celerytop.ui.detail import AuditView, TaskDetailView, WorkerDetailView, WorkflowView
 from celerytop.ui.dialogs import ConfirmDialog
 from celerytop.ui.header import Header
 from celerytop.ui.help import HelpOverlay
 from celerytop.ui.panes import TASK_COLUMNS, WORKER_COLUMNS, Pane, task_cells, worker_cells
 from celerytop.ui.prompt import Prompt
+from celerytop.ui.queues_view import QueueMonitor, QueuesView
 from celerytop.ui.statusbar import StatusBar
 
 #: Seconds connected with workers answering pings but no task event seen,
@@ -65,7 +68,7 @@ class MonitorApp:
     PANES = ("workers", "tasks")
 
     def __init__(self, model, status, control=None, *, app_name="", broker_url="", refresh=1.0,
-                 enable_events=True, colors="auto", keymap=None):
+                 enable_events=True, colors="auto", keymap=None, history=None):
         self.model = model
         self.status = status
         self.control = control
@@ -99,6 +102,8 @@ class MonitorApp:
         self._worker_rows: list = []
         self._processed_at_start: dict = {}
         self.actions = ControlActions(self)
+        self.queues = QueueMonitor(self)
+        self.console = CommandConsole(self, history if history is not None else History(None))
         self.statusbar = StatusBar()
         self.body = urwid.Pile([("given", 4, self.workers), ("weight", 1, self.tasks)])
         self.frame = urwid.Frame(self.body, header=self.header, footer=self.statusbar)
@@ -146,6 +151,10 @@ class MonitorApp:
             "worker.enable_events": lambda: self.actions.events(True),
             "worker.disable_events": lambda: self.actions.events(False),
             "audit.show": self.show_audit,
+            "prompt.open": self.console.open,
+            "queues.show": self.show_queues,
+            "queues.purge": self.purge_selected_queue,
+            "view.reload": self.reload_view,
         }
         self.focus_pane("tasks")
 
@@ -162,7 +171,8 @@ class MonitorApp:
         if self.help is not None:
             return ("help", "list", "global")
         if self.views:
-            return ("detail", "list", "global")
+            context = self.views[-1].context
+            return (context, "detail", "list", "global") if context != "detail" else ("detail", "list", "global")
         return (self.focused_pane_name(), "list", "global")
 
     def quit(self) -> None:
@@ -202,7 +212,7 @@ class MonitorApp:
         return self.workers if self.focused_pane_name() == "workers" else self.tasks
 
     # -- detail views ---------------------------------------------------------
-    def _push_view(self, view) -> None:
+    def push_view(self, view) -> None:
         self.views.append(view)
         self.frame.body = view
 
@@ -223,18 +233,18 @@ class MonitorApp:
         if self.views:
             uuid = self.views[-1].selected_task()
             if uuid and not (isinstance(self.views[-1], TaskDetailView) and uuid == self.views[-1].uuid):
-                self._push_view(TaskDetailView(self.model, uuid))
+                self.push_view(TaskDetailView(self.model, uuid))
             return
         if self.focused_pane_name() == "workers":
             row = self.workers.walker.focus_item
             if row is not None:
                 view = WorkerDetailView(self.model, row.hostname)
-                self._push_view(view)
+                self.push_view(view)
                 self._inspect_worker(view)
             return
         uuid = self.tasks.walker.focus_item
         if uuid is not None:
-            self._push_view(TaskDetailView(self.model, uuid))
+            self.push_view(TaskDetailView(self.model, uuid))
 
     def _task_view(self):
         """The task detail view to act on: the open one, or one opened for
@@ -245,7 +255,7 @@ class MonitorApp:
         if uuid is None:
             self.flash("No task here")
             return None
-        self._push_view(TaskDetailView(self.model, uuid))
+        self.push_view(TaskDetailView(self.model, uuid))
         return self.views[-1]
 
     def show_workflow(self) -> None:
@@ -253,7 +263,7 @@ class MonitorApp:
         if uuid is None:
             self.flash("No task here")
             return
-        self._push_view(WorkflowView(self.model, uuid))
+        self.push_view(WorkflowView(self.model, uuid))
 
     def show_traceback(self) -> None:
         view = self._task_view()
@@ -313,9 +323,9 @@ class MonitorApp:
 
     # -- filter, sort, marks -------------------------------------------------------
     def open_filter_prompt(self) -> None:
-        self._open_prompt(Prompt("/", self.task_filter.text, self._filter_submitted, self._close_prompt))
+        self.open_prompt(Prompt("/", self.task_filter.text, self._filter_submitted, self.close_prompt))
 
-    def _open_prompt(self, prompt) -> None:
+    def open_prompt(self, prompt) -> None:
         self.prompt = prompt
         self.frame.footer = prompt
         self.frame.focus_position = "footer"
@@ -325,7 +335,7 @@ class MonitorApp:
         from celerytop.inputs import InputError
 
         def submitted(typed):
-            self._close_prompt()
+            self.close_prompt()
             try:
                 value = parse(typed)
             except InputError as exc:
@@ -333,10 +343,10 @@ class MonitorApp:
                 return
             on_value(value)
 
-        self._open_prompt(Prompt(caption, text, submitted, self._cancelled_prompt, completions))
+        self.open_prompt(Prompt(caption, text, submitted, self.cancel_prompt, completions))
 
-    def _cancelled_prompt(self) -> None:
-        self._close_prompt()
+    def cancel_prompt(self) -> None:
+        self.close_prompt()
         self.flash("Cancelled: nothing was sent")
 
     def confirm(self, title: str, lines, on_yes) -> None:
@@ -367,19 +377,56 @@ class MonitorApp:
             self.apply_filter("")
         self.refresh()
 
+    def open_task(self, uuid: str, fetch: bool = False) -> None:
+        """The detail view of ``uuid`` (known or not), fetching its stored result if asked."""
+        self.push_view(TaskDetailView(self.model, uuid))
+        if fetch:
+            self.fetch_result()
+
+    def show_queues(self) -> None:
+        if self.control is None:
+            self.flash("Not connected to an app: no queues to show")
+            return
+        if self.views and isinstance(self.views[-1], QueuesView):
+            return
+        self.queues.start()
+        self.push_view(QueuesView(self.queues))
+
+    def queues_changed(self) -> None:
+        for view in self.views:
+            if isinstance(view, QueuesView):
+                view.refresh()
+
+    def purge_selected_queue(self) -> None:
+        name = self.views[-1].selected_queue() if self.views and isinstance(self.views[-1], QueuesView) else None
+        if name is None:
+            self.flash("No queue under the cursor")
+            return
+        self.queues.purge([name])
+
+    def reload_view(self) -> None:
+        """Ask again: an inspect view re-sends its question, the queues view samples now."""
+        view = self.views[-1] if self.views else None
+        if isinstance(view, QueuesView):
+            self.queues.sample_now()
+        elif view is not None and hasattr(view, "method"):
+            self.console.ask(view)
+        elif view is not None:
+            view.refresh()
+
     def show_audit(self) -> None:
         if self.control is None or self.control.audit is None:
             self.flash("No commands can be sent from here")
             return
-        self._push_view(AuditView(self.control.audit))
+        self.push_view(AuditView(self.control.audit))
 
-    def _close_prompt(self) -> None:
+    def close_prompt(self) -> None:
         self.prompt = None
         self.frame.footer = self.statusbar
         self.frame.focus_position = "body"
 
     def _filter_submitted(self, text: str) -> None:
-        self._close_prompt()
+        self.close_prompt()
         self.apply_filter(text)
 
     def apply_filter(self, text: str) -> None:
@@ -632,3 +679,4 @@ class MonitorApp:
             self.loop.run()
         finally:
             self.loop = None
+            self.queues.close()

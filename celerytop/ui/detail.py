@@ -116,7 +116,9 @@ class TaskDetailView(DetailView):
         lines: list = []
         if detail is None:
             self.section(lines, "Task")
-            self.block(lines, ["No longer in memory (evicted), or never seen."])
+            self.block(lines, ["No longer in memory (evicted), or never seen.",
+                               "The result backend may still know it (r fetches)."])
+            self._backend_section(lines)
             self.set_lines(lines)
             return
         self.section(lines, "Task")

@@ -1,4 +1,5 @@
-"""A one-line prompt in the footer (``/`` filter): Enter submits, Esc cancels, Ctrl-U clears."""
+"""A one-line prompt in the footer: Enter submits, Esc cancels, Ctrl-U clears,
+Tab completes (cycling through the candidates), Up/Down walk the history."""
 
 from __future__ import annotations
 
@@ -6,15 +7,34 @@ import urwid
 
 
 class Prompt(urwid.WidgetWrap):
-    def __init__(self, caption: str, text: str, on_submit, on_cancel, completions=()):
-        self.completions = tuple(completions)
+    def __init__(self, caption: str, text: str, on_submit, on_cancel, completions=(), completer=None,
+                 history=None):
+        """``completions``: fixed full-text candidates; ``completer(text)``: candidates for
+        what is typed (the ``:`` prompt's word-by-word completion); ``history``: a
+        :class:`celerytop.history.HistoryBrowser`."""
+        if completer is None:
+            fixed = tuple(completions)
+            completer = (lambda typed: [c for c in fixed if c.startswith(typed)]) if fixed else None
+        self._completer = completer
+        self._history = history
+        self._cycle: list = []  # candidates Tab is cycling through
         self.edit = urwid.Edit(("prompt.caption", caption), text)
         self.edit.set_edit_pos(len(text))
         self._on_submit = on_submit
         self._on_cancel = on_cancel
         super().__init__(urwid.AttrMap(self.edit, "prompt"))
 
+    @property
+    def text(self) -> str:
+        return self.edit.edit_text
+
+    def set_text(self, text: str) -> None:
+        self.edit.set_edit_text(text)
+        self.edit.set_edit_pos(len(text))
+
     def keypress(self, size, key):
+        if key != "tab":
+            self._cycle = []
         if key == "enter":
             self._on_submit(self.edit.edit_text)
             return None
@@ -22,23 +42,29 @@ class Prompt(urwid.WidgetWrap):
             self._on_cancel()
             return None
         if key == "ctrl u":  # as in a shell: clear the line
-            self.edit.set_edit_text("")
+            self.set_text("")
             return None
-        if key == "tab" and self.completions:
+        if key == "tab" and self._completer is not None:
             self.complete()
+            return None
+        if key in ("up", "down") and self._history is not None:
+            line = self._history.older(self.text) if key == "up" else self._history.newer()
+            if line is not None:
+                self.set_text(line)
             return None
         super().keypress(size, key)
         return None  # every other key belongs to the prompt while it is open
 
     def complete(self) -> None:
-        """Tab: the next completion that starts with what is typed (cycling)."""
+        """Tab: the first candidate for what is typed; Tab again, the next (cycling)."""
         typed = self.edit.edit_text
-        current = typed if typed in self.completions else None
-        prefix = getattr(self, "_prefix", "") if current is not None else typed
-        matches = [c for c in self.completions if c.startswith(prefix)]
-        if not matches:
-            return
-        index = (matches.index(current) + 1) % len(matches) if current in matches else 0
-        self._prefix = prefix
-        self.edit.set_edit_text(matches[index])
-        self.edit.set_edit_pos(len(matches[index]))
+        if self._cycle and typed in self._cycle:
+            candidates = self._cycle
+            index = (candidates.index(typed) + 1) % len(candidates)
+        else:
+            candidates = list(self._completer(typed))
+            if not candidates:
+                return
+            index = 0
+        self.set_text(candidates[index])
+        self._cycle = candidates

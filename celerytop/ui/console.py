@@ -1,0 +1,138 @@
+"""The ``:`` command prompt: completion, history, and running what was typed.
+
+Parsing lives in :mod:`celerytop.cmdline`; this module turns an
+:class:`~celerytop.cmdline.Invocation` into views (inspect, status, result,
+queues) or into commands sent through the same path as the control keys
+(:meth:`ControlActions.request`: read-only guard, confirmation, audit log).
+"""
+
+from __future__ import annotations
+
+from celerytop import capture, cmdline, formatting, seed
+from celerytop.history import History
+from celerytop.ui.inspect_views import InspectView
+from celerytop.ui.prompt import Prompt
+
+#: Control commands the prompt confirms first: those whose keys confirm.
+CONFIRM_FIRST = frozenset({"revoke", "terminate", "shutdown", "cancel_consumer"})
+
+#: inspect methods whose replies name tasks the model may not know yet.
+_TASK_LISTS = {"active": True, "reserved": False, "scheduled": False}
+
+
+class CommandConsole:
+    def __init__(self, app, history: History):
+        self.app = app
+        self.history = history
+
+    @property
+    def control(self):
+        return self.app.control
+
+    def open(self, text: str = "") -> None:
+        self.app.open_prompt(Prompt(":", text, self._submitted, self.app.cancel_prompt,
+                                    completer=self.complete, history=self.history.browser()))
+
+    def vocabulary(self) -> cmdline.Vocabulary:
+        workers = tuple(row.hostname for row in self.app.model.worker_rows())
+        return cmdline.Vocabulary(workers=workers, queues=tuple(self.app.queues.known_names()),
+                                  tasks=tuple(self.app.model.task_names()))
+
+    def complete(self, text: str) -> list:
+        return cmdline.complete(text, self.vocabulary())
+
+    def _submitted(self, line: str) -> None:
+        self.app.close_prompt()
+        if not line.strip():
+            return
+        self.history.add(line)
+        if self.history.error:
+            self.app.flash(self.history.error)
+        self.run(line)
+
+    def run(self, line: str) -> None:
+        try:
+            invocation = cmdline.parse(line)
+        except cmdline.CommandLineError as exc:
+            self.app.flash(f"Not run: {exc}", seconds=15)
+            return
+        if invocation.verb == "queues":
+            self.app.show_queues()
+            return
+        if self.control is None:
+            self.app.flash("Not connected to an app: cannot run commands")
+            return
+        getattr(self, f"_run_{invocation.verb}")(invocation)
+
+    # -- read-only verbs: views --------------------------------------------------------
+    def _run_inspect(self, invocation) -> None:
+        self.ask(InspectView(invocation.action, invocation.args, invocation.destination,
+                             invocation.timeout or self.control.timeout, self._online_workers()))
+
+    def _run_status(self, invocation) -> None:
+        self.ask(InspectView("status", (), invocation.destination, invocation.timeout or self.control.timeout,
+                             self._online_workers()))
+
+    def _online_workers(self) -> tuple:
+        return tuple(row.hostname for row in self.app.model.worker_rows() if row.online)
+
+    def ask(self, view) -> None:
+        """(Re)send the view's question in the background; the answer fills the view."""
+        if view not in self.app.views:
+            self.app.push_view(view)
+        view.asking()
+        destination = list(view.destination) or None
+        if view.method == "status":
+            future = self.control.submit(self.control.ping, destination, view.timeout)
+        else:
+            future = self.control.submit(self.control.inspect, view.method, destination, *view.args,
+                                         timeout=view.timeout)
+        future.add_done_callback(lambda f: self.app.deliver(self._answered, view, f))
+
+    def _answered(self, view, future) -> None:
+        try:
+            replies = future.result()
+        except Exception as exc:  # noqa: BLE001 - a broker error is shown in the view
+            view.failed(f"{view.method} failed: {capture.one_line_error(exc)}")
+            return
+        self._learn_tasks(view.method, replies)
+        view.answered(replies)
+
+    def _learn_tasks(self, method: str, replies: dict) -> None:
+        """Tasks an inspect reply names become known to the model (uncounted), so
+        Enter on one opens its detail even before its next event."""
+        if method not in _TASK_LISTS:
+            return
+        now = self.app.model.now()
+        for host, requests in replies.items():
+            for entry in requests if isinstance(requests, list) else ():
+                request = entry.get("request", entry) if method == "scheduled" and isinstance(entry, dict) else entry
+                if isinstance(request, dict) and not self.app.model.has_task(request.get("id")):
+                    for event in seed.task_events(host, request, _TASK_LISTS[method], now):
+                        self.app.model.on_event(event, counted=False)
+
+    def _run_result(self, invocation) -> None:
+        self.app.open_task(invocation.task_id, fetch=True)
+
+    # -- verbs that change the cluster ---------------------------------------------------
+    def _run_control(self, invocation) -> None:
+        arguments = invocation.arguments
+        where = ", ".join(invocation.destination) if invocation.destination else "all workers"
+        confirm = None
+        typed = "terminate" if invocation.action == "revoke" and arguments.get("terminate") else invocation.action
+        if typed in CONFIRM_FIRST:
+            details = [f"  {key}: {formatting.sanitize(repr(value), limit=200)}" for key, value in arguments.items()]
+            confirm = (f"control {typed} → {where}?", details + [f"Sent to: {where}."])
+        self.app.actions.request(invocation.action, arguments, invocation.destination,
+                                 timeout=invocation.timeout, confirm=confirm)
+
+    def _run_purge(self, invocation) -> None:
+        names = list(invocation.queues) or sorted(self.app.queues.app_queue_names())
+        names = [name for name in names if name not in invocation.exclude]
+        if not names:
+            self.app.flash("Not run: no queue left to purge (every one excluded)")
+            return
+        self.app.queues.purge(names)
+
+    def _run_migrate(self, invocation) -> None:
+        self.app.queues.migrate(invocation.url, list(invocation.queues))
