@@ -7,6 +7,7 @@ import time
 
 from tests.live import wait_until
 from tests.screen import cell_fg
+from tests.test_queues import delete_amqp_queues
 from tests.test_live_control import audit_entries, inspect, monitor
 
 
@@ -25,7 +26,8 @@ def back(term):
 def test_each_inspect_command_renders_real_replies(broker, workers, tmp_path):
     # The threads pool keeps the worker's main loop free while the sleeper runs (a busy
     # prefork worker with -c 1 on the filesystem transport stops answering remote control).
-    worker = workers("w1", pool="threads")
+    side = f"side-{broker.ns}"
+    worker = workers("w1", pool="threads", extra_args=("-Q", f"q-{broker.ns},{side}"))
     host = worker.hostname
     running = broker.app.send_task("tests.sleep", (60,))
     wait_until(lambda: inspect(broker, worker, "active"), timeout=30)
@@ -92,6 +94,7 @@ def test_each_inspect_command_renders_real_replies(broker, workers, tmp_path):
         command(term, "inspect active_queues")
         term.wait_for("ROUTING KEY")
         term.wait_for(f"q-{broker.ns}")
+        term.wait_for(side)
         back(term)
 
         command(term, "inspect report")
@@ -119,18 +122,31 @@ def test_each_inspect_command_renders_real_replies(broker, workers, tmp_path):
         term.send("control rate_limit tests.sl")
         term.press("tab")
         term.wait_for(":control rate_limit tests.sleep")
+        term.press("ctrl-u")
+        term.send("purge -Q si")  # a queue only the worker names (active_queues), not the app
+        term.press("tab")
+        term.wait_for(f":purge -Q {side}")
         term.press("esc")
 
     assert inspect(broker, worker, "registered") and any(
         "tests.echo" in entry and "rate_limit=7/m" in entry for entry in inspect(broker, worker, "registered"))
     broker.app.control.revoke(running.id, terminate=True, signal="KILL")
+    delete_amqp_queues(broker, [side])
 
 
 def test_control_from_the_prompt_confirms_and_reaches_the_worker(broker, workers, tmp_path):
     worker = workers("w1")
+    earlier = broker.app.send_task("tests.add", (2, 3))
+    assert earlier.get(timeout=30) == 5  # finished before celerytop started: not in its memory
     with monitor(broker, tmp_path) as term:
         term.wait_for("● connected")
         term.wait_for(worker.hostname)
+        command(term, f"result {earlier.id}")
+        term.wait_for("No longer in memory (evicted), or never seen.")
+        term.wait_for(lambda t: any("result" in line and line.strip().endswith("5") for line in t.lines()))
+        assert cell_fg(term, "state", "SUCCESS") == "green"
+        term.press("esc")
+        term.wait_for("Workers ")
         command(term, f"control shutdown -d {worker.hostname}")
         term.wait_for(f"control shutdown → {worker.hostname}?")
         term.press("n")

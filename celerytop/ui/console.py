@@ -30,6 +30,7 @@ class CommandConsole:
         return self.app.control
 
     def open(self, text: str = "") -> None:
+        self.app.queues.learn_names()
         self.app.open_prompt(Prompt(":", text, self._submitted, self.app.cancel_prompt,
                                     completer=self.complete, history=self.history.browser()))
 

@@ -37,6 +37,7 @@ class QueueMonitor:
         self.sampled_at = None
         self.running = False
         self._samples = 0
+        self._learning = False
         self._probe = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="celerytop-queues")
 
@@ -49,6 +50,23 @@ class QueueMonitor:
 
     def known_names(self) -> list:
         return sorted(set(self.names) | set(self.app_queue_names()))
+
+    def learn_names(self) -> None:
+        """Ask the workers which queues they consume (for completion), unless sampling does."""
+        if self.running or self.control is None or self._learning:
+            return
+        self._learning = True
+        future = self.control.submit(self.control.inspect, "active_queues")
+        future.add_done_callback(lambda f: self.app.deliver(self._learned, f))
+
+    def _learned(self, future) -> None:
+        self._learning = False
+        try:
+            replies = future.result()
+        except Exception:  # noqa: BLE001 - completion is a convenience
+            return
+        self.consumers = queues.consumers_by_queue(replies)
+        self.names = sorted(set(self.names) | set(queues.queue_names(self.control.app, replies)))
 
     # -- sampling ----------------------------------------------------------------------
     def start(self) -> None:
