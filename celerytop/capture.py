@@ -20,6 +20,7 @@ CONNECTING = "connecting"
 CONNECTED = "connected"
 RETRYING = "retrying"
 STOPPED = "stopped"
+REPLAYING = "replaying"  # fed from a recording: no broker at all
 
 #: Seconds between connection attempts: 1, 2, 4, 8, 16, then every 30.
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
@@ -80,6 +81,12 @@ class ConnectionStatus:
             self._error = error
             self._retry_at = self._monotonic() + retry_in
             self._connected_since = None
+
+    def replaying(self) -> None:
+        with self._lock:
+            self._state = REPLAYING
+            self._error = ""
+            self._retry_at = None
 
     def stopped(self) -> None:
         with self._lock:

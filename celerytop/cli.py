@@ -19,7 +19,7 @@ import traceback
 
 import click
 
-from celerytop import __version__
+from celerytop import __version__, launch
 from celerytop.paths import state_dir
 from celerytop.capture import one_line_error
 
@@ -71,6 +71,35 @@ MONITOR_OPTIONS = (
     click.option("--colors", type=click.Choice(["auto", "256", "16", "mono"]), default="auto",
                  show_default=True,
                  help="Colour mode; auto follows TERM and honours NO_COLOR. mono uses bold and reverse video."),
+    click.option("--batch", is_flag=True,
+                 help="Print snapshots (header, workers, tasks) as plain text or JSON, without the screen "
+                      "and without a single escape code, then exit."),
+    click.option("--delay", type=float, default=2.0, show_default=True, metavar="SECONDS",
+                 callback=_positive_float, help="Batch: seconds between snapshots (and before the first)."),
+    click.option("--iterations", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+                 help="Batch: how many snapshots to print."),
+    click.option("--width", type=click.IntRange(min=40), metavar="COLUMNS",
+                 help="Batch: line width [default: the terminal's, else 120]."),
+    click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                 help="Batch and dump output: text, or JSON (one document per snapshot; one event per line)."),
+    click.option("--dump", is_flag=True,
+                 help="Print every event as it arrives, one line each, like 'celery events --dump'."),
+    click.option("--camera", metavar="CLASS",
+                 help="Run a celery Polaroid camera (module.Class) over the captured state, as 'celery events -c'."),
+    click.option("--frequency", "--freq", type=float, default=1.0, show_default=True, metavar="SECONDS",
+                 callback=_positive_float, help="Camera: seconds between snapshots."),
+    click.option("--maxrate", metavar="RATE",
+                 help="Camera: at most this many snapshots, e.g. 10/m (as 'celery events -r')."),
+    click.option("--record", metavar="FILE",
+                 help="Append every event received to FILE as JSON lines (gzip when FILE ends in .gz), "
+                      "with the screen, --batch or --dump."),
+    click.option("--replay", metavar="FILE",
+                 help="Feed a recording instead of a broker, to the screen, --batch, --dump or --camera."),
+    click.option("--speed", type=float, default=1.0, show_default=True, metavar="X",
+                 help="Replay at X times the recorded pace; 0 = as fast as possible."),
+    click.option("--db", metavar="PATH",
+                 help="Keep tasks and workers in an SQLite file: shown at start, saved every few seconds and "
+                      "on exit, bounded by --max-tasks and --max-failures."),
 )
 
 
@@ -138,34 +167,6 @@ def app_display_name(app) -> str:
 
 
 # -- running -------------------------------------------------------------------
-def run_monitor(app, *, refresh, max_tasks, max_failures, timeout, enable_events, colors, read_only, audit_log,
-                no_audit_log) -> int:
-    from celerytop.audit import AuditLog
-    from celerytop.audit import default_path as default_audit_path
-    from celerytop.capture import ConnectionStatus, EventCapture
-    from celerytop.control import Control
-    from celerytop.history import History
-    from celerytop.history import default_path as default_history_path
-    from celerytop.model import ClusterModel
-    from celerytop.ui.app import MonitorApp
-
-    log_to_file()
-    model = ClusterModel(max_tasks=max_tasks, max_failures=max_failures)
-    status = ConnectionStatus()
-    audit = AuditLog(None if no_audit_log else (audit_log or default_audit_path()))
-    control = Control(app, timeout=timeout, read_only=read_only, audit=audit)
-    ui = MonitorApp(model, status, control, app_name=app_display_name(app), broker_url=str(app.conf.broker_url),
-                    refresh=refresh, enable_events=enable_events, colors=colors,
-                    history=History(default_history_path()))
-    events = EventCapture(app, model.on_event, status, on_connected=ui.on_connected)
-    try:
-        ui.run(on_start=events.start)
-    finally:
-        events.stop(timeout=1.5)
-        control.close()
-    return EXIT_OK
-
-
 def _raise_terminated(signum, _frame):
     raise Terminated(signum)
 
@@ -231,8 +232,9 @@ def execute(app_name, broker, demo, **options) -> int:
             app = load_app(app_name, broker)
         else:
             app = app_name  # celery already loaded it (celery -A proj top)
-        return run_monitor(app, **options)
-    except CliError as exc:
+        log_to_file()
+        return launch.run(app, launch.Options(**options))
+    except (CliError, launch.UsageError) as exc:
         click.echo(f"celerytop: error: {exc}", err=True)
         return EXIT_USAGE
     except KeyboardInterrupt:

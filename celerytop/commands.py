@@ -63,6 +63,10 @@ _ALL = (
     Command("prompt.open", "Open the command prompt (inspect, control, purge, result, status, migrate, queues)"),
     Command("queues.show", "Show the queues view: depth, consumers, sparkline and trend"),
     Command("queues.purge", "Purge the queue under the cursor", destructive=True),
+    Command("replay.pause", "Replay: pause or resume"),
+    Command("replay.step", "Replay: deliver one more event (pauses first)"),
+    Command("replay.faster", "Replay: twice as fast"),
+    Command("replay.slower", "Replay: half as fast"),
     Command("view.reload", "Ask the workers again (inspect and status views), or sample the queues now"),
 )
 

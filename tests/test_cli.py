@@ -101,3 +101,46 @@ def test_celery_top_subcommand_is_registered_with_the_same_options():
     assert result.returncode == 0, result.stderr
     for option in ("--refresh", "--max-tasks", "--timeout", "--no-enable-events", "--colors"):
         assert option in result.stdout
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("--batch", "--dump"), "--batch and --dump are different modes"),
+    (("--dump", "--camera", "x.Y"), "--dump and --camera are different modes"),
+    (("--replay", "no/such/recording.jsonl", "--batch"), "--replay: no such file"),
+    (("--speed", "-1", "--replay", "README.rst", "--batch"), "--speed must be 0"),
+    (("--format", "yaml", "--batch"), "--format"),
+    (("--iterations", "0", "--batch"), "--iterations"),
+    (("--db", "x.db", "--dump"), "--db keeps the monitor's tasks"),
+])
+def test_mode_options_that_do_not_go_together_are_one_line(args, fragment):
+    assert_one_line_error(celerytop(*args), fragment)
+
+
+def test_batch_with_an_unreachable_broker_is_one_line_and_exit_2():
+    result = celerytop("-b", "redis://127.0.0.1:1/0", "--batch")
+    assert_one_line_error(result, "cannot reach the broker at redis://127.0.0.1:1/0")
+
+
+def test_replaying_a_file_that_is_no_recording_is_one_line(tmp_path):
+    junk = tmp_path / "picture.png"
+    junk.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    assert_one_line_error(celerytop("--replay", str(junk), "--batch", "--speed", "0"), str(junk))
+
+
+def test_a_camera_that_does_not_load_is_one_line(tmp_path):
+    recording = tmp_path / "empty.jsonl"
+    recording.write_text("")
+    assert_one_line_error(celerytop("--replay", str(recording), "--camera", "no_such_module.Cam", "--speed", "0"),
+                          "cannot load camera 'no_such_module.Cam'")
+
+
+def test_a_foreign_history_database_is_one_line(tmp_path):
+    import sqlite3
+
+    foreign = tmp_path / "other.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("create table invoices (id integer)")
+    recording = tmp_path / "empty.jsonl"
+    recording.write_text("")
+    assert_one_line_error(celerytop("--db", str(foreign), "--replay", str(recording), "--batch", "--speed", "0"),
+                          str(foreign))

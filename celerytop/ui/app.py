@@ -102,6 +102,8 @@ class MonitorApp:
         self._worker_rows: list = []
         self._processed_at_start: dict = {}
         self.actions = ControlActions(self)
+        self.standing_notices: list = []  # said in the header for the whole session
+        self.replay = None  # a recording.Replayer when --replay feeds the screen
         self.queues = QueueMonitor(self)
         self.console = CommandConsole(self, history if history is not None else History(None))
         self.statusbar = StatusBar()
@@ -155,6 +157,10 @@ class MonitorApp:
             "queues.show": self.show_queues,
             "queues.purge": self.purge_selected_queue,
             "view.reload": self.reload_view,
+            "replay.pause": lambda: self._replay_control("toggle_pause"),
+            "replay.step": lambda: self._replay_control("step"),
+            "replay.faster": lambda: self._replay_control("faster"),
+            "replay.slower": lambda: self._replay_control("slower"),
         }
         self.focus_pane("tasks")
 
@@ -414,6 +420,26 @@ class MonitorApp:
         elif view is not None:
             view.refresh()
 
+    def _replay_control(self, action: str) -> None:
+        if self.replay is None:
+            self.flash("Not replaying: celerytop --replay FILE feeds a recording to the screen")
+            return
+        if action == "step" and not self.replay.paused:
+            self.replay.pause()
+        getattr(self.replay, action)()
+        self.refresh()
+
+    def _mode(self) -> str:
+        if self.replay is not None:
+            player = self.replay
+            clock = formatting.format_clock(player.clock) if player.clock is not None else "--:--:--"
+            speed = "max" if player.speed == 0 else f"×{player.speed:g}"
+            state = speed + (" ended" if player.finished else " paused" if player.paused else "")
+            return f"REPLAY {clock} {state}  (z pause, . step, [ ] speed)"
+        if self.control is not None and self.control.read_only:
+            return "READ-ONLY"
+        return ""
+
     def show_audit(self) -> None:
         if self.control is None or self.control.audit is None:
             self.flash("No commands can be sent from here")
@@ -504,8 +530,7 @@ class MonitorApp:
         status = self.status.snapshot()
         worker_rows = self.model.worker_rows()
         self._note_worker_counts(worker_rows)
-        read_only = self.control is not None and self.control.read_only
-        self.header.update(summary, status, self.notices(summary, status), mode="READ-ONLY" if read_only else "")
+        self.header.update(summary, status, self.notices(summary, status), mode=self._mode())
 
         self.workers.set_items(worker_rows)
         self.worker_marks.intersection_update(row.hostname for row in worker_rows)
@@ -555,7 +580,7 @@ class MonitorApp:
         return title
 
     def notices(self, summary, status) -> list:
-        notes = []
+        notes = list(self.standing_notices)
         audit = self.control.audit if self.control is not None else None
         if audit is not None and audit.error:
             notes.append(audit.error)

@@ -16,6 +16,8 @@ def connection_markup(status) -> list:
     if status.state == capture.RETRYING:
         retry = f", retry in {status.retry_in:.0f} s" if status.retry_in is not None else ""
         return [("header.error", f"✖ disconnected{retry}"), ("header.dim", f"  {status.error}")]
+    if status.state == capture.REPLAYING:
+        return [("header.ok", "▶ replaying")]
     if status.state == capture.STOPPED:
         return [("header.warn", "■ stopped")]
     return [("header.warn", "… connecting")]
@@ -32,6 +34,28 @@ def counts_markup(summary) -> list:
     return parts
 
 
+def header_lines(app_name: str, broker: str, summary, status, notices=(), mode: str = "") -> list:
+    """The header's lines as markup: [(style, text), ...] each (batch mode prints them as text)."""
+    first = [
+        ("header.ok", " celerytop "),
+        ("header.dim", " app "),
+        ("header", app_name),
+        ("header.dim", "  broker "),
+        ("header", broker),
+        ("header.dim", "  "),
+    ]
+    first += connection_markup(status)
+    if mode:
+        first += [("header.dim", "  "), ("header.warn", mode)]
+    second = [
+        ("header", f" Workers {summary.workers_online}/{summary.workers_total} online"),
+        ("header.dim", "   "),
+    ]
+    second += counts_markup(summary)
+    second += [("header.dim", "   "), ("header", f"Events {formatting.format_rate(summary.events_per_second)}")]
+    return [first, second] + [[("header.warn", " " + formatting.sanitize(n))] for n in notices]
+
+
 class Header(urwid.WidgetWrap):
     def __init__(self, app_name: str, broker_url: str):
         self._app_name = formatting.sanitize(app_name)
@@ -40,24 +64,7 @@ class Header(urwid.WidgetWrap):
         super().__init__(urwid.AttrMap(self._lines, "header"))
 
     def update(self, summary, status, notices=(), mode: str = "") -> None:
-        first = [
-            ("header.ok", " celerytop "),
-            ("header.dim", " app "),
-            ("header", self._app_name),
-            ("header.dim", "  broker "),
-            ("header", self._broker),
-            ("header.dim", "  "),
-        ]
-        first += connection_markup(status)
-        if mode:
-            first += [("header.dim", "  "), ("header.warn", mode)]
-        second = [
-            ("header", f" Workers {summary.workers_online}/{summary.workers_total} online"),
-            ("header.dim", "   "),
-        ]
-        second += counts_markup(summary)
-        second += [("header.dim", "   "), ("header", f"Events {formatting.format_rate(summary.events_per_second)}")]
-        lines = [first, second] + [[("header.warn", " " + formatting.sanitize(n))] for n in notices]
+        lines = header_lines(self._app_name, self._broker, summary, status, notices, mode)
         self._lines.contents = [
             (urwid.Text(markup, wrap="clip"), self._lines.options()) for markup in lines
         ]

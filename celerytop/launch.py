@@ -1,0 +1,209 @@
+"""From parsed options to a running celerytop: the screen, batch, dump or a
+camera; fed by the broker or a recording; with the history database and the
+event recorder around whichever it is."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+from celerytop import modes, recording
+
+
+class UsageError(Exception):
+    """Options that do not go together, or a file that cannot be used: one line, exit 2."""
+
+
+@dataclass
+class Options:
+    refresh: float = 1.0
+    max_tasks: int = 10000
+    max_failures: int = 1000
+    timeout: float = 1.0
+    enable_events: bool = True
+    colors: str = "auto"
+    read_only: bool = False
+    audit_log: str | None = None
+    no_audit_log: bool = False
+    batch: bool = False
+    delay: float = 2.0
+    iterations: int = 1
+    width: int | None = None
+    fmt: str = "text"
+    dump: bool = False
+    camera: str | None = None
+    frequency: float = 1.0
+    maxrate: str | None = None
+    record: str | None = None
+    replay: str | None = None
+    speed: float = 1.0
+    db: str | None = None
+
+    def check(self) -> None:
+        chosen = [name for name, on in (("--batch", self.batch), ("--dump", self.dump),
+                                        ("--camera", bool(self.camera))) if on]
+        if len(chosen) > 1:
+            raise UsageError(f"{' and '.join(chosen)} are different modes: choose one")
+        if self.speed < 0:
+            raise UsageError("--speed must be 0 (as fast as possible) or more")
+        if self.replay is not None and not os.path.isfile(self.replay):
+            raise UsageError(f"--replay: no such file: {self.replay}")
+        if self.replay and self.record and os.path.abspath(self.replay) == os.path.abspath(self.record):
+            raise UsageError("--record and --replay name the same file")
+        if self.db and (self.dump or self.camera):
+            raise UsageError("--db keeps the monitor's tasks: use it with the screen or --batch")
+
+
+def display_name(app) -> str:
+    return app.main or "default"
+
+
+def run(app, options: Options) -> int:
+    options.check()
+    recorder = _recorder(options.record)
+    try:
+        if options.dump:
+            from celerytop.dump import dumper
+
+            modes.run_dump(app, dumper(options.fmt, sys.stdout), recorder=recorder, replay=options.replay,
+                           speed=options.speed)
+        elif options.camera:
+            try:
+                modes.run_camera(app, options.camera, options.frequency, options.maxrate, recorder=recorder,
+                                 replay=options.replay, speed=options.speed)
+            except modes.CameraError as exc:
+                raise UsageError(str(exc)) from None
+        else:
+            return _run_monitor(app, options, recorder)
+    except modes.BrokerUnreachable as exc:
+        raise UsageError(str(exc)) from None
+    except recording.RecordingError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        if recorder is not None:
+            recorder.close()
+    return 0
+
+
+def _recorder(path):
+    if not path:
+        return None
+    try:
+        return recording.Recorder(path)
+    except recording.RecordingError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _history_store(options: Options, model):
+    """The --db store, loaded into ``model``; (store or None, a note for the user)."""
+    if not options.db:
+        return None, ""
+    from celerytop.store import Store, StoreError
+
+    try:
+        store = Store(options.db)
+        store.load(model)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    if not store.acquire_writer():
+        return store, store.writer_note
+    return store, ""
+
+
+def _run_monitor(app, options: Options, recorder) -> int:
+    from celerytop.model import ClusterModel
+
+    clock = modes.ReplayClock()
+    model = ClusterModel(max_tasks=options.max_tasks, max_failures=options.max_failures,
+                         **({"clock": clock} if options.replay else {}))
+    store, note = _history_store(options, model)
+    camera = None
+    if store is not None and not note:
+        from celerytop.store import SnapshotCamera
+
+        camera = SnapshotCamera(store, model)
+        camera.start()
+    handler = modes.recorded(model.on_event, recorder)
+    if options.replay:
+        handler = clock.follow(handler)
+    try:
+        if options.batch:
+            _run_batch(app, options, model, handler, note)
+        else:
+            _run_screen(app, options, model, handler, note)
+    finally:
+        if camera is not None:
+            camera.stop()  # the last snapshot, also after Ctrl-C or SIGTERM
+        elif store is not None:
+            store.close()
+    return 0
+
+
+def _run_batch(app, options: Options, model, handler, note: str) -> None:
+    if note:
+        sys.stderr.write(f"celerytop: {note}\n")
+    broker = f"file {os.path.basename(options.replay)}" if options.replay else str(app.conf.broker_url)
+    printer = modes.Printer(model, options.fmt, modes.output_width(options.width), display_name(app), broker,
+                            mode="REPLAY" if options.replay else ("READ-ONLY" if options.read_only else ""))
+    if options.replay:
+        modes.run_batch_replay(options.replay, handler, printer, iterations=options.iterations,
+                               delay=options.delay, speed=options.speed)
+        return
+    control = _control(app, options, audit=False)
+    try:
+        modes.run_batch(app, model, printer, iterations=options.iterations, delay=options.delay,
+                        handler=handler, seed=lambda: _seed_quietly(model, control, options))
+    finally:
+        control.close()
+
+
+def _seed_quietly(model, control, options: Options) -> None:
+    from celerytop import seed
+
+    try:
+        seed.seed(model, control, enable_events=options.enable_events)
+    except Exception as exc:  # noqa: BLE001 - the snapshot still prints, without the seed
+        from celerytop.capture import one_line_error
+
+        sys.stderr.write(f"celerytop: could not ask the workers for their state: {one_line_error(exc)}\n")
+
+
+def _control(app, options: Options, audit: bool = True):
+    from celerytop.audit import AuditLog
+    from celerytop.audit import default_path as default_audit_path
+    from celerytop.control import Control
+
+    log = None
+    if audit:
+        log = AuditLog(None if options.no_audit_log else (options.audit_log or default_audit_path()))
+    return Control(app, timeout=options.timeout, read_only=options.read_only, audit=log)
+
+
+def _run_screen(app, options: Options, model, handler, note: str) -> None:
+    from celerytop.capture import ConnectionStatus, EventCapture
+    from celerytop.history import History
+    from celerytop.history import default_path as default_history_path
+    from celerytop.ui.app import MonitorApp
+
+    status = ConnectionStatus()
+    replaying = options.replay is not None
+    control = None if replaying else _control(app, options)
+    broker = f"file {os.path.basename(options.replay)}" if replaying else str(app.conf.broker_url)
+    ui = MonitorApp(model, status, control, app_name=display_name(app), broker_url=broker,
+                    refresh=options.refresh, enable_events=options.enable_events, colors=options.colors,
+                    history=History(default_history_path()))
+    if note:
+        ui.standing_notices.append(note)
+    if replaying:
+        source = recording.Replayer(options.replay, handler, speed=options.speed)
+        ui.replay = source
+        status.replaying()
+    else:
+        source = EventCapture(app, handler, status, on_connected=ui.on_connected)
+    try:
+        ui.run(on_start=source.start)
+    finally:
+        source.stop(timeout=1.5)
+        if control is not None:
+            control.close()
