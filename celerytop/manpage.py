@@ -162,6 +162,27 @@ Monitor by broker URL alone.
 .TP
 .B celery \-A proj top \-\-refresh 0.5
 The same, as a celery subcommand.
+.TP
+.B celerytop \-A proj \-\-batch \-\-format json | jq .counts.states
+One snapshot as JSON, for a script or a health check.
+.TP
+.B celerytop \-A proj \-\-dump \-\-format json
+Every event as one JSON line, as received.
+.TP
+.B celerytop \-A proj \-\-camera myapp.DumpCam \-\-frequency 2
+A celery Polaroid camera, as with celery events \-c.
+.TP
+.B celerytop \-A proj \-\-record incident.jsonl.gz
+Watch, and keep every event for later.
+.TP
+.B celerytop \-\-replay incident.jsonl.gz \-\-speed 10
+Replay it on the screen ten times faster (z pauses, . steps, [ and ] change the speed).
+.TP
+.B celerytop \-\-replay incident.jsonl.gz \-\-batch \-\-speed 0
+The final picture of the recording, printed.
+.TP
+.B celerytop \-A proj \-\-db proj.db
+Keep tasks and workers across restarts.
 .SH SEE ALSO
 .BR celery (1),
 .B celery events
