@@ -33,6 +33,8 @@ def test_depth_consumers_and_purge_of_exactly_one_queue(broker, workers, tmp_pat
             term.wait_for(lambda t: queue_line(t, extra), timeout=20)
             # both queues listed from the worker's active_queues, with it as consumer
             assert worker.hostname in queue_line(term, main) and worker.hostname in queue_line(term, extra)
+            assert queue_line(term, extra).split()[2] == "1"  # CONSUMERS: the broker's count, or the workers'
+            assert "CONSUMERS" in term.text() and "CONSUMED BY" in term.text()
             worker.kill()
             worker.proc.wait()
             publish(broker.app, main, 2)

@@ -114,11 +114,15 @@ class QueueMonitor:
         if self.running and self.app.loop is not None:
             self.app.loop.set_alarm_in(self.interval, lambda *_: self.sample_now())
 
-    def consumer_text(self, name: str) -> str:
+    def consumer_count(self, name: str):
+        """The broker's count where it has one (AMQP), else the workers consuming it."""
         depth = self.depths.get(name)
-        hosts = self.consumers.get(name, [])
-        count = depth.consumers if depth is not None and depth.consumers is not None else len(hosts)
-        return f"{count}" + (f" ({', '.join(hosts)})" if hosts else "")
+        if depth is not None and depth.consumers is not None:
+            return depth.consumers
+        return len(self.consumers.get(name, []))
+
+    def consumer_names(self, name: str) -> str:
+        return ", ".join(self.consumers.get(name, []))
 
     # -- purge and migrate ---------------------------------------------------------------
     def purge(self, names: list) -> None:
@@ -233,7 +237,9 @@ class QueuesView(DetailView):
             self.set_lines(lines)
             return
         width = max([5] + [len(name) for name in monitor.names])
-        head = f"  {'QUEUE'.ljust(width)}  {'MESSAGES':>8}  {'DEPTH':<{SPARK_WIDTH}}  {'TREND':<32}  CONSUMERS"
+        # what matters most comes first: a narrow terminal clips the consumers' names
+        head = (f"  {'QUEUE'.ljust(width)}  {'MESSAGES':>8}  {'CONSUMERS':>9}  {'DEPTH':<{SPARK_WIDTH}}  "
+                f"{'TREND':<30}  CONSUMED BY")
         lines.append(Row(("column.head", head)))
         for name in monitor.names:
             depth = monitor.depths[name]
@@ -241,10 +247,10 @@ class QueuesView(DetailView):
             trend = monitor.history.trend(name) if depth.messages is not None else depth.error
             spark = monitor.history.sparkline(name, SPARK_WIDTH)
             markup = [
-                ("row", f"  {formatting.sanitize(name).ljust(width)}  {messages}  "),
+                ("row", f"  {formatting.sanitize(name).ljust(width)}  {messages}  {monitor.consumer_count(name):>9}  "),
                 ("help.key", f"{spark:>{SPARK_WIDTH}}"),
-                ("status.warn" if depth.error else "row",
-                 f"  {formatting.sanitize(trend):<32}  {formatting.sanitize(monitor.consumer_text(name))}"),
+                ("status.warn" if depth.error else "row", f"  {formatting.sanitize(trend):<30}  "),
+                ("row", formatting.sanitize(monitor.consumer_names(name))),
             ]
             lines.append(QueueRow(markup, name))
         lines.append(Row(("row", "")))
