@@ -57,3 +57,31 @@ def test_audit_log_appends_json_lines_with_user_and_replies(tmp_path):
     assert "@" in first["user"] and first["replies"] == {"w1@h": {"ok": "done"}}
     assert second["destination"] == "all workers"
     assert AuditLog(None).record("x", {}, (), {})["command"] == "x"  # --no-audit-log: memory only
+
+
+def test_broker_actions_take_the_same_guard_and_audit_as_broadcasts(tmp_path):
+    import json
+
+    from celerytop.audit import AuditLog
+
+    ran = []
+    log = tmp_path / "audit.log"
+    app = Celery("purger", broker="memory://", set_as_current=False)
+    read_only = Control(app, read_only=True, audit=AuditLog(str(log)))
+    refused = read_only.run_on_broker("purge", {"queues": ["q"]}, lambda: ran.append(1) or "removed 3 from q")
+    assert refused.refused.startswith("read-only mode: 'purge'") and ran == [] and not log.exists()
+
+    control = Control(app, audit=AuditLog(str(log)))
+    done = control.run_on_broker("purge", {"queues": ["q"]}, lambda: "removed 3 from q")
+    assert done.summary() == "purge: removed 3 from q"
+
+    def broken():
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    failed = control.run_on_broker("migrate", {"url": "redis://x//"}, broken)
+    assert failed.refused.startswith("migrate failed: ConnectionRefusedError") and "\n" not in failed.refused
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(e["command"], e["sent"]) for e in entries] == [("purge", "removed 3 from q"), ("migrate", "")]
+    assert entries[1]["error"] == failed.refused
+    control.close()
+    read_only.close()
