@@ -24,6 +24,7 @@ def back(term):
 
 
 def test_each_inspect_command_renders_real_replies(broker, workers, tmp_path):
+    # With -d a broadcast returns once the named workers answered; without, it waits --timeout.
     # The threads pool keeps the worker's main loop free while the sleeper runs (a busy
     # prefork worker with -c 1 on the filesystem transport stops answering remote control).
     side = f"side-{broker.ns}"
@@ -44,13 +45,13 @@ def test_each_inspect_command_renders_real_replies(broker, workers, tmp_path):
         term.wait_for(f"rate_limit → all workers: {host}: ok")
         assert audit_entries(term)[-1]["arguments"] == {"task_name": "tests.echo", "rate_limit": "7/m"}
 
-        command(term, "inspect registered")
+        command(term, "inspect registered")  # to all workers: waits the whole --timeout
         term.wait_for("1 worker(s) answered")
         term.wait_for(lambda t: any("tests.echo" in line and "7/m" in line for line in t.lines()))
         assert "RATE LIMIT" in term.text() and "tests.add" in term.text()
         back(term)
 
-        command(term, "inspect active")
+        command(term, f"inspect active -d {host}")
         term.wait_for(f"{host}  (1 task(s))")
         assert running.id[:8] in term.text() and "tests.sleep" in term.text()
         term.press("G", "enter")  # the task's row opens its detail
@@ -58,46 +59,46 @@ def test_each_inspect_command_renders_real_replies(broker, workers, tmp_path):
         term.press("esc")
         back(term)
 
-        command(term, "inspect reserved")
+        command(term, f"inspect reserved -d {host}")
         term.wait_for(f"{host}  (1 task(s))")
         assert waiting.id[:8] in term.text() and "(20, 22)" in term.text()
         back(term)
 
-        command(term, "inspect scheduled")
+        command(term, f"inspect scheduled -d {host}")
         term.wait_for(f"{host}  (1 task(s))")
         line = next(line for line in term.lines() if later.id[:8] in line)
         assert "tests.echo" in line and "eta " in line and "(in 9m" in line
         back(term)
 
-        command(term, "inspect revoked")
+        command(term, f"inspect revoked -d {host}")
         term.wait_for("dead0000-beef-4000-8000-000000000000")
         back(term)
 
-        command(term, f"inspect query_task {running.id} {waiting.id}")
+        command(term, f"inspect query_task {running.id} {waiting.id} -d {host}")
         term.wait_for("2 found")
         assert any(running.id in line and "active" in line for line in term.lines())
         assert any(waiting.id in line and "reserved" in line for line in term.lines())
         back(term)
 
-        command(term, "inspect stats")
+        command(term, f"inspect stats -d {host}")
         term.wait_for("max-concurrency")
         assert "prefetch_count  " in term.text() and "  broker" in term.text()
         term.press("G")  # the totals by task type come last
         term.wait_for(lambda t: any(line.strip().startswith("tests.sleep") for line in t.lines()))
         back(term)
 
-        command(term, "inspect conf")
+        command(term, f"inspect conf -d {host}")
         term.wait_for(f"q-{broker.ns}")
         assert "task_default_queue" in term.text()
         back(term)
 
-        command(term, "inspect active_queues")
+        command(term, f"inspect active_queues -d {host}")
         term.wait_for("ROUTING KEY")
         term.wait_for(f"q-{broker.ns}")
         term.wait_for(side)
         back(term)
 
-        command(term, "inspect report")
+        command(term, f"inspect report -d {host}")
         term.wait_for("software -> celery:")
         back(term)
 
