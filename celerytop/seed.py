@@ -93,9 +93,12 @@ def seed(model, control, enable_events: bool = True, clock=time.time) -> SeedRep
     if enable_events and not control.read_only:  # read-only changes nothing, events included
         control.enable_events()
     pongs = control.ping()
-    stats = control.inspect("stats") if pongs else {}
-    active = control.inspect("active") if pongs else {}
-    reserved = control.inspect("reserved") if pongs else {}
+    # Named destinations let each reply round end as soon as every worker that
+    # answered the ping has answered (kombu stops at len(destination) replies).
+    answering = sorted(pongs)
+    stats = control.inspect("stats", answering) if pongs else {}
+    active = control.inspect("active", answering) if pongs else {}
+    reserved = control.inspect("reserved", answering) if pongs else {}
     now = clock()
     for hostname in pongs:
         if not model.has_worker(hostname):

@@ -60,7 +60,10 @@ def test_a_killed_worker_turns_offline(broker, workers):
     survivor = workers("survivor")
     with monitor(broker) as term:
         for worker in (victim, survivor):
-            term.wait_for(lambda t, w=worker: "online" in row_with(t, short(w.hostname)))
+            # its own heartbeat, not only the seeding ping (a worker known from a ping alone
+            # stays online for two of celery's default 60 s heartbeat intervals)
+            term.wait_for(lambda t, w=worker: "online" in row_with(t, short(w.hostname))
+                          and "py-celery" in row_with(t, short(w.hostname)))
         victim.kill(signal.SIGKILL)
         term.wait_for(lambda t: "offline" in row_with(t, short(victim.hostname)), timeout=30)
         assert cell_fg(term, short(victim.hostname), "offline") == "red"
