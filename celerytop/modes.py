@@ -150,15 +150,7 @@ def run_batch_replay(path: str, handler, printer: Printer, *, iterations: int, d
 
 def run_dump(app, dumper, *, recorder=None, replay: str | None = None, speed: float = 1.0) -> None:
     """Every event, one line each, until Ctrl-C (live) or the recording's end."""
-    handler = recorded(dumper.on_event, recorder)
-    if replay is not None:
-        _replay_until_end(replay, handler, speed)
-        return
-    source, status = start_live(app, handler)
-    try:
-        _wait_forever(status)
-    finally:
-        source.stop(timeout=1.5)
+    _feed_until_done(app, recorded(dumper.on_event, recorder), replay, speed)
 
 
 def run_camera(app, camera: str, frequency: float, maxrate, *, recorder=None, replay: str | None = None,
@@ -174,22 +166,26 @@ def run_camera(app, camera: str, frequency: float, maxrate, *, recorder=None, re
     out.write(f"-> evcam: Taking snapshots with {camera} (every {frequency} secs.)\n")
     out.flush()
     cam.install()
-    handler = recorded(state.event, recorder)
     try:
-        if replay is not None:
-            _replay_until_end(replay, handler, speed)
-            return
-        source, status = start_live(app, handler)
-        try:
-            _wait_forever(status)
-        finally:
-            source.stop(timeout=1.5)
+        _feed_until_done(app, recorded(state.event, recorder), replay, speed)
     finally:
         cam.cancel()  # takes the last snapshot, as celery's evcam does on exit
 
 
 class CameraError(Exception):
     """A camera class that does not load: one line, exit status 2."""
+
+
+def _feed_until_done(app, handler, replay: str | None, speed: float) -> None:
+    """The recording to its end, or the broker's events until Ctrl-C or SIGTERM."""
+    if replay is not None:
+        _replay_until_end(replay, handler, speed)
+        return
+    source, status = start_live(app, handler)
+    try:
+        _wait_forever(status)
+    finally:
+        source.stop(timeout=1.5)
 
 
 def _replay_until_end(path: str, handler, speed: float) -> None:

@@ -106,6 +106,9 @@ def test_each_inspect_command_renders_real_replies(broker, workers, tmp_path):
         term.wait_for(f"{host}: OK pong")
         term.wait_for("no reply within 1.5 s: ghost@nowhere")
         assert cell_fg(term, "no reply within", "ghost@nowhere") == "yellow"
+        term.press("ctrl-r")  # ask again: the view waits, then fills with the new replies
+        term.wait_for("asking the workers, up to 1.5 s")
+        term.wait_for(f"{host}: OK pong")
         back(term)
 
         command(term, "inspect actve")

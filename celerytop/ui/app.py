@@ -23,6 +23,7 @@ from celerytop.ui.detail import AuditView, TaskDetailView, WorkerDetailView, Wor
 from celerytop.ui.dialogs import ConfirmDialog
 from celerytop.ui.header import Header
 from celerytop.ui.help import HelpOverlay
+from celerytop.ui.inspect_views import InspectView
 from celerytop.ui.panes import TASK_COLUMNS, WORKER_COLUMNS, Pane, task_cells, worker_cells
 from celerytop.ui.prompt import Prompt
 from celerytop.ui.queues_view import QueueMonitor, QueuesView
@@ -415,7 +416,7 @@ class MonitorApp:
         view = self.views[-1] if self.views else None
         if isinstance(view, QueuesView):
             self.queues.sample_now()
-        elif view is not None and hasattr(view, "method"):
+        elif isinstance(view, InspectView):
             self.console.ask(view)
         elif view is not None:
             view.refresh()
