@@ -211,21 +211,13 @@ def option_lines() -> list:
     return lines
 
 
-def key_lines(keymap: Keymap) -> list:
+def section_lines(sections) -> list:
+    """[(title, [(term, help)])] as .SS sections of .TP entries: the keymap's and the prompt's."""
     lines = []
-    for title, rows in keymap.grouped():
+    for title, rows in sections:
         lines += [".SS " + roff(title)]
-        for keys, help_text in rows:
-            lines += [".TP", f".B {roff(keys)}", roff(help_text)]
-    return lines
-
-
-def command_lines() -> list:
-    lines = []
-    for title, rows in cmdline.reference():
-        lines += [".SS " + roff(title)]
-        for usage, help_text in rows:
-            lines += [".TP", f".B {roff(usage)}", roff(help_text)]
+        for term, help_text in rows:
+            lines += [".TP", f".B {roff(term)}", roff(help_text)]
     return lines
 
 
@@ -252,10 +244,10 @@ def render(keymap: Keymap | None = None) -> str:
         *option_lines(),
         ".SH KEYS",
         "Every key, generated from the keymap that also drives the help overlay (? or F1).",
-        *key_lines(keymap),
+        *section_lines(keymap.grouped()),
         ".SH COMMANDS",
         COMMANDS_INTRO,
-        *command_lines(),
+        *section_lines(cmdline.reference()),
         FILES_AND_ENV,
     ]
     return "\n".join(lines) + "\n"
