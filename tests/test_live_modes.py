@@ -239,15 +239,7 @@ def test_the_database_carries_tasks_across_a_restart(fs, fs_workers, tmp_path):
         result.get(timeout=30)
     out, errors = first.communicate(timeout=60)
     assert first.returncode == 0, errors
-    # no broker events this time: only what the database kept
-    empty = tmp_path / "nothing.jsonl"
-    empty.write_text("")
-    again = subprocess.run([BIN, "--db", str(db), "--replay", str(empty), "--batch", "--speed", "0",
-                            "--format", "json"], capture_output=True, timeout=60, cwd=str(REPO_ROOT),
-                           env=fs.subprocess_env())
-    assert again.returncode == 0, again.stderr
-    doc = json.loads(again.stdout)
-    kept = {t["uuid"]: t["state"] for t in doc["tasks"]}
+    kept = {t["uuid"]: t["state"] for t in stored_tasks(fs, db, tmp_path)}
     assert {r.id for r in done} <= set(kept) and {kept[r.id] for r in done} == {"SUCCESS"}
 
 
@@ -268,15 +260,20 @@ def test_a_sigkilled_writers_database_reopens(fs, tmp_path):
         writer.wait(10)
     finally:
         source.close()
-    empty = tmp_path / "nothing.jsonl"
-    empty.write_text("")
-    reopened = subprocess.run([BIN, "--db", str(db), "--replay", str(empty), "--batch", "--speed", "0",
-                               "--format", "json"], capture_output=True, timeout=60, cwd=str(REPO_ROOT),
-                              env=fs.subprocess_env())
-    assert reopened.returncode == 0, reopened.stderr
-    kept = {t["uuid"] for t in json.loads(reopened.stdout)["tasks"]}
+    kept = {t["uuid"] for t in stored_tasks(fs, db, tmp_path)}
     assert set(uuids) <= kept  # nothing lost before the last snapshot
     assert kept <= set(uuids) | set(more)
+
+
+def stored_tasks(fs, db, tmp_path):
+    """The tasks a celerytop started on ``db`` shows with no event at all: only what the database kept."""
+    empty = tmp_path / "nothing.jsonl"
+    empty.write_text("")
+    shown = subprocess.run([BIN, "--db", str(db), "--replay", str(empty), "--batch", "--speed", "0",
+                            "--format", "json"], capture_output=True, timeout=60, cwd=str(REPO_ROOT),
+                           env=fs.subprocess_env())
+    assert shown.returncode == 0, shown.stderr
+    return json.loads(shown.stdout)["tasks"]
 
 
 def _count_rows(path):
