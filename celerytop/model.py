@@ -7,31 +7,26 @@ same lock, so it never sees a half-applied event.  No urwid here.
 
 from __future__ import annotations
 
+import heapq
+import sys
 import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from celery import states
-from celery.events.state import State
+from celery.events.state import Worker
 
 from celerytop.filtering import EMPTY
+from celerytop.taskrecord import TIMELINE_MAX, TaskRecord, apply_task_event
 
-KNOWN_EVENT_TYPES = frozenset(
-    {
-        "task-sent",
-        "task-received",
-        "task-started",
-        "task-succeeded",
-        "task-failed",
-        "task-rejected",
-        "task-revoked",
-        "task-retried",
-        "worker-online",
-        "worker-heartbeat",
-        "worker-offline",
-    }
-)
+#: Event types the model applies, each to the subject celery's State reads.
+TASK_SUBJECTS = {f"task-{s}": s for s in
+                 ("sent", "received", "started", "succeeded", "failed", "rejected", "revoked", "retried")}
+WORKER_SUBJECTS = {f"worker-{s}": s for s in ("online", "heartbeat", "offline")}
+KNOWN_EVENT_TYPES = frozenset(TASK_SUBJECTS) | frozenset(WORKER_SUBJECTS)
+FAILURE = states.FAILURE
+_intern = sys.intern
 
 #: Finished tasks: evicted first when ``max_tasks`` is exceeded.
 FINISHED_STATES = frozenset(states.READY_STATES) | {states.REJECTED}
@@ -149,10 +144,15 @@ class ClusterModel:
         self.lock = threading.RLock()
         self._clock = clock
         self._monotonic = monotonic
-        # celery's own LRU bound sits above ours, so celery never evicts a
-        # task behind our back; ours prefers finished tasks.
-        self.state = State(max_tasks_in_memory=(self.max_tasks + self.max_failures) * 2 + 16)
-        self._tasks = self.state.tasks.data  # insertion order = first seen
+        self._tasks: dict = {}  # uuid -> TaskRecord, in first-seen order
+        self._workers: dict = {}  # hostname -> celery's events.state.Worker
+        self._task_types: set = set()
+        self._orphans: dict = {}  # parent uuid -> [child uuid]: children seen before their parent
+        self._next_seq = 0
+        # Eviction candidates as (seq, uuid) heaps, oldest first seen on top;
+        # an entry whose task has since changed or gone is skipped when popped.
+        self._finished_heap: list = []
+        self._failure_heap: list = []
         self.state_counts: Counter = Counter()
         self.events_total = 0
         self.task_events = 0
@@ -162,7 +162,6 @@ class ClusterModel:
         self.evicted = 0
         self._version = 0
         self._query_cache: tuple = (None, [])
-        self._timelines: dict = {}
         self._rate_samples: deque = deque()
 
     # -- ingest (capture thread) -------------------------------------------
@@ -181,56 +180,109 @@ class ClusterModel:
             except (KeyError, TypeError):
                 self.malformed_events += 1
                 return
-            if event_type not in KNOWN_EVENT_TYPES:
+            subject = TASK_SUBJECTS.get(event_type) if type(event_type) is str else None
+            if subject is not None:
+                self._apply_task_event(event, subject, counted)
+            elif event_type in WORKER_SUBJECTS:
+                self._apply_worker_event(event, WORKER_SUBJECTS[event_type])
+            else:
                 self.unknown_events += 1
                 if len(self.unknown_types) < 100 or event_type in self.unknown_types:
                     self.unknown_types[str(event_type)[:80]] += 1
-                return
-            if event_type.startswith("task-"):
-                self._apply_task_event(event, counted)
-            else:
-                self._apply_worker_event(event)
 
-    def _apply_task_event(self, event: dict, counted: bool = True) -> None:
+    def _apply_task_event(self, event: dict, subject: str, counted: bool = True) -> None:
         uuid = event.get("uuid")
-        if not isinstance(uuid, str) or not uuid:
+        hostname = event.get("hostname")
+        if type(uuid) is not str or not uuid or not isinstance(hostname, str):
             self.malformed_events += 1
             return
-        if not isinstance(event.get("hostname"), str):
-            self.malformed_events += 1
-            return
+        local_received = event.get("local_received")
+        if local_received is None:
+            local_received = event["local_received"] = self._clock()
+        timestamp = event.get("timestamp")
+        if timestamp is None:
+            timestamp = event["timestamp"] = local_received
         event.setdefault("clock", 0)
-        event.setdefault("local_received", self._clock())
-        event.setdefault("timestamp", event["local_received"])
-        task = self._tasks.get(uuid)
-        before = task.state if task is not None else None
+        tasks = self._tasks
+        task = tasks.get(uuid)
+        created = task is None
+        if created:
+            task = tasks[uuid] = TaskRecord(uuid, self._next_seq)
+            self._next_seq += 1
+            before = None
+        else:
+            before = task.state
         try:
-            self.state.event(event)
+            self._update_task(task, subject, hostname, timestamp, local_received, event)
         except Exception:  # noqa: BLE001 - a broken event must never stop capture
             self.malformed_events += 1
-        task = self._tasks.get(uuid)
-        if task is None:
-            return
         if counted:
             self.task_events += 1
-        timeline = self._timelines.get(uuid)
-        if timeline is None:
-            timeline = self._timelines[uuid] = []
-        if len(timeline) < 64:  # a task retried forever must not grow without bound
-            timeline.append((event["type"][5:], event.get("timestamp")))
         after = task.state
-        if before is None:
-            self._version += 1
         if before != after:
+            counts = self.state_counts
             if before is not None:
-                self.state_counts[before] -= 1
-            self.state_counts[after] += 1
+                counts[before] -= 1
+            counts[after] += 1
             self._version += 1
-        failures = self.state_counts[states.FAILURE]
-        if failures > self.max_failures or len(self._tasks) - failures > self.max_tasks:
-            self._evict(failures)
+            self._remember_for_eviction(task, before, after)
+        elif created:
+            self._version += 1
+        failures = self.state_counts[FAILURE]
+        if failures > self.max_failures or len(tasks) - failures > self.max_tasks:
+            self._evict()
 
-    def _apply_worker_event(self, event: dict) -> None:
+    def _update_task(self, task: TaskRecord, subject: str, hostname: str, timestamp, local_received,
+                     event: dict) -> None:
+        """celery's ``State`` for one task event: the worker, the task, its family."""
+        if subject == "sent":  # sent by the client, not a worker
+            task.client = _intern(hostname)
+        else:
+            worker = self._workers.get(hostname)
+            if worker is None:
+                worker = self._workers[hostname] = Worker(hostname)
+            task.worker = worker
+            if local_received:  # a task event is a sign of life (celery's argument order)
+                worker.event(None, local_received, timestamp)
+        apply_task_event(task, subject, timestamp, event)
+        name = task.name
+        if name is not None and type(name) is str:
+            self._task_types.add(name)
+        parent_id = task.parent_id
+        if parent_id:
+            parent = self._tasks.get(parent_id)
+            if parent is not None:
+                parent.add_child(task.uuid)
+                self._move_to_newest(parent)
+            else:
+                self._add_orphan(parent_id, task.uuid)
+        orphans = self._orphans.pop(task.uuid, None) if self._orphans else None
+        if orphans:
+            for child in orphans:
+                task.add_child(child)
+
+    def _move_to_newest(self, task: TaskRecord) -> None:
+        """What celery's LRU does to a parent each time a child's event looks it up.
+
+        Kept so that the order on screen (and in a saved history) stays what
+        it was when the model was celery's State.
+        """
+        tasks = self._tasks
+        tasks[task.uuid] = tasks.pop(task.uuid)
+        task.seq = self._next_seq
+        self._next_seq += 1
+        self._remember_for_eviction(task, None, task.state)
+
+    def _add_orphan(self, parent_id: str, child: str) -> None:
+        waiting = self._orphans.get(parent_id)
+        if waiting is None:
+            if len(self._orphans) >= self.max_tasks:  # celery bounds these like its tasks
+                del self._orphans[next(iter(self._orphans))]
+            self._orphans[parent_id] = [child]
+        elif child not in waiting:
+            waiting.append(child)
+
+    def _apply_worker_event(self, event: dict, subject: str) -> None:
         hostname = event.get("hostname")
         if not isinstance(hostname, str) or not hostname:
             self.malformed_events += 1
@@ -238,44 +290,79 @@ class ClusterModel:
         event.setdefault("local_received", self._clock())
         event.setdefault("timestamp", event["local_received"])
         try:
-            self.state.event(event)
+            worker = self._workers.get(hostname)
+            if worker is None:
+                worker = Worker(hostname)
+                if subject != "offline":  # as celery: an unknown worker going offline is not kept
+                    self._workers[hostname] = worker
+            worker.event(subject, event["timestamp"], event["local_received"], event)
         except Exception:  # noqa: BLE001
             self.malformed_events += 1
 
-    def _evict(self, failures: int) -> None:
+    def _remember_for_eviction(self, task: TaskRecord, before, after) -> None:
+        """Index a task that became a failure or finished (``before`` None: index it anew)."""
+        if after == FAILURE:
+            heapq.heappush(self._failure_heap, (task.seq, task.uuid))
+        elif after in FINISHED_STATES and (before is None or before == FAILURE or before not in FINISHED_STATES):
+            heapq.heappush(self._finished_heap, (task.seq, task.uuid))
+
+    def _evict(self) -> None:
         """Drop tasks over the bounds.
 
         Failures have their own bound (``max_failures``), so a flood of
         successes never pushes the failures a person came to read out of
         memory; other tasks go oldest finished first, then oldest.
+        "Oldest" is first seen.
         """
-        excess_failures = failures - self.max_failures
-        excess_others = len(self._tasks) - failures - self.max_tasks
         doomed = []
-        for uuid, task in self._tasks.items():
-            if excess_failures <= 0 and excess_others <= 0:
-                break
-            if task.state == states.FAILURE:
-                if excess_failures > 0:
-                    doomed.append(uuid)
-                    excess_failures -= 1
-            elif excess_others > 0 and task.state in FINISHED_STATES:
-                doomed.append(uuid)
-                excess_others -= 1
+        counts = self.state_counts
+        excess_failures = counts[FAILURE] - self.max_failures
+        if excess_failures > 0:
+            doomed += self._pop_oldest(self._failure_heap, excess_failures, lambda s: s == FAILURE)
+        excess_others = len(self._tasks) - counts[FAILURE] - self.max_tasks
         if excess_others > 0:
-            chosen = set(doomed)
-            for uuid, task in self._tasks.items():
-                if excess_others <= 0:
-                    break
-                if uuid not in chosen and task.state != states.FAILURE:
-                    doomed.append(uuid)
-                    excess_others -= 1
+            finished = self._pop_oldest(self._finished_heap, excess_others,
+                                        lambda s: s != FAILURE and s in FINISHED_STATES)
+            doomed += finished
+            excess_others -= len(finished)
+            if excess_others > 0:
+                chosen = set(doomed)
+                for uuid, task in self._tasks.items():
+                    if excess_others <= 0:
+                        break
+                    if uuid not in chosen and task.state != FAILURE:
+                        doomed.append(uuid)
+                        excess_others -= 1
         for uuid in doomed:
             task = self._tasks.pop(uuid)
-            self._timelines.pop(uuid, None)
-            self.state_counts[task.state] -= 1
+            counts[task.state] -= 1
         self.evicted += len(doomed)
         self._version += 1
+        for heap in (self._finished_heap, self._failure_heap):
+            if len(heap) > 2 * len(self._tasks) + 1024:  # entries made stale by evictions of other kinds
+                self._rebuild_heaps()
+                break
+
+    def _pop_oldest(self, heap: list, count: int, still_wanted) -> list:
+        found = []
+        tasks = self._tasks
+        while heap and len(found) < count:
+            seq, uuid = heapq.heappop(heap)
+            task = tasks.get(uuid)
+            if task is not None and task.seq == seq and still_wanted(task.state):
+                found.append(uuid)
+        return found
+
+    def _rebuild_heaps(self) -> None:
+        finished, failures = [], []
+        for uuid, task in self._tasks.items():
+            if task.state == FAILURE:
+                failures.append((task.seq, uuid))
+            elif task.state in FINISHED_STATES:
+                finished.append((task.seq, uuid))
+        heapq.heapify(finished)
+        heapq.heapify(failures)
+        self._finished_heap, self._failure_heap = finished, failures
 
     # -- snapshots (UI thread) -----------------------------------------------
     @property
@@ -316,7 +403,7 @@ class ClusterModel:
             if task is None:
                 return None
             row = self.task_row(uuid)
-            children = tuple(sorted(child.uuid for child in list(task.children)))
+            children = tuple(sorted(self._live_children(task)))
             return TaskDetail(
                 uuid=uuid, name=row.name, state=row.state, worker=row.worker,
                 client=_text(task.client), args=row.args, kwargs=row.kwargs,
@@ -325,7 +412,7 @@ class ClusterModel:
                 expires=task.expires, queue=_text(getattr(task, "queue", None)), exchange=_text(task.exchange), routing_key=_text(task.routing_key),
                 root_id=_text(task.root_id), parent_id=_text(task.parent_id), children=children,
                 received=task.received, started=task.started, runtime=row.runtime,
-                timeline=tuple(self._timelines.get(uuid, ())),
+                timeline=task.steps(),
             )
 
     def workflow(self, uuid: str) -> list:
@@ -392,11 +479,11 @@ class ClusterModel:
     def task_names(self) -> list:
         """Every task type seen, sorted."""
         with self.lock:
-            return sorted(self.state.task_types())
+            return sorted(self._task_types)
 
     def has_worker(self, hostname: str) -> bool:
         with self.lock:
-            return hostname in self.state.workers
+            return hostname in self._workers
 
     def has_task(self, uuid: str) -> bool:
         with self.lock:
@@ -407,7 +494,7 @@ class ClusterModel:
         now = self._clock()
         rows = []
         with self.lock:
-            for hostname, worker in list(self.state.workers.items()):
+            for hostname, worker in list(self._workers.items()):
                 last = worker.heartbeats[-1] if worker.heartbeats else None
                 software = " ".join(str(p) for p in (worker.sw_ident, worker.sw_ver) if p)
                 rows.append(
@@ -427,7 +514,7 @@ class ClusterModel:
     def summary(self) -> Summary:
         now = self._monotonic()
         with self.lock:
-            workers = list(self.state.workers.values())
+            workers = list(self._workers.values())
             wall = self._clock()
             online = sum(1 for w in workers if _is_alive(w, wall))
             counts = {k: v for k, v in self.state_counts.items() if v > 0}
@@ -451,16 +538,17 @@ class ClusterModel:
                 unknown_types=tuple(self.unknown_types),
             )
 
+    def _live_children(self, task: TaskRecord) -> list:
+        """Children still in memory (celery's WeakSet forgets evicted ones the same way)."""
+        return [uuid for uuid in task.children or () if uuid in self._tasks]
+
     # -- history: export and restore (celerytop/store.py) -------------------
-    #: Task attributes a record keeps by name; the rest of a task's ``__dict__``
-    #: (event fields such as queue, hostname, pid, utcoffset) goes under "extra".
+    #: Task attributes a record keeps by name; other event fields (queue, and
+    #: any a worker adds) go under "extra".
     _TASK_FIELDS = ("name", "state", "received", "sent", "started", "rejected", "succeeded", "failed",
                     "retried", "revoked", "args", "kwargs", "eta", "expires", "retries", "result",
                     "exception", "timestamp", "runtime", "traceback", "exchange", "routing_key", "clock",
                     "client", "root_id", "parent_id")
-    #: Never in "extra": named fields, and references celery's ``Task`` rebuilds itself.
-    _TASK_SKIP = frozenset(_TASK_FIELDS) | frozenset(
-        ("uuid", "worker", "children", "cluster_state", "_serializer_handlers", "parent", "root"))
     _WORKER_FIELDS = ("hostname", "pid", "freq", "heartbeats", "clock", "active", "processed", "loadavg",
                       "sw_ident", "sw_ver", "sw_sys")
 
@@ -484,17 +572,13 @@ class ClusterModel:
             if base is None:
                 base = self._export_base = {"tasks": {}, "workers": {}, "next": 0}
             seen, fresh, tasks = base["tasks"], {}, []
-            prev, next_key, timelines = -1, base["next"], self._timelines
+            prev, next_key = -1, base["next"]
             for uuid, task in self._tasks.items():
-                timeline = timelines.get(uuid, ())
-                d = task.__dict__
-                fingerprint = _fingerprint((task.state, len(timeline), len(task.children), d.get("clock"),
-                                            d.get("timestamp"), d.get("received"), d.get("started"),
-                                            d.get("sent")))
+                fingerprint = _fingerprint((task.state, len(task.timeline), len(task.children or ()), task.clock,
+                                            task.timestamp, task.received, task.started, task.sent))
                 old = seen.get(uuid)
-                # "seq" follows the model's order, which is first seen except that
-                # celery moves a parent to the end when a child's event names it:
-                # a task keeps its seq while it stays in order, else takes a new one.
+                # "seq" follows the model's order (first seen, restored history
+                # first): a task keeps its seq while it stays in order, else takes a new one.
                 if old is not None and old[1] > prev:
                     key = old[1]
                 else:
@@ -502,23 +586,26 @@ class ClusterModel:
                 fresh[uuid] = (fingerprint, key)
                 prev = key
                 if everything or old != (fingerprint, key):
-                    tasks.append(self._task_record(uuid, task, timeline, key))
+                    tasks.append(self._task_record(uuid, task, key))
             evicted = [uuid for uuid in seen if uuid not in fresh]
             workers, known = [], {}
-            for hostname, worker in list(self.state.workers.data.items()):
+            for hostname, worker in list(self._workers.items()):
                 record = known[hostname] = self._worker_record(hostname, worker)
                 if everything or base["workers"].get(hostname) != record:
                     workers.append(record)
             base.update(tasks=fresh, workers=known, next=next_key)
             return tasks, workers, evicted
 
-    def _task_record(self, uuid: str, task, timeline, key: int) -> dict:
-        record = {name: getattr(task, name, None) for name in self._TASK_FIELDS}
+    def _task_record(self, uuid: str, task: TaskRecord, key: int) -> dict:
+        record = {name: getattr(task, name) for name in self._TASK_FIELDS}
+        extra = dict(task.extra or ())
+        if task.queue is not None:
+            extra["queue"] = task.queue
         record.update(
             uuid=uuid, seq=key, worker=task.worker.hostname if task.worker is not None else None,
-            children=sorted(child.uuid for child in list(task.children)) if len(task.children) else [],
-            timeline=[list(step) for step in timeline],
-            extra={k: v for k, v in task.__dict__.items() if k not in self._TASK_SKIP},
+            children=sorted(self._live_children(task)),
+            timeline=[list(step) for step in task.steps()],
+            extra=extra,
         )
         return record
 
@@ -542,34 +629,35 @@ class ClusterModel:
             for record in workers:
                 if isinstance(record, dict):
                     self._restore_worker(record)
-            live = list(self._tasks)
+            live = self._tasks
+            self._tasks = {}
             restored = []
-            for record in tasks:
+            first_seq = -len(tasks) - 1 + min((t.seq for t in live.values()), default=0)
+            for index, record in enumerate(tasks):
                 try:
-                    task = self._restore_task(record) if isinstance(record, dict) else None
+                    task = self._restore_task(record, first_seq + index, live) if isinstance(record, dict) else None
                 except (TypeError, ValueError, AttributeError):  # e.g. an unhashable name
                     task = None
                 if task is not None:
                     restored.append((task, record.get("children")))
-            for uuid in live:  # restored history is older than what arrived already
-                self._tasks.move_to_end(uuid)
+            self._tasks.update(live)  # restored history is older than what arrived already
             for task, children in restored:
                 self._link_restored(task, children)
-            failures = self.state_counts[states.FAILURE]
+            self._rebuild_heaps()
+            failures = self.state_counts[FAILURE]
             if failures > self.max_failures or len(self._tasks) - failures > self.max_tasks:
-                self._evict(failures)
+                self._evict()
             self._version += 1
 
     def _restore_worker(self, record: dict):
         hostname = record.get("hostname")
-        workers = self.state.workers
-        if not isinstance(hostname, str) or not hostname or hostname in workers.data:
+        if not isinstance(hostname, str) or not hostname or hostname in self._workers:
             return None
         heartbeats = [h for h in record.get("heartbeats") or () if isinstance(h, (int, float))]
         fields = {name: record[name] for name in self._WORKER_FIELDS[1:] if name in record}
-        fields["heartbeats"] = sorted(heartbeats)[-self.state.Worker.heartbeat_max:]
+        fields["heartbeats"] = sorted(heartbeats)[-Worker.heartbeat_max:]
         try:
-            worker = self.state.Worker(hostname, **fields)
+            worker = Worker(hostname, **fields)
         except (TypeError, ValueError):
             return None
         extra = record.get("extra")
@@ -577,54 +665,47 @@ class ClusterModel:
             for key, value in extra.items():
                 if isinstance(key, str) and key != "event" and key not in self._WORKER_FIELDS:
                     worker.__dict__[key] = value
-        workers[hostname] = worker
+        self._workers[hostname] = worker
         return worker
 
-    def _restore_task(self, record: dict):
+    def _restore_task(self, record: dict, seq: int, live: dict):
         uuid, state = record.get("uuid"), record.get("state")
-        if not isinstance(uuid, str) or not uuid or uuid in self._tasks or not isinstance(state, str):
+        if not isinstance(uuid, str) or not uuid or uuid in live or uuid in self._tasks \
+                or not isinstance(state, str):
             return None
-        task = self.state.Task(uuid, cluster_state=self.state)
+        task = TaskRecord(uuid, seq)
         extra = record.get("extra")
         if isinstance(extra, dict):
-            skip = self._TASK_SKIP
-            task.__dict__.update((k, v) for k, v in extra.items() if isinstance(k, str) and k not in skip)
-        task.__dict__.update((name, record[name]) for name in self._TASK_FIELDS if name in record)
+            task.set_fields({k: v for k, v in extra.items() if k not in self._TASK_FIELDS})
+        task.set_fields({name: record[name] for name in self._TASK_FIELDS if name in record})
         hostname = record.get("worker")
         if isinstance(hostname, str) and hostname:
-            worker = self.state.workers.data.get(hostname)
+            worker = self._workers.get(hostname)
             if worker is None:  # as celery does when a task names a worker it has not seen
-                worker = self.state.workers[hostname] = self.state.Worker(hostname)
+                worker = self._workers[hostname] = Worker(hostname)
             task.worker = worker
         steps = record.get("timeline") if isinstance(record.get("timeline"), list) else []
-        timeline = [tuple(step) for step in steps[:64] if _is_sequence(step) and len(step) == 2]
-        name, sender = task.name, task.__dict__.get("hostname") or hostname
-        if isinstance(name, str):
-            self.state._seen_types.add(name)  # what task_names() reads; celery has no public way in
-            self.state.tasks_by_type[name].add(task)
-            if isinstance(sender, str):
-                self.state.tasks_by_worker[sender].add(task)
-        self._timelines[uuid] = timeline
-        self._tasks[uuid] = task  # not through the LRU: celery's bound must not drop history silently
+        task.timeline = tuple(value for step in steps[:TIMELINE_MAX] if _is_sequence(step) and len(step) == 2
+                              for value in step)
+        if isinstance(task.name, str):
+            self._task_types.add(task.name)
+        self._tasks[uuid] = task
         self.state_counts[state] += 1
         return task
 
-    def _link_restored(self, task, children) -> None:
-        """Parent and child links, which celery's ``Task`` keeps as a WeakSet of objects."""
+    def _link_restored(self, task: TaskRecord, children) -> None:
         for child_id in children if isinstance(children, list) else ():
-            child = self._tasks.get(child_id) if isinstance(child_id, str) else None
-            if child is not None:
-                task.children.add(child)
-        waiting = getattr(self.state, "_tasks_to_resolve", {})  # live children that named this parent
-        if task.uuid in waiting:
-            task.children.update(waiting.pop(task.uuid))
+            if isinstance(child_id, str) and child_id in self._tasks:
+                task.add_child(child_id)
+        for child_id in self._orphans.pop(task.uuid, ()):  # live children that named this parent
+            task.add_child(child_id)
         parent_id = task.parent_id
         if isinstance(parent_id, str) and parent_id:
             parent = self._tasks.get(parent_id)
             if parent is not None:
-                parent.children.add(task)
-            elif hasattr(self.state, "_add_pending_task_child"):  # linked when the parent shows up
-                self.state._add_pending_task_child(task)
+                parent.add_child(task.uuid)
+            else:  # linked when the parent shows up
+                self._add_orphan(parent_id, task.uuid)
 
 
 def _fingerprint(values: tuple) -> int:

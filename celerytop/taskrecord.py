@@ -1,0 +1,110 @@
+"""One task as the model keeps it, and how an event changes it.
+
+celery's ``events.state.Task`` keeps every event field in a per-task
+``__dict__`` and its children in a ``WeakSet``: about 2.5 KB of structure
+per task before any of the task's own strings.  :class:`TaskRecord` keeps
+the same attributes in ``__slots__``, children as a list of ids, and the
+timeline as one flat tuple, so 100,000 tasks fit in a fraction of the
+memory.  :func:`apply_task_event` follows ``celery.events.state.Task.event``
+rule for rule (which event wins when they arrive out of order, which fields
+a late ``task-received`` may still fill in); ``tests/test_model_equivalence.py``
+replays streams through both and compares every attribute.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from celery import states
+from celery.events.state import TASK_EVENT_TO_STATE
+
+#: Attributes celery's ``Task`` shows by name, each a slot here.
+EVENT_FIELDS = (
+    "name", "state", "sent", "received", "started", "rejected", "succeeded", "failed", "retried",
+    "revoked", "args", "kwargs", "eta", "expires", "retries", "result", "exception", "timestamp",
+    "runtime", "traceback", "exchange", "routing_key", "clock", "client", "root_id", "parent_id", "queue",
+)
+#: Event fields that describe the event, not the task (the worker and the
+#: client are kept as references): celery copies them onto the task, we
+#: do not, which is most of the memory saved.
+EVENT_ONLY_FIELDS = frozenset(("type", "local_received", "utcoffset", "pid", "hostname", "uuid"))
+#: Fields that repeat across tasks: one shared string each.
+SHARED_TEXT_FIELDS = frozenset(("name", "exchange", "routing_key", "queue", "client"))
+
+#: A task retried forever must not grow its timeline without bound.
+TIMELINE_MAX = 64
+
+_SETTABLE = frozenset(EVENT_FIELDS)
+_MERGE_RULES = {states.RECEIVED: frozenset(("name", "args", "kwargs", "parent_id", "root_id", "retries",
+                                            "eta", "expires"))}
+_PRECEDENCE = states.PRECEDENCE_LOOKUP
+_NONE_PRECEDENCE = states.NONE_PRECEDENCE
+_RETRY = states.RETRY
+_intern = sys.intern
+
+
+class TaskRecord:
+    """What is known about one task; ``None`` for anything not yet reported."""
+
+    __slots__ = EVENT_FIELDS + ("uuid", "seq", "worker", "children", "timeline", "extra")
+
+    def __init__(self, uuid: str, seq: int):
+        self.uuid = uuid
+        self.seq = seq  # first-seen order, for eviction
+        self.state = states.PENDING
+        self.clock = 0
+        self.name = self.sent = self.received = self.started = self.rejected = None
+        self.succeeded = self.failed = self.retried = self.revoked = None
+        self.args = self.kwargs = self.eta = self.expires = self.retries = None
+        self.result = self.exception = self.timestamp = self.runtime = self.traceback = None
+        self.exchange = self.routing_key = self.client = self.root_id = self.parent_id = None
+        self.queue = None
+        self.worker = None  # celery's events.state.Worker, shared by its tasks
+        self.children = None  # [uuid, ...] once a child names this task
+        self.timeline = ()  # (event, timestamp, event, timestamp, ...) in arrival order
+        self.extra = None  # {field: value} for event fields celery's Task has no name for
+
+    def steps(self) -> tuple:
+        """The timeline as ((event, timestamp), ...)."""
+        flat = self.timeline
+        return tuple(zip(flat[0::2], flat[1::2]))
+
+    def set_fields(self, fields) -> None:
+        """Copy event fields onto the task as celery's ``Task.__dict__.update`` would."""
+        for key, value in fields.items():
+            if key in _SETTABLE:
+                if key in SHARED_TEXT_FIELDS and type(value) is str:
+                    value = _intern(value)
+                setattr(self, key, value)
+            elif key not in EVENT_ONLY_FIELDS and isinstance(key, str):
+                extra = self.extra
+                if extra is None:
+                    extra = self.extra = {}
+                extra[key] = value
+
+    def add_child(self, uuid: str) -> None:
+        children = self.children
+        if children is None:
+            self.children = [uuid]
+        elif uuid not in children:
+            children.append(uuid)
+
+
+def apply_task_event(task: TaskRecord, subject: str, timestamp, event: dict) -> None:
+    """``celery.events.state.Task.event`` for one event (``subject``: 'received', ...)."""
+    state = TASK_EVENT_TO_STATE.get(subject)
+    if state is not None:
+        setattr(task, subject, timestamp)  # e.g. task.received = the event's time
+    else:
+        state = subject.upper()
+    if (state != _RETRY and task.state != _RETRY
+            and _PRECEDENCE.get(state, _NONE_PRECEDENCE) > _PRECEDENCE.get(task.state, _NONE_PRECEDENCE)):
+        # The event happened before the state we have: merge, do not move back.
+        keep = _MERGE_RULES.get(state)
+        task.set_fields(event if keep is None else {k: v for k, v in event.items() if k in keep})
+    else:
+        task.set_fields(event)
+        task.state = state
+        task.timestamp = timestamp
+    if len(task.timeline) < 2 * TIMELINE_MAX:
+        task.timeline += (subject, timestamp)
