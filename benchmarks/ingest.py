@@ -127,7 +127,7 @@ def tasks_kept(holder) -> int | None:
         return None
     tasks = getattr(holder, "tasks", None)
     if tasks is None:  # ClusterModel
-        tasks = holder.state.tasks
+        return holder.summary().task_count
     return len(tasks)
 
 

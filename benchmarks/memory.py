@@ -47,26 +47,26 @@ def proc_status() -> tuple[float, float]:
 
 
 def build(kind: str, bound: int, max_failures: int):
-    """(holder, handler, tasks mapping) for 'state' or 'celerytop'."""
+    """(holder, handler, count of tasks kept) for 'state' or 'celerytop'."""
     if kind == "state":
         from celery.events.state import State
 
         state = State(max_tasks_in_memory=bound)
-        return state, state.event, state.tasks
+        return state, state.event, lambda: len(state.tasks)
     from celerytop.model import ClusterModel
 
     for module in ("celerytop.launch", "celerytop.ui.app"):  # what a running monitor has loaded
         importlib.import_module(module)
 
     model = ClusterModel(max_tasks=bound, max_failures=max_failures)
-    return model, model.on_event, model.state.tasks
+    return model, model.on_event, lambda: model.summary().task_count
 
 
 def load(kind: str, total_tasks: int, bound: int, max_failures: int, every: int) -> dict:
     """In a fresh process: feed ``total_tasks`` tasks; RSS after imports and after every ``every`` tasks."""
     import workload
 
-    holder, handler, tasks = build(kind, bound, max_failures)
+    holder, handler, tasks_kept = build(kind, bound, max_failures)
     gc.collect()
     imported = proc_status()[0]
     samples = []
@@ -76,7 +76,7 @@ def load(kind: str, total_tasks: int, bound: int, max_failures: int, every: int)
     def sample(count):
         gc.collect()
         rss, _ = proc_status()
-        samples.append((count, rss, len(tasks)))
+        samples.append((count, rss, tasks_kept()))
 
     for event in workload.receiver_events(workload.stream(tasks=total_tasks)):
         if event["type"] == "task-sent":

@@ -1,4 +1,4 @@
-"""The event-capture thread: broker -> celery ``Receiver`` -> model.
+"""The event-capture thread: broker -> event stream (``consumers.py``) -> model.
 
 It owns the broker connection, reconnects with exponential backoff, and
 publishes its connection state through :class:`ConnectionStatus`.  It never
@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from celerytop import fstransport
+from celerytop import consumers, fstransport
 from celerytop.formatting import sanitize
 
 CONNECTING = "connecting"
@@ -45,6 +45,48 @@ class StatusSnapshot:
     attempts: int
     connected_since: float | None
     connects: int
+    lag: float = 0.0  # seconds the newest event took to reach the model, beyond its sender's usual
+    messages_queued: int | None = None  # RabbitMQ: events waiting in our queue
+    bytes_queued: int | None = None  # Redis: events waiting in our output buffer
+    drops: int = 0  # times the stream broke while connected: events were lost
+    last_drop: float | None = None  # wall-clock time of the latest
+
+
+class StreamHealth:
+    """How far behind the stream is, written by the capture thread without a lock.
+
+    Lag is measured per sender against the smallest delay seen from it, so
+    a worker whose clock is off by minutes does not read as minutes behind.
+    """
+
+    MAX_SENDERS = 10000
+
+    def __init__(self):
+        self._floor: dict = {}
+        self.lag = 0.0
+        self.messages_queued = None
+        self.bytes_queued = None
+
+    def saw(self, event) -> None:
+        try:
+            delay = event["local_received"] - event["timestamp"]
+            sender = event["hostname"]
+            floor = self._floor.get(sender)
+        except (KeyError, TypeError):
+            return
+        if floor is None or delay < floor:
+            if floor is None and len(self._floor) >= self.MAX_SENDERS:
+                self._floor.clear()
+            self._floor[sender] = floor = delay
+        self.lag = delay - floor
+
+    def backlog(self, messages_queued=None, bytes_queued=None) -> None:
+        self.messages_queued = messages_queued
+        self.bytes_queued = bytes_queued
+
+    def reset(self) -> None:
+        self.lag = 0.0
+        self.messages_queued = self.bytes_queued = None
 
 
 class ConnectionStatus:
@@ -59,6 +101,9 @@ class ConnectionStatus:
         self._attempts = 0
         self._connected_since: float | None = None
         self._connects = 0
+        self._drops = 0
+        self._last_drop: float | None = None
+        self.health = StreamHealth()
 
     def connecting(self) -> None:
         with self._lock:
@@ -77,6 +122,10 @@ class ConnectionStatus:
 
     def failed(self, error: str, retry_in: float) -> None:
         with self._lock:
+            if self._state == CONNECTED:  # the stream broke: whatever was sent meanwhile is gone
+                self._drops += 1
+                self._last_drop = time.time()
+            self.health.reset()
             self._state = RETRYING
             self._error = error
             self._retry_at = self._monotonic() + retry_in
@@ -98,32 +147,37 @@ class ConnectionStatus:
             retry_in = None
             if self._retry_at is not None:
                 retry_in = max(0.0, self._retry_at - self._monotonic())
+            health = self.health
             return StatusSnapshot(
-                self._state, self._error, retry_in, self._attempts, self._connected_since, self._connects
+                self._state, self._error, retry_in, self._attempts, self._connected_since, self._connects,
+                lag=health.lag, messages_queued=health.messages_queued, bytes_queued=health.bytes_queued,
+                drops=self._drops, last_drop=self._last_drop,
             )
 
 
 class EventCapture(threading.Thread):
     """Consume the event stream into ``on_event`` until :meth:`stop`."""
 
-    def __init__(self, app, on_event, status: ConnectionStatus, on_connected=None, backoff=BACKOFF):
+    def __init__(self, app, on_event, status: ConnectionStatus, on_connected=None, backoff=BACKOFF,
+                 routing_keys=consumers.ALL_EVENTS):
         super().__init__(name="celerytop-capture", daemon=True)
         self.app = app
         self.on_event = on_event
         self.status = status
         self.on_connected = on_connected
         self.backoff = backoff
+        self.routing_keys = routing_keys
         self._stop_requested = threading.Event()
-        self._receiver = None
+        self._stream = None
         # One queue name for the life of the process: after a reconnect the
         # capture resumes the same queue where the broker kept it.
         self.node_id = uuid.uuid4().hex
 
     def stop(self, timeout: float | None = 2.0) -> None:
         self._stop_requested.set()
-        receiver = self._receiver
-        if receiver is not None:
-            receiver.should_stop = True
+        stream = self._stream
+        if stream is not None:
+            stream.stop()
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout)
 
@@ -153,25 +207,19 @@ class EventCapture(threading.Thread):
         connection = fstransport.connection_for_read(self.app)
         try:
             connection.ensure_connection(max_retries=1)
-            receiver = self.app.events.Receiver(connection, handlers={"*": self.on_event}, node_id=self.node_id)
-            self._receiver = receiver
+            stream = consumers.for_connection(self.app, connection, self.node_id, self.on_event,
+                                              self.status.health, self.routing_keys)
+            self._stream = stream
             if self.stopping:
                 return
-            # Receiver.on_consume_ready runs once its queue is declared and
-            # bound (and, with wakeup, asks every worker for an immediate
-            # heartbeat so the workers pane fills at once): that is the
-            # moment we are connected, even if no event ever arrives.
-            declare_ready = receiver.on_consume_ready
-
-            def on_consume_ready(*args, **kwargs):
-                declare_ready(*args, **kwargs)
-                self._on_consuming()
-
-            receiver.on_consume_ready = on_consume_ready
-            receiver.capture(limit=None, timeout=None, wakeup=True)
-            # capture() returns only once should_stop is set
+            # on_ready runs once the stream is subscribed (and has asked every
+            # worker for an immediate heartbeat, so the workers pane fills at
+            # once): that is the moment we are connected, even if no event
+            # ever arrives.
+            stream.run(on_ready=self._on_consuming)
+            # run() returns only once stop() was called
         finally:
-            self._receiver = None
+            self._stream = None
             try:
                 connection.release()
             except Exception:  # noqa: BLE001 - the connection is already broken

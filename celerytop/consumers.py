@@ -1,0 +1,275 @@
+"""Ways to read celery's event stream off a broker, cheapest first.
+
+celery's ``EventReceiver`` goes through kombu's whole consumer machinery
+for every event (a kombu ``Message``, the decode registry, callbacks, the
+event loop), which costs more CPU per event than celerytop's entire model
+(issue 7, ``benchmarks/README.rst``).  On the two brokers most clusters run,
+celerytop reads the stream itself:
+
+* Redis: kombu publishes events with PUBLISH on ``/{db}.celeryev/<routing
+  key>``; :class:`RedisStream` PSUBSCRIBEs with redis-py and decodes each
+  message's envelope directly.
+* RabbitMQ (py-amqp): :class:`AmqpStream` declares celery's own event queue
+  (the same name, bindings, TTL and expiry) through kombu, then consumes it
+  with py-amqp's ``basic_consume``, without acknowledgements, as kombu does.
+
+Every other transport uses celery's Receiver (:class:`ReceiverStream`).
+All three hand ``on_event`` the dict celery's Receiver would hand its
+handler (``EventReceiver.event_from_message``: Lamport clock, timestamp in
+local time, ``local_received``), and a list of events in one message (as
+prefork workers send them) as one call per event.
+
+Narrowing: ``routing_keys`` are the event exchange's routing keys to bind
+(``#`` is everything; ``worker.#`` and ``task.failed`` keep only worker
+events and failures).  On RabbitMQ and Redis the broker does the narrowing,
+so events not asked for never cross the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import socket
+import time
+
+log = logging.getLogger(__name__)
+
+ALL_EVENTS = ("#",)
+PMESSAGE = (b"pmessage", "pmessage")
+#: How often the streams ask the broker how far behind they are.
+BACKLOG_INTERVAL = 1.0
+
+
+def for_connection(app, connection, node_id: str, on_event, health, routing_keys=ALL_EVENTS):
+    """The cheapest stream that can read ``connection``'s transport."""
+    driver = getattr(connection.transport, "driver_type", "")
+    name = getattr(connection.transport, "driver_name", "")
+    if driver == "redis":
+        return RedisStream(app, connection, node_id, on_event, health, routing_keys)
+    if driver == "amqp" and name == "py-amqp":
+        return AmqpStream(app, connection, node_id, on_event, health, routing_keys)
+    return ReceiverStream(app, connection, node_id, on_event, health, routing_keys)
+
+
+class Stream:
+    """Shared parts: celery's Receiver (for its queue and clock), decoding, stopping."""
+
+    def __init__(self, app, connection, node_id, on_event, health, routing_keys):
+        self.app = app
+        self.connection = connection
+        self.on_event = on_event
+        self.health = health
+        self.routing_keys = tuple(routing_keys) or ALL_EVENTS
+        self.should_stop = False
+        self.receiver = app.events.Receiver(connection, handlers={"*": self._deliver}, node_id=node_id,
+                                            routing_key=self.routing_keys[0])
+        self._from_message = self.receiver.event_from_message
+        self._accept = {_content_type(s) for s in self.receiver.accept}
+        self._next_check = 0.0
+
+    def stop(self) -> None:
+        self.should_stop = True
+
+    def _deliver(self, event) -> None:
+        self.health.saw(event)
+        self.on_event(event)
+
+    def deliver_body(self, body) -> None:
+        """One decoded message body: an event, or a list of them."""
+        for item in body if isinstance(body, list) else (body,):
+            try:
+                _, event = self._from_message(item)
+            except Exception:  # noqa: BLE001 - a broken event is counted, never fatal
+                event = item if isinstance(item, dict) else {}
+            self._deliver(event)
+
+    def decode(self, raw, content_type, content_encoding):
+        if content_type == "application/json" or content_type is None:
+            return json.loads(raw)
+        if content_type not in self._accept:
+            raise ValueError(f"refusing events in {content_type!r}")
+        from kombu import serialization
+
+        return serialization.loads(raw, content_type, content_encoding, accept=self._accept)
+
+    def undecodable(self, exc) -> None:
+        log.warning("an event message could not be decoded: %s", exc)
+        self._deliver({})  # counted by the model as a malformed event
+
+    def due_for_check(self) -> bool:
+        now = time.monotonic()
+        if now < self._next_check:
+            return False
+        self._next_check = now + BACKLOG_INTERVAL
+        return True
+
+
+class ReceiverStream(Stream):
+    """celery's own Receiver, for transports without a cheaper path (narrowed client-side)."""
+
+    def run(self, on_ready) -> None:
+        receiver = self.receiver
+        wanted = _matcher(self.routing_keys)
+        if wanted is not None:
+            receiver.handlers = {"*": lambda event: wanted(event.get("type")) and self._deliver(event)}
+        declare_ready = receiver.on_consume_ready
+
+        def on_consume_ready(*args, **kwargs):
+            declare_ready(*args, **kwargs)
+            on_ready()
+
+        receiver.on_consume_ready = on_consume_ready
+        if self.should_stop:
+            return
+        receiver.capture(limit=None, timeout=None, wakeup=True)  # returns once should_stop is set
+
+    def stop(self) -> None:
+        super().stop()
+        self.receiver.should_stop = True
+
+
+class RedisStream(Stream):
+    """PSUBSCRIBE to the event channel and decode kombu's envelope directly."""
+
+    def run(self, on_ready) -> None:
+        channel = self.connection.default_channel
+        exchange = self.receiver.exchange.name
+        if channel.fanout_patterns:
+            topics = [channel._get_publish_topic(exchange, key.replace("#", "*")) for key in self.routing_keys]
+            narrowed = None
+        else:  # every event on one channel: narrow here
+            topics = [channel._get_publish_topic(exchange, None)]
+            narrowed = _matcher(self.routing_keys)
+        pubsub = channel.client.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.psubscribe(*topics)
+            conn = pubsub.connection
+            self._await_subscribed(conn, len(topics))
+            self._watch_buffer(channel.client, conn)
+            self.receiver.wakeup_workers(channel=channel)
+            on_ready()
+            self._read(conn, narrowed)
+        finally:
+            try:
+                pubsub.close()
+            except Exception:  # noqa: BLE001 - already closed by the server
+                pass
+
+    @staticmethod
+    def _await_subscribed(conn, count: int) -> None:
+        """Wait for Redis to confirm each PSUBSCRIBE: only then is nothing published missed."""
+        while count:
+            if not conn.can_read(timeout=10.0):
+                raise ConnectionError("Redis did not confirm the subscription to the event channel")
+            response = conn.read_response(push_request=True)
+            if isinstance(response, list) and response and response[0] in (b"psubscribe", "psubscribe"):
+                count -= 1
+
+    def _read(self, conn, narrowed) -> None:
+        loads, b64decode, deliver_body = json.loads, base64.b64decode, self.deliver_body
+        can_read, read_response = conn.can_read, conn.read_response
+        while not self.should_stop:
+            if self.due_for_check():
+                self._check_buffer()
+            if not can_read(timeout=0.25):
+                continue
+            response = read_response(push_request=True)  # RESP3 sends messages as pushes
+            if not isinstance(response, list) or len(response) != 4 or response[0] not in PMESSAGE:
+                continue
+            try:
+                envelope = loads(response[3])
+                body = envelope["body"]
+                if (envelope.get("properties") or {}).get("body_encoding") == "base64":
+                    body = b64decode(body)
+                body = self.decode(body, envelope.get("content-type"), envelope.get("content-encoding"))
+            except Exception as exc:  # noqa: BLE001
+                self.undecodable(exc)
+                continue
+            if narrowed is not None:
+                body = [e for e in (body if isinstance(body, list) else [body])
+                        if isinstance(e, dict) and narrowed(e.get("type"))]
+            deliver_body(body)
+
+    # Redis keeps what a subscriber has not read yet in that client's output
+    # buffer and closes the client once the buffer passes its limit
+    # (client-output-buffer-limit pubsub, 32 MB by default): the buffer is
+    # this stream's backlog.
+    def _watch_buffer(self, client, conn) -> None:
+        self._client = client
+        self._address = None
+        try:
+            host, port = conn._sock.getsockname()[:2]
+            self._address = f"{host}:{port}"
+        except (AttributeError, OSError):
+            pass
+
+    def _check_buffer(self) -> None:
+        if self._address is None:
+            return
+        try:
+            for entry in self._client.client_list(_type="pubsub"):
+                if entry.get("addr") == self._address:
+                    self.health.backlog(bytes_queued=int(entry.get("omem", 0)))
+                    return
+        except Exception:  # noqa: BLE001 - CLIENT may be disabled (e.g. a managed Redis)
+            self._address = None
+
+
+class AmqpStream(Stream):
+    """celery's event queue, declared through kombu, consumed with py-amqp directly."""
+
+    def run(self, on_ready) -> None:
+        channel = self.connection.default_channel
+        queue = self.receiver.queue(channel)
+        queue.declare()
+        for key in self.routing_keys[1:]:
+            channel.queue_bind(queue.name, self.receiver.exchange.name, key)
+        self._queue, self._channel = queue.name, channel
+        channel.basic_consume(queue.name, no_ack=True, callback=self._on_message)
+        self.receiver.wakeup_workers(channel=channel)
+        on_ready()
+        drain = self.connection.connection.drain_events
+        while not self.should_stop:
+            if self.due_for_check():
+                self._check_backlog()
+            try:
+                drain(timeout=0.25)
+            except socket.timeout:
+                pass
+
+    def _on_message(self, message) -> None:
+        props = message.properties
+        try:
+            body = self.decode(message.body, props.get("content_type"), props.get("content_encoding"))
+        except Exception as exc:  # noqa: BLE001
+            self.undecodable(exc)
+            return
+        self.deliver_body(body)
+
+    def _check_backlog(self) -> None:
+        _, count, _ = self._channel.queue_declare(self._queue, passive=True)
+        self.health.backlog(messages_queued=count)
+
+
+def _content_type(serializer: str) -> str:
+    from kombu.serialization import registry
+
+    try:
+        return registry.name_to_type.get(serializer, serializer)
+    except AttributeError:
+        return serializer
+
+
+def _matcher(routing_keys):
+    """A test of an event type against AMQP-style routing keys; None when all pass."""
+    if "#" in routing_keys:
+        return None
+    import re
+
+    patterns = []
+    for key in routing_keys:
+        words = [r"[^.]+" if w == "*" else r".*" if w == "#" else re.escape(w) for w in key.split(".")]
+        patterns.append(r"\.".join(words).replace(r"\..*", r"(\..*)?"))
+    regex = re.compile(r"^(?:%s)$" % "|".join(patterns))
+    return lambda event_type: isinstance(event_type, str) and regex.match(event_type.replace("-", ".")) is not None
