@@ -35,6 +35,7 @@ SHARED_TEXT_FIELDS = frozenset(("name", "exchange", "routing_key", "queue", "cli
 TIMELINE_MAX = 64
 
 _SETTABLE = frozenset(EVENT_FIELDS)
+_KNOWN = _SETTABLE | EVENT_ONLY_FIELDS
 _MERGE_RULES = {states.RECEIVED: frozenset(("name", "args", "kwargs", "parent_id", "root_id", "retries",
                                             "eta", "expires"))}
 _PRECEDENCE = states.PRECEDENCE_LOOKUP
@@ -71,16 +72,20 @@ class TaskRecord:
 
     def set_fields(self, fields) -> None:
         """Copy event fields onto the task as celery's ``Task.__dict__.update`` would."""
-        for key, value in fields.items():
-            if key in _SETTABLE:
-                if key in SHARED_TEXT_FIELDS and type(value) is str:
-                    value = _intern(value)
-                setattr(self, key, value)
-            elif key not in EVENT_ONLY_FIELDS and isinstance(key, str):
-                extra = self.extra
-                if extra is None:
-                    extra = self.extra = {}
-                extra[key] = value
+        keys = fields.keys()
+        for key in keys & _SETTABLE:  # set operations run in C: most event fields are skipped there
+            setattr(self, key, fields[key])
+        for key in keys & SHARED_TEXT_FIELDS:
+            value = fields[key]
+            if type(value) is str:
+                setattr(self, key, _intern(value))
+        if not keys <= _KNOWN:
+            extra = self.extra
+            if extra is None:
+                extra = self.extra = {}
+            for key in keys - _KNOWN:
+                if isinstance(key, str):
+                    extra[key] = fields[key]
 
     def add_child(self, uuid: str) -> None:
         children = self.children
