@@ -72,7 +72,9 @@ def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
     return {
         "iteration": iteration,
         "time": clock(),
-        "connection": {"state": status.state, "error": status.error},
+        "connection": {"state": status.state, "error": status.error, "lag": round(status.lag, 3),
+                       "messages_queued": status.messages_queued, "bytes_queued": status.bytes_queued,
+                       "drops": status.drops, "last_drop": status.last_drop},
         "counts": {
             "workers_online": summary.workers_online,
             "workers_total": summary.workers_total,

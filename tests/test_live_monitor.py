@@ -186,3 +186,42 @@ def test_broker_down_at_start_then_up_then_restarted(private_redis, tmp_path):
         assert "tests.kept" in term.text()
         term.press("q")
         assert term.wait_exit() == 0
+
+
+def test_redis_cutting_off_a_slow_subscriber_shows_events_lost_then_recovers(private_redis, tmp_path):
+    """Redis closes a subscriber whose output buffer passes its limit: the events in it are gone.
+
+    The limit is set low (64 KB) and celerytop is stopped (SIGSTOP) while
+    25 MB of events are published (more than the sockets' kernel buffers
+    hold on loopback), so it is the slow subscriber.
+    """
+    import redis
+    from celery import Celery
+
+    private_redis.start()
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    redis.Redis(port=private_redis.port).config_set("client-output-buffer-limit", "pubsub 64kb 32kb 1")
+    app = Celery("sender", broker=url, set_as_current=False)
+    with Terminal([BIN, "-b", url, "--refresh", "0.25"], cols=150, rows=30, cwd=str(tmp_path)) as term:
+        term.wait_for("● connected", timeout=40)
+        os.kill(term.pid, signal.SIGSTOP)
+        try:
+            with app.connection_for_write() as conn:
+                dispatcher = app.events.Dispatcher(conn, hostname="w1@example", enabled=True)
+                for i in range(400):
+                    dispatcher.send("task-received", uuid=f"flood-{i:04d}", name="tests.flood",
+                                    args=repr("x" * 64000), kwargs="{}")
+                dispatcher.close()
+        finally:
+            os.kill(term.pid, signal.SIGCONT)
+        term.wait_for("events lost: stream broke once", timeout=30)
+        assert cell_fg(term, "celerytop", "events lost") == "red"
+        term.wait_for(lambda t: "● connected" in t.lines()[0], timeout=30)
+        assert "events lost" in term.lines()[0], "the loss stays on record after the stream recovers"
+        with app.connection_for_write() as conn:
+            dispatcher = app.events.Dispatcher(conn, hostname="w1@example", enabled=True)
+            dispatcher.send("task-received", uuid="after-loss-0001", name="tests.after", args="()", kwargs="{}")
+            dispatcher.close()
+        term.wait_for("tests.after")
+        term.press("q")
+        assert term.wait_exit() == 0

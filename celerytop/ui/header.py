@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import urwid
 
 from celerytop import capture, formatting
@@ -10,17 +12,48 @@ from celerytop import capture, formatting
 STATE_ORDER = ("PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "REJECTED")
 
 
+#: Shown as behind from this lag (seconds) or these broker backlogs on.
+LAG_SHOWN = 2.0
+MESSAGES_QUEUED_SHOWN = 5000
+BYTES_QUEUED_SHOWN = 4 * 1024 * 1024
+
+
 def connection_markup(status) -> list:
     if status.state == capture.CONNECTED:
-        return [("header.ok", "● connected")]
+        return [("header.ok", "● connected")] + behind_markup(status) + lost_markup(status)
     if status.state == capture.RETRYING:
         retry = f", retry in {status.retry_in:.0f} s" if status.retry_in is not None else ""
-        return [("header.error", f"✖ disconnected{retry}"), ("header.dim", f"  {status.error}")]
+        return ([("header.error", f"✖ disconnected{retry}"), ("header.dim", f"  {status.error}")]
+                + lost_markup(status))
     if status.state == capture.REPLAYING:
         return [("header.ok", "▶ replaying")]
     if status.state == capture.STOPPED:
         return [("header.warn", "■ stopped")]
     return [("header.warn", "… connecting")]
+
+
+def behind_markup(status) -> list:
+    """How far the picture trails the cluster, once that is worth a look."""
+    queued = []
+    if status.messages_queued:
+        queued.append(f"{status.messages_queued:,} queued")
+    if status.bytes_queued:
+        queued.append(f"{status.bytes_queued / 1048576:.1f} MB queued")
+    behind = (status.lag >= LAG_SHOWN or (status.messages_queued or 0) >= MESSAGES_QUEUED_SHOWN
+              or (status.bytes_queued or 0) >= BYTES_QUEUED_SHOWN)
+    if not behind:
+        return []
+    parts = [f"behind {status.lag:.1f} s"] + queued
+    return [("header.warn", "  ⚠ " + ", ".join(parts))]
+
+
+def lost_markup(status) -> list:
+    """The stream broke while connected: events sent meanwhile never reached us."""
+    if not status.drops:
+        return []
+    times = "once" if status.drops == 1 else f"{status.drops} times"
+    when = time.strftime("%H:%M:%S", time.localtime(status.last_drop)) if status.last_drop else "?"
+    return [("header.error", f"  events lost: stream broke {times}, last at {when}")]
 
 
 def counts_markup(summary) -> list:
