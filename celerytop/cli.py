@@ -97,6 +97,10 @@ MONITOR_OPTIONS = (
                  help="Feed a recording instead of a broker, to the screen, --batch, --dump or --camera."),
     click.option("--speed", type=float, default=1.0, show_default=True, metavar="X",
                  help="Replay at X times the recorded pace; 0 = as fast as possible."),
+    click.option("--only-events", metavar="KEYS",
+                 help="Receive only these events: routing keys of celery's event exchange, comma-separated, "
+                      "or 'workers' and 'failures' (worker.# and task.failed).  On RabbitMQ and Redis the "
+                      "broker leaves the rest out, for clusters too busy to watch whole; the header says ONLY."),
     click.option("--db", metavar="PATH",
                  help="Keep tasks and workers in an SQLite file: shown at start, saved every few seconds and "
                       "on exit, bounded by --max-tasks and --max-failures."),

@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import socket
 import struct
 import time
@@ -46,6 +47,24 @@ PMESSAGE = (b"pmessage", "pmessage")
 BACKLOG_INTERVAL = 1.0
 
 
+#: Short names --only-events accepts for routing keys.
+KEY_ALIASES = {"workers": "worker.#", "failures": "task.failed"}
+_ROUTING_KEY = re.compile(r"^(?:[A-Za-z0-9_-]+|\*|#)(?:\.(?:[A-Za-z0-9_-]+|\*|#))*$")
+
+
+def parse_routing_keys(text: str) -> tuple:
+    """'workers,failures' -> ('worker.#', 'task.failed'); ValueError, in words, for anything else."""
+    keys = []
+    for word in (w.strip() for w in text.split(",")):
+        key = KEY_ALIASES.get(word, word)
+        if not _ROUTING_KEY.match(key):
+            raise ValueError(f"{word!r} is not a routing key (e.g. worker.#, task.failed, task.*) "
+                             f"nor one of {', '.join(KEY_ALIASES)}")
+        if key not in keys:
+            keys.append(key)
+    return tuple(keys)
+
+
 def for_connection(app, connection, node_id: str, on_event, health, routing_keys=ALL_EVENTS):
     """The cheapest stream that can read ``connection``'s transport."""
     driver = getattr(connection.transport, "driver_type", "")
@@ -60,6 +79,10 @@ def for_connection(app, connection, node_id: str, on_event, health, routing_keys
 class Stream:
     """Shared parts: celery's Receiver (for its queue and clock), decoding, stopping."""
 
+    #: Whether the Receiver's queue is bound with our routing keys (else with
+    #: '#', everything, and the stream narrows some other way).
+    binds_routing_keys = False
+
     def __init__(self, app, connection, node_id, on_event, health, routing_keys):
         self.app = app
         self.connection = connection
@@ -67,8 +90,9 @@ class Stream:
         self.health = health
         self.routing_keys = tuple(routing_keys) or ALL_EVENTS
         self.should_stop = False
-        self.receiver = app.events.Receiver(connection, handlers={"*": self._deliver}, node_id=node_id,
-                                            routing_key=self.routing_keys[0])
+        self.receiver = app.events.Receiver(
+            connection, handlers={"*": self._deliver}, node_id=node_id,
+            routing_key=self.routing_keys[0] if self.binds_routing_keys else "#")
         self._from_message = self.receiver.event_from_message
         self._accept = {_content_type(s) for s in self.receiver.accept}
         self._next_check = 0.0
@@ -229,6 +253,8 @@ class RedisStream(Stream):
 class AmqpStream(Stream):
     """celery's event queue, declared through kombu, consumed with py-amqp directly."""
 
+    binds_routing_keys = True
+
     def run(self, on_ready) -> None:
         channel = self.connection.default_channel
         queue = self.receiver.queue(channel)
@@ -345,8 +371,6 @@ def _matcher(routing_keys):
     """A test of an event type against AMQP-style routing keys; None when all pass."""
     if "#" in routing_keys:
         return None
-    import re
-
     patterns = []
     for key in routing_keys:
         words = [r"[^.]+" if w == "*" else r".*" if w == "#" else re.escape(w) for w in key.split(".")]

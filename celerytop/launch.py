@@ -8,7 +8,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from celerytop import modes, recording
+from celerytop import consumers, modes, recording
 
 
 class UsageError(Exception):
@@ -39,6 +39,16 @@ class Options:
     replay: str | None = None
     speed: float = 1.0
     db: str | None = None
+    only_events: str | None = None
+
+    @property
+    def routing_keys(self) -> tuple:
+        return consumers.parse_routing_keys(self.only_events) if self.only_events else consumers.ALL_EVENTS
+
+    @property
+    def scope(self) -> str:
+        """The header's note that the picture is narrowed ('' when it is not)."""
+        return "ONLY " + ",".join(self.routing_keys) if self.only_events else ""
 
     def check(self) -> None:
         chosen = [name for name, on in (("--batch", self.batch), ("--dump", self.dump),
@@ -53,6 +63,13 @@ class Options:
             raise UsageError("--record and --replay name the same file")
         if self.db and (self.dump or self.camera):
             raise UsageError("--db keeps the monitor's tasks: use it with the screen or --batch")
+        if self.only_events is not None:
+            try:
+                consumers.parse_routing_keys(self.only_events)
+            except ValueError as exc:
+                raise UsageError(f"--only-events: {exc}") from None
+            if self.replay:
+                raise UsageError("--only-events narrows what the broker sends: it does not apply to --replay")
 
 
 def display_name(app) -> str:
@@ -67,10 +84,12 @@ def run(app, options: Options) -> int:
             from celerytop.dump import dumper
 
             modes.run_dump(app, dumper(options.fmt, sys.stdout), recorder=recorder, replay=options.replay,
+                           routing_keys=options.routing_keys,
                            speed=options.speed)
         elif options.camera:
             try:
                 modes.run_camera(app, options.camera, options.frequency, options.maxrate, recorder=recorder,
+                                 routing_keys=options.routing_keys,
                                  replay=options.replay, speed=options.speed)
             except modes.CameraError as exc:
                 raise UsageError(str(exc)) from None
@@ -145,7 +164,8 @@ def _run_batch(app, options: Options, model, handler, note: str) -> None:
         sys.stderr.write(f"celerytop: {note}\n")
     broker = f"file {os.path.basename(options.replay)}" if options.replay else str(app.conf.broker_url)
     printer = modes.Printer(model, options.fmt, modes.output_width(options.width), display_name(app), broker,
-                            mode="REPLAY" if options.replay else ("READ-ONLY" if options.read_only else ""))
+                            mode=" ".join(m for m in ("REPLAY" if options.replay else "",
+                                                      "READ-ONLY" if options.read_only else "", options.scope) if m))
     if options.replay:
         modes.run_batch_replay(options.replay, handler, printer, iterations=options.iterations,
                                delay=options.delay, speed=options.speed)
@@ -153,6 +173,7 @@ def _run_batch(app, options: Options, model, handler, note: str) -> None:
     control = _control(app, options, audit=False)
     try:
         modes.run_batch(app, model, printer, iterations=options.iterations, delay=options.delay,
+                        routing_keys=options.routing_keys,
                         handler=handler, seed=lambda: _seed_quietly(model, control, options))
     finally:
         control.close()
@@ -192,7 +213,7 @@ def _run_screen(app, options: Options, model, handler, note: str) -> None:
     broker = f"file {os.path.basename(options.replay)}" if replaying else str(app.conf.broker_url)
     ui = MonitorApp(model, status, control, app_name=display_name(app), broker_url=broker,
                     refresh=options.refresh, enable_events=options.enable_events, colors=options.colors,
-                    history=History(default_history_path()))
+                    history=History(default_history_path()), scope=options.scope)
     if note:
         ui.standing_notices.append(note)
     if replaying:
@@ -200,7 +221,8 @@ def _run_screen(app, options: Options, model, handler, note: str) -> None:
         ui.replay = source
         status.replaying()
     else:
-        source = EventCapture(app, handler, status, on_connected=ui.on_connected)
+        source = EventCapture(app, handler, status, on_connected=ui.on_connected,
+                              routing_keys=options.routing_keys)
     try:
         ui.run(on_start=source.start)
     finally:

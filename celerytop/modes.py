@@ -13,6 +13,7 @@ import sys
 import time
 
 from celerytop import batch, capture, recording
+from celerytop.consumers import ALL_EVENTS
 from celerytop.formatting import mask_url
 
 #: Seconds to wait for the broker before batch, dump or camera mode gives up.
@@ -56,11 +57,11 @@ def recorded(handler, recorder):
     return record_then_handle
 
 
-def start_live(app, handler, on_connected=None, timeout: float = CONNECT_TIMEOUT):
+def start_live(app, handler, on_connected=None, timeout: float = CONNECT_TIMEOUT, routing_keys=ALL_EVENTS):
     """Start capturing; once connected, return (capture, status). BrokerUnreachable
     if the first attempt fails or nothing answers within ``timeout``."""
     status = capture.ConnectionStatus()
-    source = capture.EventCapture(app, handler, status, on_connected=on_connected)
+    source = capture.EventCapture(app, handler, status, on_connected=on_connected, routing_keys=routing_keys)
     source.start()
     deadline = time.monotonic() + timeout
     while True:
@@ -106,9 +107,10 @@ class Printer:
         self.out.flush()
 
 
-def run_batch(app, model, printer: Printer, *, iterations: int, delay: float, handler, seed=None) -> None:
+def run_batch(app, model, printer: Printer, *, iterations: int, delay: float, handler, seed=None,
+              routing_keys=ALL_EVENTS) -> None:
     """Live: connect (or fail in one line), seed, then print every ``delay`` seconds."""
-    source, status = start_live(app, handler)
+    source, status = start_live(app, handler, routing_keys=routing_keys)
     try:
         if seed is not None:
             seed()
@@ -148,13 +150,14 @@ def run_batch_replay(path: str, handler, printer: Printer, *, iterations: int, d
         raise recording.RecordingError(player.error)
 
 
-def run_dump(app, dumper, *, recorder=None, replay: str | None = None, speed: float = 1.0) -> None:
+def run_dump(app, dumper, *, recorder=None, replay: str | None = None, speed: float = 1.0,
+             routing_keys=ALL_EVENTS) -> None:
     """Every event, one line each, until Ctrl-C (live) or the recording's end."""
-    _feed_until_done(app, recorded(dumper.on_event, recorder), replay, speed)
+    _feed_until_done(app, recorded(dumper.on_event, recorder), replay, speed, routing_keys)
 
 
 def run_camera(app, camera: str, frequency: float, maxrate, *, recorder=None, replay: str | None = None,
-               speed: float = 1.0, out=sys.stdout) -> None:
+               speed: float = 1.0, out=sys.stdout, routing_keys=ALL_EVENTS) -> None:
     """A celery Polaroid over a celery State, as ``celery events -c`` runs it."""
     from celery.utils.imports import instantiate
 
@@ -167,7 +170,7 @@ def run_camera(app, camera: str, frequency: float, maxrate, *, recorder=None, re
     out.flush()
     cam.install()
     try:
-        _feed_until_done(app, recorded(state.event, recorder), replay, speed)
+        _feed_until_done(app, recorded(state.event, recorder), replay, speed, routing_keys)
     finally:
         cam.cancel()  # takes the last snapshot, as celery's evcam does on exit
 
@@ -176,12 +179,12 @@ class CameraError(Exception):
     """A camera class that does not load: one line, exit status 2."""
 
 
-def _feed_until_done(app, handler, replay: str | None, speed: float) -> None:
+def _feed_until_done(app, handler, replay: str | None, speed: float, routing_keys=ALL_EVENTS) -> None:
     """The recording to its end, or the broker's events until Ctrl-C or SIGTERM."""
     if replay is not None:
         _replay_until_end(replay, handler, speed)
         return
-    source, status = start_live(app, handler)
+    source, status = start_live(app, handler, routing_keys=routing_keys)
     try:
         _wait_forever(status)
     finally:

@@ -225,3 +225,24 @@ def test_redis_cutting_off_a_slow_subscriber_shows_events_lost_then_recovers(pri
         term.wait_for("tests.after")
         term.press("q")
         assert term.wait_exit() == 0
+
+
+def test_only_events_leaves_out_what_was_not_asked_for(broker):
+    """--only-events workers,failures: on RabbitMQ and Redis the broker itself leaves the rest out."""
+    with monitor(broker, "--only-events", "workers,failures", cols=140) as term:
+        term.wait_for("● connected", timeout=40)
+        assert "ONLY worker.#,task.failed" in term.lines()[0]
+        with broker.app.connection_for_write() as conn:
+            dispatcher = broker.app.events.Dispatcher(conn, hostname="w9@example", enabled=True)
+            dispatcher.send("task-received", uuid="narrow-ok-0001", name="tests.ok", args="()", kwargs="{}")
+            dispatcher.send("task-succeeded", uuid="narrow-ok-0001", result="1", runtime=0.1)
+            dispatcher.send("worker-heartbeat", freq=2.0, active=0, processed=1)
+            dispatcher.send("task-failed", uuid="narrow-bad-0001", exception="ValueError('x')", traceback="x")
+            dispatcher.close()
+        term.wait_for("narrow-b")
+        term.wait_for("w9@example")
+        text = term.text()
+        assert "narrow-o" not in text and "tests.ok" not in text, "a task event that was not asked for arrived"
+        assert "FAILURE 1" in term.lines()[1] and "SUCCESS" not in term.lines()[1]
+        term.press("q")
+        assert term.wait_exit() == 0

@@ -69,8 +69,9 @@ class MonitorApp:
     PANES = ("workers", "tasks")
 
     def __init__(self, model, status, control=None, *, app_name="", broker_url="", refresh=1.0,
-                 enable_events=True, colors="auto", keymap=None, history=None):
+                 enable_events=True, colors="auto", keymap=None, history=None, scope=""):
         self.model = model
+        self.scope = scope  # e.g. "ONLY worker.#,task.failed": the broker sends only these events
         self.status = status
         self.control = control
         self.refresh_interval = max(0.05, float(refresh))
@@ -437,9 +438,8 @@ class MonitorApp:
             speed = "max" if player.speed == 0 else f"×{player.speed:g}"
             state = speed + (" ended" if player.finished else " paused" if player.paused else "")
             return f"REPLAY {clock} {state}  (z pause, . step, [ ] speed)"
-        if self.control is not None and self.control.read_only:
-            return "READ-ONLY"
-        return ""
+        modes = ["READ-ONLY" if self.control is not None and self.control.read_only else "", self.scope]
+        return " ".join(m for m in modes if m)
 
     def show_audit(self) -> None:
         if self.control is None or self.control.audit is None:
