@@ -61,14 +61,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import workload  # noqa: E402
+from benchapp import CONTROL_EXCHANGE, EVENT_EXCHANGE, make_app  # noqa: E402,F401
 
 TARGET = 2.5
 BROKER_URLS = {
     "redis": "redis://127.0.0.1:6379/14",
     "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
 }
-EVENT_EXCHANGE = "celerytop.bench.ev"
-CONTROL_EXCHANGE = "celerytop.bench"
 #: Seconds a consumer keeps reading after its N-th event, to count any extra.
 GRACE = 0.5
 LABELS = {
@@ -82,21 +81,6 @@ SPAWN = multiprocessing.get_context("spawn")
 
 def flower_installed() -> bool:
     return importlib.util.find_spec("flower") is not None
-
-
-def make_app(broker_url: str):
-    """The Celery app every process of the benchmark uses: its own exchanges; on RabbitMQ, a backlog queue."""
-    from celery import Celery
-
-    app = Celery("celerytop-bench", broker=broker_url, set_as_current=False)
-    app.conf.update(
-        event_exchange=EVENT_EXCHANGE,
-        control_exchange=CONTROL_EXCHANGE,
-        broker_connection_retry_on_startup=False,
-    )
-    if broker_url.startswith("amqp"):  # see the module's docstring; Redis keeps celery's defaults
-        app.conf.update(event_queue_ttl=None, event_queue_expires=3600.0, event_queue_exclusive=False)
-    return app
 
 
 def make_handler(kind: str, max_tasks: int, max_failures: int, clock=None):

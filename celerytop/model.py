@@ -149,8 +149,9 @@ class ClusterModel:
         self._task_types: set = set()
         self._orphans: dict = {}  # parent uuid -> [child uuid]: children seen before their parent
         self._next_seq = 0
-        # Eviction candidates as (seq, uuid) heaps, oldest first seen on top;
-        # an entry whose task has since changed or gone is skipped when popped.
+        # Eviction candidates as heaps of tasks, oldest first seen (lowest seq)
+        # on top; an entry whose task has since changed or gone is skipped
+        # when popped.
         self._finished_heap: list = []
         self._failure_heap: list = []
         self.state_counts: Counter = Counter()
@@ -245,6 +246,8 @@ class ClusterModel:
             if local_received:  # a task event is a sign of life (celery's argument order)
                 worker.event(None, local_received, timestamp)
         apply_task_event(task, subject, timestamp, event)
+        if "root_id" in event:
+            self._share_ids(task)
         name = task.name
         if name is not None and type(name) is str:
             self._task_types.add(name)
@@ -253,13 +256,24 @@ class ClusterModel:
             parent = self._tasks.get(parent_id)
             if parent is not None:
                 parent.add_child(task.uuid)
-                self._move_to_newest(parent)
+                if parent is not task:
+                    self._move_to_newest(parent)
             else:
                 self._add_orphan(parent_id, task.uuid)
         orphans = self._orphans.pop(task.uuid, None) if self._orphans else None
         if orphans:
             for child in orphans:
                 task.add_child(child)
+
+    def _share_ids(self, task: TaskRecord) -> None:
+        """Point root and parent ids at the uuid strings already kept (a root is its own root_id)."""
+        tasks = self._tasks
+        for name in ("root_id", "parent_id"):
+            value = getattr(task, name)
+            if type(value) is str:
+                known = task if value == task.uuid else tasks.get(value)
+                if known is not None:
+                    setattr(task, name, known.uuid)
 
     def _move_to_newest(self, task: TaskRecord) -> None:
         """What celery's LRU does to a parent each time a child's event looks it up.
@@ -268,10 +282,17 @@ class ClusterModel:
         it was when the model was celery's State.
         """
         tasks = self._tasks
-        tasks[task.uuid] = tasks.pop(task.uuid)
-        task.seq = self._next_seq
+        del tasks[task.uuid]
+        if task.state in FINISHED_STATES:
+            # A copy, not the same record with a new seq: the record sits in
+            # an eviction heap, whose order must not change under it.
+            task = task.copy(seq=self._next_seq)
+            self._remember_for_eviction(task, None, task.state)
+            self._trim_heaps()
+        else:
+            task.seq = self._next_seq
+        tasks[task.uuid] = task
         self._next_seq += 1
-        self._remember_for_eviction(task, None, task.state)
 
     def _add_orphan(self, parent_id: str, child: str) -> None:
         waiting = self._orphans.get(parent_id)
@@ -302,9 +323,9 @@ class ClusterModel:
     def _remember_for_eviction(self, task: TaskRecord, before, after) -> None:
         """Index a task that became a failure or finished (``before`` None: index it anew)."""
         if after == FAILURE:
-            heapq.heappush(self._failure_heap, (task.seq, task.uuid))
+            heapq.heappush(self._failure_heap, task)
         elif after in FINISHED_STATES and (before is None or before == FAILURE or before not in FINISHED_STATES):
-            heapq.heappush(self._finished_heap, (task.seq, task.uuid))
+            heapq.heappush(self._finished_heap, task)
 
     def _evict(self) -> None:
         """Drop tasks over the bounds.
@@ -338,28 +359,29 @@ class ClusterModel:
             counts[task.state] -= 1
         self.evicted += len(doomed)
         self._version += 1
-        for heap in (self._finished_heap, self._failure_heap):
-            if len(heap) > 2 * len(self._tasks) + 1024:  # entries made stale by evictions of other kinds
-                self._rebuild_heaps()
-                break
+        self._trim_heaps()
+
+    def _trim_heaps(self) -> None:
+        """Rebuild the heaps once stale entries (tasks gone, changed or copied) pass 5 %: they hold memory."""
+        if len(self._finished_heap) + len(self._failure_heap) > 1.05 * len(self._tasks) + 1024:
+            self._rebuild_heaps()
 
     def _pop_oldest(self, heap: list, count: int, still_wanted) -> list:
         found = []
         tasks = self._tasks
         while heap and len(found) < count:
-            seq, uuid = heapq.heappop(heap)
-            task = tasks.get(uuid)
-            if task is not None and task.seq == seq and still_wanted(task.state):
-                found.append(uuid)
+            task = heapq.heappop(heap)
+            if tasks.get(task.uuid) is task and still_wanted(task.state):
+                found.append(task.uuid)
         return found
 
     def _rebuild_heaps(self) -> None:
         finished, failures = [], []
         for uuid, task in self._tasks.items():
             if task.state == FAILURE:
-                failures.append((task.seq, uuid))
+                failures.append(task)
             elif task.state in FINISHED_STATES:
-                finished.append((task.seq, uuid))
+                finished.append(task)
         heapq.heapify(finished)
         heapq.heapify(failures)
         self._finished_heap, self._failure_heap = finished, failures

@@ -14,6 +14,7 @@ replays streams through both and compares every attribute.
 from __future__ import annotations
 
 import sys
+import zlib
 
 from celery import states
 from celery.events.state import TASK_EVENT_TO_STATE
@@ -31,6 +32,9 @@ EVENT_ONLY_FIELDS = frozenset(("type", "local_received", "utcoffset", "pid", "ho
 #: Fields that repeat across tasks: one shared string each.
 SHARED_TEXT_FIELDS = frozenset(("name", "exchange", "routing_key", "queue", "client"))
 
+#: Tracebacks longer than this many characters are kept compressed.
+COMPRESS_FROM = 512
+
 #: A task retried forever must not grow its timeline without bound.
 TIMELINE_MAX = 64
 
@@ -44,10 +48,18 @@ _RETRY = states.RETRY
 _intern = sys.intern
 
 
+class _Compressed(bytes):
+    """A compressed traceback, told apart from a worker that sent bytes."""
+
+    __slots__ = ()
+
+
 class TaskRecord:
     """What is known about one task; ``None`` for anything not yet reported."""
 
-    __slots__ = EVENT_FIELDS + ("uuid", "seq", "worker", "children", "timeline", "extra")
+    # The traceback is kept compressed (see the property below).
+    __slots__ = tuple(f for f in EVENT_FIELDS if f != "traceback") + (
+        "_traceback", "uuid", "seq", "worker", "children", "timeline", "extra")
 
     def __init__(self, uuid: str, seq: int):
         self.uuid = uuid
@@ -57,13 +69,37 @@ class TaskRecord:
         self.name = self.sent = self.received = self.started = self.rejected = None
         self.succeeded = self.failed = self.retried = self.revoked = None
         self.args = self.kwargs = self.eta = self.expires = self.retries = None
-        self.result = self.exception = self.timestamp = self.runtime = self.traceback = None
+        self.result = self.exception = self.timestamp = self.runtime = self._traceback = None
         self.exchange = self.routing_key = self.client = self.root_id = self.parent_id = None
         self.queue = None
         self.worker = None  # celery's events.state.Worker, shared by its tasks
         self.children = None  # [uuid, ...] once a child names this task
         self.timeline = ()  # (event, timestamp, event, timestamp, ...) in arrival order
         self.extra = None  # {field: value} for event fields celery's Task has no name for
+
+    @property
+    def traceback(self):
+        value = self._traceback
+        return zlib.decompress(value).decode("utf-8", "surrogatepass") if type(value) is _Compressed else value
+
+    @traceback.setter
+    def traceback(self, value) -> None:
+        # About 2 KB each, read only when a person opens the task: kept
+        # compressed (about a third of the size) once they are that long.
+        if type(value) is str and len(value) > COMPRESS_FROM:
+            value = _Compressed(zlib.compress(value.encode("utf-8", "surrogatepass"), 1))
+        self._traceback = value
+
+    def __lt__(self, other: "TaskRecord") -> bool:  # eviction heaps order tasks by first seen
+        return self.seq < other.seq
+
+    def copy(self, seq: int) -> "TaskRecord":
+        twin = TaskRecord.__new__(TaskRecord)
+        for name in self.__slots__:
+            setattr(twin, name, getattr(self, name))
+        twin.seq = seq
+        twin.children = list(self.children) if self.children is not None else None
+        return twin
 
     def steps(self) -> tuple:
         """The timeline as ((event, timestamp), ...)."""

@@ -122,13 +122,16 @@ def test_edge_cases_end_as_in_celery():
               event("task-received", uuid=parent, name="proj.parent"),
               event("task-started", uuid=child, parent_id=parent, root_id=parent)]
     custom = [event("task-received", uuid="custom-1", name="proj.x", shard=7, tags=["a"])]
+    long_traceback = "Traceback (most recent call last):\n" + "  Fichier « tâche.py » \ud800\n" * 80
+    failed = [event("task-failed", uuid="custom-1", exception="KeyError('é')", traceback=long_traceback)]
     offline = [event("worker-online", hostname="w2@host", freq=2.0, sw_ident="py-celery", sw_ver="5.7.0"),
                event("worker-heartbeat", hostname="w2@host", active=1, processed=4, loadavg=[0.1, 0.2, 0.3]),
                event("worker-offline", hostname="w2@host"), event("worker-offline", hostname="ghost@host")]
-    model, reference = run_both(life1 + again + late + life3 + rejected + family + custom + offline)
+    model, reference = run_both(life1 + again + late + life3 + rejected + family + custom + failed + offline)
     assert reference.tasks.data[uuid2].state == states.SUCCESS and reference.tasks.data[uuid2].name == "proj.late"
     assert [c.uuid for c in reference.tasks.data[parent].children] == [child]
     assert model._tasks["custom-1"].extra == {"shard": 7, "tags": ["a"]}
+    assert model.task_detail("custom-1").traceback == long_traceback, "kept compressed, read back whole"
     assert_same_tasks(model, reference)
     assert_same_workers(model, reference)
 
