@@ -1,10 +1,12 @@
 """Whole processes on a live stream: celerytop's screen against Flower and celery's State.
 
     python benchmarks/live.py [--events N] [--rate R] [--brokers redis,rabbitmq] [--max-tasks N]
+                              [--publishers K]
 
 For each broker, N events of issue 7's workload (default 100,000) are
-published through celery's dispatcher at R events per second (default
-5,000), paced against the clock, to one consumer process at a time:
+published through celery's dispatcher (one per host, the hosts split over
+K publisher processes, default 3) at R events per second (default 5,000),
+paced against the clock, to one consumer process at a time:
 
 * (b) celery ``Receiver`` + ``State`` in a bare Python process (the
   baseline: what ``celery events`` keeps);
@@ -103,18 +105,57 @@ def env_for(url: str) -> dict:
             "PYTHONPATH": os.pathsep.join([HERE, ROOT, os.environ.get("PYTHONPATH", "")])}
 
 
-def publish_paced(url: str, events: int, rate: float) -> float:
-    """Publish at ``rate`` events/s (as far as this process can); the achieved rate."""
+def publish_partition(url: str, events: int, rate: float, part: int, parts: int, start_at: float) -> None:
+    """One publisher process: the events of every ``parts``-th host, each at its place in the global schedule.
+
+    Each host's events go through its own dispatcher, as in a cluster; the
+    processes split the hosts, so each host's events stay in order.
+    """
+    import itertools
+
     app = make_app(url)
-    started = time.perf_counter()
+    hosts = workload.WORKER_HOSTS + workload.CLIENT_HOSTS
+    mine = set(hosts[part::parts])
+    dispatchers, connections = {}, []
+    try:
+        while time.time() < start_at:
+            time.sleep(0.001)
+        for index, item in enumerate(itertools.islice(workload.stream(), events)):
+            if item.hostname not in mine:
+                continue
+            ahead = start_at + index / rate - time.time()
+            if ahead > 0.002:
+                time.sleep(ahead)
+            dispatcher = dispatchers.get(item.hostname)
+            if dispatcher is None:
+                connection = app.connection_for_write()
+                connections.append(connection)
+                dispatcher = dispatchers[item.hostname] = app.events.Dispatcher(
+                    connection, hostname=item.hostname, buffer_while_offline=False)
+            if item.type == "task-sent":
+                dispatcher.publish(item.type, item.fields, dispatcher.producer)
+            else:
+                dispatcher.send(item.type, **item.fields)
+    finally:
+        for dispatcher in dispatchers.values():
+            dispatcher.close()
+        for connection in connections:
+            connection.release()
 
-    def pace(sent: int) -> None:
-        ahead = started + sent / rate - time.perf_counter()
-        if ahead > 0:
-            time.sleep(ahead)
 
-    workload.publish(app, events, on_progress=pace, progress_every=250)
-    return events / (time.perf_counter() - started)
+def publish_paced(url: str, events: int, rate: float, parts: int) -> float:
+    """Publish at ``rate`` events/s from ``parts`` processes (as far as they can); the achieved rate."""
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    start_at = time.time() + 3.0  # once every publisher has started and connected
+    publishers = [spawn.Process(target=publish_partition, args=(url, events, rate, part, parts, start_at))
+                  for part in range(parts)]
+    for process in publishers:
+        process.start()
+    for process in publishers:
+        process.join()
+    return events / (time.time() - start_at)
 
 
 def bin_path(name: str) -> str:
@@ -209,7 +250,7 @@ def run_one(kind: str, url: str, options) -> dict:
             if kind == "celerytop":
                 keys = threading.Thread(target=consumer.press_keys, args=(stop_keys,), daemon=True)
                 keys.start()
-            rate = publish_paced(url, options.events, options.rate)
+            rate = publish_paced(url, options.events, options.rate, options.publishers)
             deadline = time.monotonic() + 3
             while time.monotonic() < deadline and (consumer.handled() or 0) < options.events:
                 time.sleep(0.1)
@@ -239,6 +280,7 @@ def main(argv=None) -> None:
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--brokers", default="redis,rabbitmq")
     parser.add_argument("--max-tasks", type=int, default=10_000)
+    parser.add_argument("--publishers", type=int, default=3, help="publisher processes")
     options = parser.parse_args(argv)
     assert shutil.which(bin_path("celerytop")), "install celerytop first (pip install -e .)"
     kinds = ["state"] + (["flower"] if flower_installed() else []) + ["celerytop"]

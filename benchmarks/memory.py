@@ -10,7 +10,9 @@ see workload.py), reading VmRSS and VmHWM from /proc/self/status after a
 1. TASKS tasks loaded: celerytop's ``ClusterModel(max_tasks=TASKS,
    max_failures=...)`` in a process that has also imported the monitor's
    screen modules (what a running celerytop holds), against a bare
-   ``State(max_tasks_in_memory=TASKS)`` in a process that imports only celery.
+   ``State(max_tasks_in_memory=TASKS)`` in a process that imports only celery,
+   and, when Flower is installed, Flower's ``EventsState`` (its State with
+   its counters) in a process that has imported ``flower.app``.
 2. A long run beyond the bound: LONG x TASKS tasks through the same two,
    still bounded at TASKS, RSS read after every TASKS tasks, to show whether
    it stays flat.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import importlib.util
 import multiprocessing
 import os
 import sys
@@ -52,6 +55,12 @@ def build(kind: str, bound: int, max_failures: int):
         from celery.events.state import State
 
         state = State(max_tasks_in_memory=bound)
+        return state, state.event, lambda: len(state.tasks)
+    if kind == "flower":
+        importlib.import_module("flower.app")  # what a running Flower has loaded: tornado, its handlers
+        from flower.events import EventsState
+
+        state = EventsState(max_tasks_in_memory=bound)
         return state, state.event, lambda: len(state.tasks)
     from celerytop.model import ClusterModel
 
@@ -97,6 +106,8 @@ def run_in_subprocess(function, *args):
 def label(kind: str, bound: int, max_failures: int) -> str:
     if kind == "state":
         return f"celery State(max_tasks_in_memory={bound:,})"
+    if kind == "flower":
+        return f"Flower EventsState(max_tasks_in_memory={bound:,})"
     return f"celerytop ClusterModel({bound:,}, max_failures={max_failures:,})"
 
 
@@ -105,7 +116,7 @@ def loaded_section(options) -> None:
     print(f"{tasks:,} tasks loaded (args reprs of ~220 chars, kwargs ~105, 5 % failed with ~2 KB tracebacks)")
     print(f"  {'':<54}{'imports':>9}  {'loaded':>9}  {'growth':>9}  {'peak':>9}  {'kept':>8}")
     figures = {}
-    for kind in ("state", "celerytop"):
+    for kind in kinds():
         result = run_in_subprocess(load, kind, tasks, tasks, options.max_failures, tasks)
         _, rss, kept = result["samples"][-1]
         figures[kind] = rss
@@ -115,6 +126,11 @@ def loaded_section(options) -> None:
         f"not met, {figures['celerytop'] - TARGET_MIB:.0f} MiB over")
     print(f"  (M = MiB RSS) celerytop / State: {figures['celerytop'] / figures['state']:.2f}x;  "
           f"target {TARGET_MIB} MiB with {tasks:,} tasks: {verdict}")
+    if "flower" in figures:
+        ratio = figures["celerytop"] / figures["flower"]
+        print(f"  celerytop / Flower: {ratio:.2f}x  (target at most 0.33: {'met' if ratio <= 1 / 3 else 'not met'})")
+    else:
+        print("  Flower: not installed (pip install flower to add it as a baseline)")
 
 
 def long_section(options) -> None:
@@ -122,12 +138,17 @@ def long_section(options) -> None:
     print(f"\nLong run: {total:,} tasks through a bound of {tasks:,} (RSS in MiB after every {tasks:,} tasks)")
     header = "".join(f"{f'at {k * tasks // 1000}k':>10}" for k in range(1, options.long + 1))
     print(f"  {'':<54}{header}{'peak':>9}  {'kept':>8}  {'time':>7}")
-    for kind in ("state", "celerytop"):
+    for kind in kinds():
         result = run_in_subprocess(load, kind, total, tasks, options.max_failures, tasks)
         row = "".join(f"{rss:10.1f}" for _, rss, _ in result["samples"])
         kept = result["samples"][-1][2]
         print(f"  {label(kind, tasks, options.max_failures):<54}{row}{result['peak']:9.1f}  {kept:>8,}"
               f"  {result['seconds']:6.0f}s")
+
+
+def kinds() -> tuple:
+    flower = importlib.util.find_spec("flower") is not None
+    return ("state",) + (("flower",) if flower else ()) + ("celerytop",)
 
 
 def parse_args(argv=None):

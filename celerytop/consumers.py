@@ -38,6 +38,8 @@ import time
 import orjson
 
 _FRAME_HEADER = struct.Struct(">BHI")  # AMQP frame: type, channel, payload size
+_CONTENT_HEADER = struct.Struct(">QH")  # content header: body size, property flags
+_BASIC_DELIVER = struct.pack(">HH", 60, 60)
 
 log = logging.getLogger(__name__)
 
@@ -262,17 +264,29 @@ class AmqpStream(Stream):
         for key in self.routing_keys[1:]:
             channel.queue_bind(queue.name, self.receiver.exchange.name, key)
         self._queue, self._channel = queue.name, channel
-        channel.basic_consume(queue.name, no_ack=True, callback=self._on_message)
+        tag = channel.basic_consume(queue.name, no_ack=True, callback=self._on_message)
         self.receiver.wakeup_workers(channel=channel)
         on_ready()
         connection = self.connection.connection  # py-amqp's own
         reader = FrameReader(connection.transport)
         reader.install(connection.transport)
-        has_frame, read_frame = reader.has_frame, reader.read_frame
+        has_frame, read_frame, take_delivery = reader.has_frame, reader.read_frame, reader.take_delivery
         on_frame, blocking_read = connection.on_inbound_frame, connection.blocking_read
+        channel_id, consumer_tag = channel.channel_id, tag.encode() if isinstance(tag, str) else tag
+        decode, deliver_body = self.decode, self.deliver_body
         while not self.should_stop:
             if self.due_for_check():
                 self._check_backlog()
+            delivery = take_delivery(channel_id, consumer_tag)
+            if delivery is not None:
+                connection.bytes_recv += 3  # what py-amqp counts for its heartbeat check
+                try:
+                    body = decode(*delivery)
+                except Exception as exc:  # noqa: BLE001
+                    self.undecodable(exc)
+                    continue
+                deliver_body(body)
+                continue
             if has_frame():  # already read: no timeout to set, no system call
                 on_frame(read_frame())
                 continue
@@ -344,6 +358,59 @@ class FrameReader:
         payload = bytes(buffer[pos + 7:end])
         self._pos = end + 1
         return frame_type, channel, payload
+
+    def take_delivery(self, channel_id: int, consumer_tag: bytes):
+        """(body, content_type, content_encoding) of a basic.deliver wholly in the buffer, else None.
+
+        The three frames of an event message (method, content header, one
+        body frame) are cut out here instead of going through py-amqp's
+        frame handler, channel dispatch and Message: with no
+        acknowledgements there is nothing else to keep track of.  Anything
+        else, or anything unusual, is left to py-amqp.
+        """
+        buffer, pos = self._buffer, self._pos
+        size = len(buffer)
+        unpack_from = _FRAME_HEADER.unpack_from
+        if size - pos < 12:
+            return None
+        frame_type, channel, method_size = unpack_from(buffer, pos)
+        header_at = pos + 8 + method_size
+        if (frame_type != 1 or channel != channel_id or size < header_at + 7
+                or buffer[pos + 7:pos + 11] != _BASIC_DELIVER or buffer[header_at - 1] != self.FRAME_END):
+            return None
+        tag_length = buffer[pos + 11]
+        if buffer[pos + 12:pos + 12 + tag_length] != consumer_tag:
+            return None
+        frame_type, channel, header_size = unpack_from(buffer, header_at)
+        body_at = header_at + 8 + header_size
+        if frame_type != 2 or channel != channel_id or size < body_at or buffer[body_at - 1] != self.FRAME_END:
+            return None
+        at = header_at + 7
+        body_size, flags = _CONTENT_HEADER.unpack_from(buffer, at + 4)
+        if flags & 1:  # a second word of property flags: not what a dispatcher sends
+            return None
+        at += 14
+        content_type = content_encoding = None
+        if flags & 0x8000:
+            length = buffer[at]
+            content_type = buffer[at + 1:at + 1 + length].decode()
+            at += 1 + length
+        if flags & 0x4000:
+            length = buffer[at]
+            content_encoding = buffer[at + 1:at + 1 + length].decode()
+        if body_size == 0:
+            body, end = b"", body_at
+        else:
+            if size - body_at < 7:
+                return None
+            frame_type, channel, frame_size = unpack_from(buffer, body_at)
+            end = body_at + 8 + frame_size
+            if (frame_type != 3 or channel != channel_id or frame_size != body_size or size < end
+                    or buffer[end - 1] != self.FRAME_END):
+                return None
+            body = bytes(buffer[body_at + 7:end - 1])
+        self._pos = end
+        return body, content_type, content_encoding
 
 
 def loads_json(raw):
