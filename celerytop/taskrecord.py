@@ -39,6 +39,11 @@ COMPRESS_FROM = 512
 TIMELINE_MAX = 64
 
 _SETTABLE = frozenset(EVENT_FIELDS)
+#: One letter per task event, for the compact timeline.
+_CODES = {"sent": "s", "received": "r", "started": "t", "succeeded": "u", "failed": "f", "rejected": "j",
+          "revoked": "v", "retried": "y"}
+_SUBJECTS = {code: subject for subject, code in _CODES.items()}
+_EVENT_TIMES = frozenset(_CODES)  # the fields that hold each event's time
 _KNOWN = _SETTABLE | EVENT_ONLY_FIELDS
 _MERGE_RULES = {states.RECEIVED: frozenset(("name", "args", "kwargs", "parent_id", "root_id", "retries",
                                             "eta", "expires"))}
@@ -74,7 +79,10 @@ class TaskRecord:
         self.queue = None
         self.worker = None  # celery's events.state.Worker, shared by its tasks
         self.children = None  # [uuid, ...] once a child names this task
-        self.timeline = ()  # (event, timestamp, event, timestamp, ...) in arrival order
+        # In arrival order: while no event came twice, the events' letters
+        # (one shared string per sequence, e.g. "srtu"), their times being
+        # the fields named after them; else (event, time, event, time, ...).
+        self.timeline = ""
         self.extra = None  # {field: value} for event fields celery's Task has no name for
 
     @property
@@ -103,12 +111,32 @@ class TaskRecord:
 
     def steps(self) -> tuple:
         """The timeline as ((event, timestamp), ...)."""
-        flat = self.timeline
+        flat = self._flat_timeline()
         return tuple(zip(flat[0::2], flat[1::2]))
+
+    def add_step(self, subject: str, timestamp) -> None:
+        timeline = self.timeline
+        if type(timeline) is str:
+            code = _CODES.get(subject)
+            if code is not None and code not in timeline:
+                self.timeline = _intern(timeline + code)
+                return
+            timeline = self._flat_timeline()
+        if len(timeline) < 2 * TIMELINE_MAX:
+            timeline += (subject, timestamp)
+        self.timeline = timeline
+
+    def _flat_timeline(self) -> tuple:
+        timeline = self.timeline
+        if type(timeline) is not str:
+            return timeline
+        return tuple(value for code in timeline for value in (_SUBJECTS[code], getattr(self, _SUBJECTS[code])))
 
     def set_fields(self, fields) -> None:
         """Copy event fields onto the task as celery's ``Task.__dict__.update`` would."""
         keys = fields.keys()
+        if type(self.timeline) is str and not keys.isdisjoint(_EVENT_TIMES):
+            self.timeline = self._flat_timeline()  # an event that sets another event's time: keep the times
         for key in keys & _SETTABLE:  # set operations run in C: most event fields are skipped there
             setattr(self, key, fields[key])
         for key in keys & SHARED_TEXT_FIELDS:
@@ -133,6 +161,7 @@ class TaskRecord:
 
 def apply_task_event(task: TaskRecord, subject: str, timestamp, event: dict) -> None:
     """``celery.events.state.Task.event`` for one event (``subject``: 'received', ...)."""
+    task.add_step(subject, timestamp)  # first: a compact timeline reads the earlier time from the field
     state = TASK_EVENT_TO_STATE.get(subject)
     if state is not None:
         setattr(task, subject, timestamp)  # e.g. task.received = the event's time
@@ -147,5 +176,3 @@ def apply_task_event(task: TaskRecord, subject: str, timestamp, event: dict) -> 
         task.set_fields(event)
         task.state = state
         task.timestamp = timestamp
-    if len(task.timeline) < 2 * TIMELINE_MAX:
-        task.timeline += (subject, timestamp)

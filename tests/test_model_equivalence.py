@@ -184,3 +184,29 @@ def test_bounded_model_keeps_the_same_tasks_as_the_old_eviction():
     assert list(model._tasks) == list(reference.tasks.data)
     for uuid, theirs in reference.tasks.data.items():
         assert model._tasks[uuid].state == theirs.state
+
+
+# -- the timeline, kept compact while no event repeats -------------------------------------------------------
+
+
+def test_timeline_keeps_every_event_with_its_own_time():
+    model = ClusterModel()
+    uuid, life = task_lifecycle(name="proj.retry", final="task-retried", t0=1000.0)
+    again = [event("task-received", timestamp=1010.0, uuid=uuid, name="proj.retry", retries=1),
+             event("task-started", timestamp=1011.0, uuid=uuid),
+             event("task-succeeded", timestamp=1012.0, uuid=uuid, result="1", runtime=1.0)]
+    for e in life + again:
+        model.on_event(dict(e))
+    assert model.task_detail(uuid).timeline == (
+        ("received", 1000.0), ("started", 1000.01), ("retried", 1000.03),
+        ("received", 1010.0), ("started", 1011.0), ("succeeded", 1012.0))
+    other, life = task_lifecycle(t0=2000.0)
+    for e in life:
+        model.on_event(dict(e))
+    assert model.task_detail(other).timeline == (("received", 2000.0), ("started", 2000.01),
+                                                 ("succeeded", 2000.03))
+    # an event carrying another event's time as a field: celery takes the field, the timeline keeps the event
+    model.on_event(event("task-revoked", timestamp=2001.0, uuid=other, received=5.0))
+    assert model.task_detail(other).timeline[0] == ("received", 2000.0)
+    assert model.task_detail(other).timeline[-1] == ("revoked", 2001.0)
+    assert model._tasks[other].received == 5.0
