@@ -27,6 +27,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from celerytop.fastjson import loads_json
 from celerytop.formatting import sanitize
 
 #: Unflushed data is written out after this many seconds at the latest ...
@@ -387,7 +388,7 @@ def _lines(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bool]]:
 
 def _parse(line: bytes) -> object:
     try:
-        return json.loads(line.decode("utf-8"))
+        return loads_json(line)
     except (ValueError, RecursionError):
         return _NOT_JSON
 

@@ -3,7 +3,8 @@
 import json
 
 from celerytop import batch, capture
-from celerytop.consumers import _matcher, loads_json
+from celerytop.consumers import _matcher
+from celerytop.fastjson import loads_json
 from celerytop.model import ClusterModel
 from celerytop.ui.header import header_lines
 from tests.events import event
