@@ -5,8 +5,9 @@
 
 For each broker, N events of issue 7's workload (default 100,000) are
 published through celery's dispatcher (one per host, the hosts split over
-K publisher processes, default 3) at R events per second (default 5,000),
-paced against the clock, to one consumer process at a time:
+K publisher processes, default 3, at a lower priority: a cluster's workers
+run elsewhere) at R events per second (default 5,000), paced against the
+clock, to one consumer process at a time:
 
 * (b) celery ``Receiver`` + ``State`` in a bare Python process (the
   baseline: what ``celery events`` keeps);
@@ -113,6 +114,7 @@ def publish_partition(url: str, events: int, rate: float, part: int, parts: int,
     """
     import itertools
 
+    os.nice(10)  # the cluster runs on other machines: the processes measured go first here
     app = make_app(url)
     hosts = workload.WORKER_HOSTS + workload.CLIENT_HOSTS
     mine = set(hosts[part::parts])

@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import select
 import socket
 import struct
 import time
@@ -281,6 +282,7 @@ class AmqpStream(Stream):
         on_frame, blocking_read = connection.on_inbound_frame, connection.blocking_read
         channel_id, consumer_tag = channel.channel_id, tag.encode() if isinstance(tag, str) else tag
         decode, deliver_body = self.decode, self.deliver_body
+        readable = _readable(connection.transport.sock)
         while not self.should_stop:
             if self.due_for_check():
                 self._check_backlog()
@@ -297,7 +299,8 @@ class AmqpStream(Stream):
             if has_frame():  # already read: no timeout to set, no system call
                 on_frame(read_frame())
                 continue
-            time.sleep(COALESCE)  # nothing buffered: let events gather, then read them at once
+            if not readable():
+                time.sleep(COALESCE)  # caught up: let events gather, then read them at once
             try:
                 blocking_read(timeout=0.25)
             except socket.timeout:
@@ -419,6 +422,18 @@ class FrameReader:
             body = bytes(buffer[body_at + 7:end - 1])
         self._pos = end
         return body, content_type, content_encoding
+
+
+def _readable(sock):
+    """A test, without blocking, for bytes waiting on ``sock`` (decrypted ones included)."""
+    pending = getattr(sock, "pending", None)  # an SSL socket's own buffer, which select() cannot see
+
+    def readable() -> bool:
+        if pending is not None and pending():
+            return True
+        return bool(select.select([sock], [], [], 0)[0])
+
+    return readable
 
 
 def _same(value):
