@@ -185,7 +185,7 @@ class RedisStream(Stream):
             parser = getattr(conn, "_parser", None)
             if hasattr(parser, "set_pubsub_push_handler"):
                 # redis-py's default handler logs every RESP3 push at debug
-                # level, building the message first: a third of the read cost.
+                # level, building the message first, on every event.
                 parser.set_pubsub_push_handler(_same)
             self._await_subscribed(conn, len(topics))
             self._watch_buffer(channel.client, conn)
@@ -241,6 +241,7 @@ class RedisStream(Stream):
     # this stream's backlog.
     def _watch_buffer(self, client, conn) -> None:
         self._client = client
+        self._client_id = None  # learnt at the first check, then asked for alone
         self._address = None
         try:
             host, port = conn._sock.getsockname()[:2]
@@ -252,11 +253,16 @@ class RedisStream(Stream):
         if self._address is None:
             return
         try:
-            for entry in self._client.client_list(_type="pubsub"):
+            if self._client_id is None:  # every subscriber once (a cluster's workers are subscribers too)
+                entries = self._client.client_list(_type="pubsub")
+            else:
+                entries = self._client.client_list(client_id=[self._client_id])
+            for entry in entries:
                 if entry.get("addr") == self._address:
+                    self._client_id = entry.get("id")
                     self.health.backlog(bytes_queued=int(entry.get("omem", 0)))
                     return
-        except Exception:  # noqa: BLE001 - CLIENT may be disabled (e.g. a managed Redis)
+        except Exception:  # noqa: BLE001 - CLIENT may be disabled (e.g. a managed Redis), or older than 6.2
             self._address = None
 
 
