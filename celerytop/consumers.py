@@ -104,13 +104,26 @@ class Stream:
         self._from_message = self.receiver.event_from_message
         self._accept = {_content_type(s) for s in self.receiver.accept}
         self._next_check = 0.0
+        # Set by a stream whose broker cannot leave out what was not asked for.
+        self._wanted = None
 
     def stop(self) -> None:
         self.should_stop = True
 
     def _deliver(self, event) -> None:
+        if self._wanted is not None and not self._wanted(event.get("type")):
+            return
         self.health.saw(event)
         self.on_event(event)
+
+    def deliver_message(self, raw, content_type, content_encoding) -> None:
+        """One message's body, decoded and handed on; a message that does not decode is counted."""
+        try:
+            body = self.decode(raw, content_type, content_encoding)
+        except Exception as exc:  # noqa: BLE001
+            self.undecodable(exc)
+            return
+        self.deliver_body(body)
 
     def deliver_body(self, body) -> None:
         """One decoded message body: an event, or a list of them."""
@@ -132,7 +145,7 @@ class Stream:
 
     def undecodable(self, exc) -> None:
         log.warning("an event message could not be decoded: %s", exc)
-        self._deliver({})  # counted by the model as a malformed event
+        self.on_event({})  # counted by the model as a malformed event, narrowed or not
 
     def due_for_check(self) -> bool:
         now = time.monotonic()
@@ -147,9 +160,7 @@ class ReceiverStream(Stream):
 
     def run(self, on_ready) -> None:
         receiver = self.receiver
-        wanted = _matcher(self.routing_keys)
-        if wanted is not None:
-            receiver.handlers = {"*": lambda event: wanted(event.get("type")) and self._deliver(event)}
+        self._wanted = _matcher(self.routing_keys)
         declare_ready = receiver.on_consume_ready
 
         def on_consume_ready(*args, **kwargs):
@@ -174,10 +185,9 @@ class RedisStream(Stream):
         exchange = self.receiver.exchange.name
         if channel.fanout_patterns:
             topics = [channel._get_publish_topic(exchange, key.replace("#", "*")) for key in self.routing_keys]
-            narrowed = None
         else:  # every event on one channel: narrow here
             topics = [channel._get_publish_topic(exchange, None)]
-            narrowed = _matcher(self.routing_keys)
+            self._wanted = _matcher(self.routing_keys)
         pubsub = channel.client.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.psubscribe(*topics)
@@ -191,7 +201,7 @@ class RedisStream(Stream):
             self._watch_buffer(channel.client, conn)
             self.receiver.wakeup_workers(channel=channel)
             on_ready()
-            self._read(conn, narrowed)
+            self._read(conn)
         finally:
             try:
                 pubsub.close()
@@ -208,8 +218,8 @@ class RedisStream(Stream):
             if isinstance(response, list) and response and response[0] in (b"psubscribe", "psubscribe"):
                 count -= 1
 
-    def _read(self, conn, narrowed) -> None:
-        loads, b64decode, deliver_body = loads_json, base64.b64decode, self.deliver_body
+    def _read(self, conn) -> None:
+        loads, b64decode, deliver_message = loads_json, base64.b64decode, self.deliver_message
         can_read, read_response = conn.can_read, conn.read_response
         while not self.should_stop:
             if self.due_for_check():
@@ -221,19 +231,15 @@ class RedisStream(Stream):
             response = read_response(push_request=True)  # RESP3 sends messages as pushes
             if not isinstance(response, list) or len(response) != 4 or response[0] not in PMESSAGE:
                 continue
-            try:
+            try:  # kombu's envelope: the body, base64 unless told otherwise, and its content type
                 envelope = loads(response[3])
                 body = envelope["body"]
                 if (envelope.get("properties") or {}).get("body_encoding") == "base64":
                     body = b64decode(body)
-                body = self.decode(body, envelope.get("content-type"), envelope.get("content-encoding"))
             except Exception as exc:  # noqa: BLE001
                 self.undecodable(exc)
                 continue
-            if narrowed is not None:
-                body = [e for e in (body if isinstance(body, list) else [body])
-                        if isinstance(e, dict) and narrowed(e.get("type"))]
-            deliver_body(body)
+            deliver_message(body, envelope.get("content-type"), envelope.get("content-encoding"))
 
     # Redis keeps what a subscriber has not read yet in that client's output
     # buffer and closes the client once the buffer passes its limit
@@ -287,7 +293,7 @@ class AmqpStream(Stream):
         has_frame, read_frame, take_delivery = reader.has_frame, reader.read_frame, reader.take_delivery
         on_frame, blocking_read = connection.on_inbound_frame, connection.blocking_read
         channel_id, consumer_tag = channel.channel_id, tag.encode() if isinstance(tag, str) else tag
-        decode, deliver_body = self.decode, self.deliver_body
+        deliver_message = self.deliver_message
         readable = _readable(connection.transport.sock)
         while not self.should_stop:
             if self.due_for_check():
@@ -295,12 +301,7 @@ class AmqpStream(Stream):
             delivery = take_delivery(channel_id, consumer_tag)
             if delivery is not None:
                 connection.bytes_recv += 3  # what py-amqp counts for its heartbeat check
-                try:
-                    body = decode(*delivery)
-                except Exception as exc:  # noqa: BLE001
-                    self.undecodable(exc)
-                    continue
-                deliver_body(body)
+                deliver_message(*delivery)
                 continue
             if has_frame():  # already read: no timeout to set, no system call
                 on_frame(read_frame())
@@ -314,12 +315,7 @@ class AmqpStream(Stream):
 
     def _on_message(self, message) -> None:
         props = message.properties
-        try:
-            body = self.decode(message.body, props.get("content_type"), props.get("content_encoding"))
-        except Exception as exc:  # noqa: BLE001
-            self.undecodable(exc)
-            return
-        self.deliver_body(body)
+        self.deliver_message(message.body, props.get("content_type"), props.get("content_encoding"))
 
     def _check_backlog(self) -> None:
         _, count, _ = self._channel.queue_declare(self._queue, passive=True)

@@ -248,22 +248,31 @@ class ClusterModel:
         apply_task_event(task, subject, timestamp, event)
         if "root_id" in event:
             self._share_ids(task)
-        name = task.name
-        if name is not None and type(name) is str:
-            self._task_types.add(name)
+        if type(task.name) is str:
+            self._task_types.add(task.name)
+        self._link_family(task, move_parent=True)
+
+    def _link_family(self, task: TaskRecord, move_parent: bool) -> None:
+        """Link ``task`` to its parent, and to children seen before it (kept in ``_orphans``).
+
+        ``move_parent``: as celery's LRU does when a child's event looks its parent up.
+        A parent id that cannot be a key raises TypeError, as in celery.
+        """
         parent_id = task.parent_id
         if parent_id:
             parent = self._tasks.get(parent_id)
             if parent is not None:
                 parent.add_child(task.uuid)
-                if parent is not task:
+                if move_parent and parent is not task:
                     self._move_to_newest(parent)
             else:
                 self._add_orphan(parent_id, task.uuid)
+        self._adopt_orphans(task)
+
+    def _adopt_orphans(self, task: TaskRecord) -> None:
         orphans = self._orphans.pop(task.uuid, None) if self._orphans else None
-        if orphans:
-            for child in orphans:
-                task.add_child(child)
+        for child in orphans or ():
+            task.add_child(child)
 
     def _share_ids(self, task: TaskRecord) -> None:
         """Point root and parent ids at the uuid strings already kept (a root is its own root_id)."""
@@ -320,12 +329,19 @@ class ClusterModel:
         except Exception:  # noqa: BLE001
             self.malformed_events += 1
 
+    def _heap_for(self, state):
+        """The eviction heap a task in ``state`` belongs in; None for unfinished tasks."""
+        if state == FAILURE:
+            return self._failure_heap
+        if state in FINISHED_STATES:
+            return self._finished_heap
+        return None
+
     def _remember_for_eviction(self, task: TaskRecord, before, after) -> None:
         """Index a task that became a failure or finished (``before`` None: index it anew)."""
-        if after == FAILURE:
-            heapq.heappush(self._failure_heap, task)
-        elif after in FINISHED_STATES and (before is None or before == FAILURE or before not in FINISHED_STATES):
-            heapq.heappush(self._finished_heap, task)
+        heap = self._heap_for(after)
+        if heap is not None and (before is None or heap is not self._heap_for(before)):
+            heapq.heappush(heap, task)
 
     def _evict(self) -> None:
         """Drop tasks over the bounds.
@@ -339,11 +355,10 @@ class ClusterModel:
         counts = self.state_counts
         excess_failures = counts[FAILURE] - self.max_failures
         if excess_failures > 0:
-            doomed += self._pop_oldest(self._failure_heap, excess_failures, lambda s: s == FAILURE)
+            doomed += self._pop_oldest(self._failure_heap, excess_failures)
         excess_others = len(self._tasks) - counts[FAILURE] - self.max_tasks
         if excess_others > 0:
-            finished = self._pop_oldest(self._finished_heap, excess_others,
-                                        lambda s: s != FAILURE and s in FINISHED_STATES)
+            finished = self._pop_oldest(self._finished_heap, excess_others)
             doomed += finished
             excess_others -= len(finished)
             if excess_others > 0:
@@ -366,25 +381,24 @@ class ClusterModel:
         if len(self._finished_heap) + len(self._failure_heap) > 1.05 * len(self._tasks) + 1024:
             self._rebuild_heaps()
 
-    def _pop_oldest(self, heap: list, count: int, still_wanted) -> list:
+    def _pop_oldest(self, heap: list, count: int) -> list:
+        """Up to ``count`` uuids off ``heap``, skipping entries gone stale (evicted, moved, changed kind)."""
         found = []
         tasks = self._tasks
         while heap and len(found) < count:
             task = heapq.heappop(heap)
-            if tasks.get(task.uuid) is task and still_wanted(task.state):
+            if tasks.get(task.uuid) is task and self._heap_for(task.state) is heap:
                 found.append(task.uuid)
         return found
 
     def _rebuild_heaps(self) -> None:
-        finished, failures = [], []
-        for uuid, task in self._tasks.items():
-            if task.state == FAILURE:
-                failures.append(task)
-            elif task.state in FINISHED_STATES:
-                finished.append(task)
-        heapq.heapify(finished)
-        heapq.heapify(failures)
-        self._finished_heap, self._failure_heap = finished, failures
+        self._finished_heap, self._failure_heap = [], []
+        for task in self._tasks.values():
+            heap = self._heap_for(task.state)
+            if heap is not None:
+                heap.append(task)
+        heapq.heapify(self._finished_heap)
+        heapq.heapify(self._failure_heap)
 
     # -- snapshots (UI thread) -----------------------------------------------
     @property
@@ -719,15 +733,10 @@ class ClusterModel:
         for child_id in children if isinstance(children, list) else ():
             if isinstance(child_id, str) and child_id in self._tasks:
                 task.add_child(child_id)
-        for child_id in self._orphans.pop(task.uuid, ()):  # live children that named this parent
-            task.add_child(child_id)
-        parent_id = task.parent_id
-        if isinstance(parent_id, str) and parent_id:
-            parent = self._tasks.get(parent_id)
-            if parent is not None:
-                parent.add_child(task.uuid)
-            else:  # linked when the parent shows up
-                self._add_orphan(parent_id, task.uuid)
+        if task.parent_id is None or isinstance(task.parent_id, str):
+            self._link_family(task, move_parent=False)
+        else:  # a broken record: its parent id names no task
+            self._adopt_orphans(task)
 
 
 def _fingerprint(values: tuple) -> int:

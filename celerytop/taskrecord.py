@@ -3,8 +3,9 @@
 celery's ``events.state.Task`` keeps every event field in a per-task
 ``__dict__`` and its children in a ``WeakSet``: about 2.5 KB of structure
 per task before any of the task's own strings.  :class:`TaskRecord` keeps
-the same attributes in ``__slots__``, children as a list of ids, and the
-timeline as one flat tuple, so 100,000 tasks fit in a fraction of the
+the same attributes in ``__slots__``, children as a list of ids, long
+tracebacks compressed and the timeline as one shared string of event
+letters (while no event repeats), so 100,000 tasks fit in a fraction of the
 memory.  :func:`apply_task_event` follows ``celery.events.state.Task.event``
 rule for rule (which event wins when they arrive out of order, which fields
 a late ``task-received`` may still fill in); ``tests/test_model_equivalence.py``
@@ -44,6 +45,7 @@ _CODES = {"sent": "s", "received": "r", "started": "t", "succeeded": "u", "faile
           "revoked": "v", "retried": "y"}
 _SUBJECTS = {code: subject for subject, code in _CODES.items()}
 _EVENT_TIMES = frozenset(_CODES)  # the fields that hold each event's time
+_SETTABLE_UNSHARED = _SETTABLE - SHARED_TEXT_FIELDS
 _KNOWN = _SETTABLE | EVENT_ONLY_FIELDS
 _MERGE_RULES = {states.RECEIVED: frozenset(("name", "args", "kwargs", "parent_id", "root_id", "retries",
                                             "eta", "expires"))}
@@ -137,12 +139,11 @@ class TaskRecord:
         keys = fields.keys()
         if type(self.timeline) is str and not keys.isdisjoint(_EVENT_TIMES):
             self.timeline = self._flat_timeline()  # an event that sets another event's time: keep the times
-        for key in keys & _SETTABLE:  # set operations run in C: most event fields are skipped there
+        for key in keys & _SETTABLE_UNSHARED:  # set operations run in C: most event fields are skipped there
             setattr(self, key, fields[key])
         for key in keys & SHARED_TEXT_FIELDS:
             value = fields[key]
-            if type(value) is str:
-                setattr(self, key, _intern(value))
+            setattr(self, key, _intern(value) if type(value) is str else value)
         if not keys <= _KNOWN:
             extra = self.extra
             if extra is None:
