@@ -1,6 +1,7 @@
 """celerytop against real workers on every selected broker, read off the screen."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -244,5 +245,40 @@ def test_only_events_leaves_out_what_was_not_asked_for(broker):
         text = term.text()
         assert "narrow-o" not in text and "tests.ok" not in text, "a task event that was not asked for arrived"
         assert "FAILURE 1" in term.lines()[1] and "SUCCESS" not in term.lines()[1]
+        term.press("q")
+        assert term.wait_exit() == 0
+
+
+def test_the_header_says_how_far_behind_it_is_and_clears_once_caught_up(private_redis, tmp_path):
+    """Events that waited 3 s to be read show as 'behind' in yellow; the next prompt event clears it."""
+    from celery import Celery
+
+    private_redis.start()
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    app = Celery("sender", broker=url, set_as_current=False)
+
+    def send(uuid):
+        with app.connection_for_write() as conn:
+            dispatcher = app.events.Dispatcher(conn, hostname="w1@example", enabled=True)
+            dispatcher.send("task-received", uuid=uuid, name="tests.lag", args="()", kwargs="{}")
+            dispatcher.close()
+
+    with Terminal([BIN, "-b", url, "--refresh", "0.25"], cols=150, rows=30, cwd=str(tmp_path)) as term:
+        term.wait_for("● connected", timeout=40)
+        send("lag-first-0001")  # read at once: w1's usual delay
+        term.wait_for("lag-firs")
+        assert "behind" not in term.lines()[0]
+        os.kill(term.pid, signal.SIGSTOP)
+        try:
+            send("lag-late-0002")
+            time.sleep(3.0)
+        finally:
+            os.kill(term.pid, signal.SIGCONT)
+        term.wait_for(lambda t: "⚠ behind" in t.lines()[0], timeout=10)
+        lag = float(re.search(r"⚠ behind (\d+\.\d) s", term.lines()[0]).group(1))
+        assert 2.9 <= lag < 30, term.lines()[0]
+        assert cell_fg(term, "celerytop", "behind") == "yellow"
+        send("lag-prompt-0003")
+        term.wait_for(lambda t: "behind" not in t.lines()[0] and "lag-prom" in t.text(), timeout=10)
         term.press("q")
         assert term.wait_exit() == 0
