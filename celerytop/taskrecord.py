@@ -3,10 +3,11 @@
 celery's ``events.state.Task`` keeps every event field in a per-task
 ``__dict__`` and its children in a ``WeakSet``: about 2.5 KB of structure
 per task before any of the task's own strings.  :class:`TaskRecord` keeps
-the same attributes in ``__slots__``, children as a list of ids, long
-tracebacks compressed and the timeline as one shared string of event
-letters (while no event repeats), so 100,000 tasks fit in a fraction of the
-memory.  :func:`apply_task_event` follows ``celery.events.state.Task.event``
+the same attributes in ``__slots__``, its numbers (event times, clock,
+runtime) as doubles in one array, the attributes few tasks have in one dict
+made when first needed, children as a list of ids, long tracebacks
+compressed and the timeline as one shared string of event letters (while no
+event repeats), so 100,000 tasks fit in a fraction of the memory.  :func:`apply_task_event` follows ``celery.events.state.Task.event``
 rule for rule (which event wins when they arrive out of order, which fields
 a late ``task-received`` may still fill in); ``tests/test_model_equivalence.py``
 replays streams through both and compares every attribute.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import sys
 import zlib
+from array import array
 
 from celery import states
 from celery.events.state import TASK_EVENT_TO_STATE
@@ -33,6 +35,18 @@ EVENT_ONLY_FIELDS = frozenset(("type", "local_received", "utcoffset", "pid", "ho
 #: Fields that repeat across tasks: one shared string each.
 SHARED_TEXT_FIELDS = frozenset(("name", "exchange", "routing_key", "queue", "client"))
 
+#: Numbers every task has, kept as doubles in one array (``TaskRecord._numbers``)
+#: instead of a float or int object of 32 bytes and a slot of 8 each.  NaN in
+#: the array stands for None, or for a value a double cannot stand for (an int
+#: timestamp, a float clock, a string from a broken event), which is then kept
+#: as it came in ``_rare``: what celery's Task would hold, type and all.
+FLOAT_FIELDS = ("sent", "received", "started", "succeeded", "timestamp", "runtime")
+INT_FIELDS = ("seq", "clock")
+NUMBER_FIELDS = INT_FIELDS + FLOAT_FIELDS
+#: Attributes most tasks never set (failures, retries, ETAs, custom fields):
+#: kept in the ``_rare`` dict, which exists only once one of them is set.
+RARE_FIELDS = ("failed", "rejected", "retried", "revoked", "exception", "_traceback", "eta", "expires", "extra")
+
 #: Tracebacks longer than this many characters are kept compressed.
 COMPRESS_FROM = 512
 
@@ -40,13 +54,29 @@ COMPRESS_FROM = 512
 TIMELINE_MAX = 64
 
 _SETTABLE = frozenset(EVENT_FIELDS)
+_NAN = float("nan")
+_NO_NUMBERS = array("d", [_NAN] * len(NUMBER_FIELDS))
+_NUMBER_INDEX = {name: index for index, name in enumerate(NUMBER_FIELDS)}
+_FIRST_FLOAT = len(INT_FIELDS)
+_TIMESTAMP = _NUMBER_INDEX["timestamp"]
+_EXACT_INT = 2 ** 53  # ints below this survive a round trip through a double
+_CALL_SEPARATOR = "\0"
 #: One letter per task event, for the compact timeline.
 _CODES = {"sent": "s", "received": "r", "started": "t", "succeeded": "u", "failed": "f", "rejected": "j",
           "revoked": "v", "retried": "y"}
 _SUBJECTS = {code: subject for subject, code in _CODES.items()}
 _EVENT_TIMES = frozenset(_CODES)  # the fields that hold each event's time
-_SETTABLE_UNSHARED = _SETTABLE - SHARED_TEXT_FIELDS
+# How set_fields keeps each field: a number's index in the array, or one of these.
+_IN_SLOT, _SHARED_TEXT, _IN_RARE, _IN_CALL = "slot", "shared", "rare", "call"
+_HOW_KEPT = {name: (_NUMBER_INDEX[name] if name in _NUMBER_INDEX else _SHARED_TEXT if name in SHARED_TEXT_FIELDS
+                    else _IN_RARE if name == "traceback" or name in RARE_FIELDS
+                    else _IN_CALL if name in ("args", "kwargs") else _IN_SLOT)
+             for name in EVENT_FIELDS}
 _KNOWN = _SETTABLE | EVENT_ONLY_FIELDS
+#: What set_fields does with each set of event keys seen (one per event type and
+#: sender, in practice), so each event costs one lookup instead of set operations.
+_PLANS: dict = {}
+_PLANS_MAX = 1024  # broken events with ever-new keys must not grow it without bound
 _MERGE_RULES = {states.RECEIVED: frozenset(("name", "args", "kwargs", "parent_id", "root_id", "retries",
                                             "eta", "expires"))}
 _PRECEDENCE = states.PRECEDENCE_LOOKUP
@@ -64,19 +94,22 @@ class _Compressed(bytes):
 class TaskRecord:
     """What is known about one task; ``None`` for anything not yet reported."""
 
-    # The traceback is kept compressed (see the property below).
-    __slots__ = tuple(f for f in EVENT_FIELDS if f != "traceback") + (
-        "_traceback", "uuid", "seq", "worker", "children", "timeline", "extra")
+    __slots__ = tuple(f for f in EVENT_FIELDS if f not in FLOAT_FIELDS and f not in RARE_FIELDS
+                      and f not in ("clock", "traceback", "args", "kwargs")) + (
+        "uuid", "worker", "children", "timeline", "_call", "_numbers", "_rare")
 
     def __init__(self, uuid: str, seq: int):
         self.uuid = uuid
-        self.seq = seq  # first-seen order, for eviction
+        self._numbers = numbers = _NO_NUMBERS[:]  # NUMBER_FIELDS, NaN for None
+        self._rare = None  # {RARE_FIELDS name or odd number's name: value}, once one is set
+        if type(seq) is int and -_EXACT_INT < seq < _EXACT_INT:
+            numbers[0] = seq  # first-seen order, for eviction
+        else:
+            self.seq = seq
+        numbers[1] = 0  # clock
         self.state = states.PENDING
-        self.clock = 0
-        self.name = self.sent = self.received = self.started = self.rejected = None
-        self.succeeded = self.failed = self.retried = self.revoked = None
-        self.args = self.kwargs = self.eta = self.expires = self.retries = None
-        self.result = self.exception = self.timestamp = self.runtime = self._traceback = None
+        self.name = self.retries = self.result = None
+        self._call = None  # args + "\0" + kwargs while both are text (see _set_call)
         self.exchange = self.routing_key = self.client = self.root_id = self.parent_id = None
         self.queue = None
         self.worker = None  # celery's events.state.Worker, shared by its tasks
@@ -85,7 +118,6 @@ class TaskRecord:
         # (one shared string per sequence, e.g. "srtu"), their times being
         # the fields named after them; else (event, time, event, time, ...).
         self.timeline = ""
-        self.extra = None  # {field: value} for event fields celery's Task has no name for
 
     @property
     def traceback(self):
@@ -100,15 +132,76 @@ class TaskRecord:
             value = _Compressed(zlib.compress(value.encode("utf-8", "surrogatepass"), 1))
         self._traceback = value
 
+    def _set_number(self, name: str, value) -> None:
+        """Set one of NUMBER_FIELDS: in the array when a double holds it exactly, else in ``_rare``."""
+        index = _NUMBER_INDEX[name]
+        if (type(value) is float and value == value) if index >= _FIRST_FLOAT else (
+                type(value) is int and -_EXACT_INT < value < _EXACT_INT):
+            self._numbers[index] = value
+            if self._rare is not None:
+                self._rare.pop(name, None)
+        else:
+            self._numbers[index] = _NAN
+            self._set_rare(name, value)
+
+    @property
+    def args(self):
+        call = self._call
+        if call is not None:
+            return call[:call.index(_CALL_SEPARATOR)]
+        return None if self._rare is None else self._rare.get("args")
+
+    @args.setter
+    def args(self, value) -> None:
+        self._set_call(value, self.kwargs)
+
+    @property
+    def kwargs(self):
+        call = self._call
+        if call is not None:
+            return call[call.index(_CALL_SEPARATOR) + 1:]
+        return None if self._rare is None else self._rare.get("kwargs")
+
+    @kwargs.setter
+    def kwargs(self, value) -> None:
+        self._set_call(self.args, value)
+
+    def _set_call(self, args, kwargs) -> None:
+        """Keep args and kwargs as one string: one object header instead of two on every task.
+
+        They are reprs, in which a NUL is escaped; values that are not text,
+        or hold a NUL anyway, are kept apart in ``_rare``.
+        """
+        if type(args) is str and type(kwargs) is str and _CALL_SEPARATOR not in args:
+            self._call = args + _CALL_SEPARATOR + kwargs
+            args = kwargs = None
+        else:
+            self._call = None
+        if args is not None or kwargs is not None or self._rare is not None:
+            self._set_rare("args", args)
+            self._set_rare("kwargs", kwargs)
+
+    def _set_rare(self, name: str, value) -> None:
+        rare = self._rare
+        if value is None:
+            if rare is not None:
+                rare.pop(name, None)
+        elif rare is None:
+            self._rare = {name: value}
+        else:
+            rare[name] = value
+
     def __lt__(self, other: "TaskRecord") -> bool:  # eviction heaps order tasks by first seen
-        return self.seq < other.seq
+        return self._numbers[0] < other._numbers[0]  # seq
 
     def copy(self, seq: int) -> "TaskRecord":
         twin = TaskRecord.__new__(TaskRecord)
         for name in self.__slots__:
             setattr(twin, name, getattr(self, name))
-        twin.seq = seq
+        twin._numbers = self._numbers[:]
+        twin._rare = dict(self._rare) if self._rare is not None else None
         twin.children = list(self.children) if self.children is not None else None
+        twin.seq = seq
         return twin
 
     def steps(self) -> tuple:
@@ -136,21 +229,35 @@ class TaskRecord:
 
     def set_fields(self, fields) -> None:
         """Copy event fields onto the task as celery's ``Task.__dict__.update`` would."""
-        keys = fields.keys()
-        if type(self.timeline) is str and not keys.isdisjoint(_EVENT_TIMES):
+        copied, extra_keys, sets_an_event_time, sets_call = _plan_for(fields.keys())
+        if sets_an_event_time and type(self.timeline) is str:
             self.timeline = self._flat_timeline()  # an event that sets another event's time: keep the times
-        for key in keys & _SETTABLE_UNSHARED:  # set operations run in C: most event fields are skipped there
-            setattr(self, key, fields[key])
-        for key in keys & SHARED_TEXT_FIELDS:
+        numbers = self._numbers
+        for key, kind in copied:
             value = fields[key]
-            setattr(self, key, _intern(value) if type(value) is str else value)
-        if not keys <= _KNOWN:
+            if kind is _IN_CALL:
+                continue  # args and kwargs: below, together
+            if kind is _IN_SLOT:
+                setattr(self, key, value)
+            elif kind is _SHARED_TEXT:
+                setattr(self, key, _intern(value) if type(value) is str else value)
+            elif kind is _IN_RARE:
+                if value is not None or self._rare is not None:  # e.g. eta=None on every task-sent: nothing to do
+                    setattr(self, key, value)
+            elif self._rare is None and (type(value) is float and kind >= _FIRST_FLOAT and value == value or
+                                         type(value) is int and kind < _FIRST_FLOAT and -_EXACT_INT < value < _EXACT_INT):
+                numbers[kind] = value  # the usual case (a float time, an int clock) inline
+            else:
+                self._set_number(key, value)
+        if sets_call:
+            self._set_call(fields["args"] if "args" in fields else self.args,
+                           fields["kwargs"] if "kwargs" in fields else self.kwargs)
+        if extra_keys:
             extra = self.extra
             if extra is None:
                 extra = self.extra = {}
-            for key in keys - _KNOWN:
-                if isinstance(key, str):
-                    extra[key] = fields[key]
+            for key in extra_keys:
+                extra[key] = fields[key]
 
     def add_child(self, uuid: str) -> None:
         children = self.children
@@ -160,12 +267,33 @@ class TaskRecord:
             children.append(uuid)
 
 
+def _plan_for(keys) -> tuple:
+    """((key, how it is kept), ...), the keys for ``extra``, whether one is an event's time, and args or kwargs."""
+    signature = tuple(keys)
+    plan = _PLANS.get(signature)
+    if plan is None:
+        if len(_PLANS) >= _PLANS_MAX:
+            _PLANS.clear()
+        plan = _PLANS[signature] = (
+            tuple((key, _HOW_KEPT[key]) for key in signature if key in _SETTABLE),
+            tuple(key for key in signature if isinstance(key, str) and key not in _KNOWN),
+            not _EVENT_TIMES.isdisjoint(signature),
+            "args" in signature or "kwargs" in signature,
+        )
+    return plan
+
+
 def apply_task_event(task: TaskRecord, subject: str, timestamp, event: dict) -> None:
     """``celery.events.state.Task.event`` for one event (``subject``: 'received', ...)."""
     task.add_step(subject, timestamp)  # first: a compact timeline reads the earlier time from the field
     state = TASK_EVENT_TO_STATE.get(subject)
-    if state is not None:
-        setattr(task, subject, timestamp)  # e.g. task.received = the event's time
+    clean_time = type(timestamp) is float and timestamp == timestamp and task._rare is None
+    if state is not None:  # e.g. task.received = the event's time
+        index = _NUMBER_INDEX.get(subject)
+        if clean_time and index is not None:
+            task._numbers[index] = timestamp
+        else:
+            setattr(task, subject, timestamp)
     else:
         state = subject.upper()
     if (state != _RETRY and task.state != _RETRY
@@ -176,4 +304,42 @@ def apply_task_event(task: TaskRecord, subject: str, timestamp, event: dict) -> 
     else:
         task.set_fields(event)
         task.state = state
-        task.timestamp = timestamp
+        if clean_time and task._rare is None:
+            task._numbers[_TIMESTAMP] = timestamp
+        else:
+            task._set_number("timestamp", timestamp)
+
+
+def _number_property(name: str) -> property:
+    index = _NUMBER_INDEX[name]
+    convert = int if name in INT_FIELDS else float
+
+    def get(self):
+        value = self._numbers[index]
+        if value == value:
+            return convert(value)
+        rare = self._rare
+        return None if rare is None else rare.get(name)
+
+    def set(self, value) -> None:
+        self._set_number(name, value)
+
+    return property(get, set, doc=f"celery Task's {name!r}, kept in the numbers array")
+
+
+def _rare_property(name: str) -> property:
+    def get(self):
+        rare = self._rare
+        return None if rare is None else rare.get(name)
+
+    def set(self, value) -> None:
+        self._set_rare(name, value)
+
+    return property(get, set, doc=f"celery Task's {name.lstrip('_')!r}, kept in the rare dict")
+
+
+for _name in NUMBER_FIELDS:
+    setattr(TaskRecord, _name, _number_property(_name))
+for _name in RARE_FIELDS:
+    setattr(TaskRecord, _name, _rare_property(_name))
+del _name

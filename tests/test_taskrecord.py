@@ -1,0 +1,95 @@
+"""The task record's compact storage gives back exactly what celery's Task holds.
+
+``TaskRecord`` keeps numbers as doubles in one array, args and kwargs as
+one string and rarely set attributes in a dict made on demand (issue 7's
+memory target).  Whatever a worker sends must still read back as celery's
+``Task`` would hold it, type included: an int timestamp stays an int, a NaN
+stays a NaN, a string where a time belongs stays a string, args that are
+not text stay what they were.  These tests replay such events through the
+model and through celery's ``State`` and compare type and value.
+"""
+
+import math
+
+from celerytop.model import ClusterModel
+from celerytop.taskrecord import EVENT_FIELDS, TaskRecord
+from tests.events import event
+from tests.test_model_equivalence import assert_same_tasks, run_both
+
+
+def same(ours, theirs) -> bool:
+    if isinstance(ours, float) and isinstance(theirs, float) and math.isnan(ours) and math.isnan(theirs):
+        return True
+    return type(ours) is type(theirs) and ours == theirs
+
+
+def assert_same_types_and_values(model, reference):
+    assert list(model._tasks) == list(reference.tasks.data)
+    for uuid, theirs in reference.tasks.data.items():
+        ours = model._tasks[uuid]
+        for name in EVENT_FIELDS:
+            assert same(getattr(ours, name), getattr(theirs, name, None)), (uuid, name, getattr(ours, name))
+
+
+def test_values_a_double_cannot_hold_come_back_as_they_were_sent():
+    odd = [
+        # an int timestamp, a float clock, a NaN runtime, a string where a time belongs
+        event("task-received", timestamp=1700000000, uuid="t-int", name="proj.a", args="()", kwargs="{}"),
+        event("task-started", timestamp=1700000001.5, uuid="t-int"),
+        event("task-succeeded", timestamp=1700000002.5, uuid="t-int", result="1", runtime=float("nan"), clock=7.0),
+        event("task-received", timestamp=1700000003.5, uuid="t-str", name="proj.b", args="()", kwargs="{}",
+              runtime="soon", clock=2 ** 60),
+        # args that are not text, args with a NUL, args without kwargs
+        event("task-received", timestamp=1700000004.5, uuid="t-list", name="proj.c", args=[1, 2], kwargs={"a": 1}),
+        event("task-received", timestamp=1700000005.5, uuid="t-nul", name="proj.d", args="('a\0b',)", kwargs="{}"),
+        event("task-received", timestamp=1700000006.5, uuid="t-half", name="proj.e", args="(1,)"),
+        event("task-failed", timestamp=True, uuid="t-bool", exception="E()", traceback="tb"),
+    ]
+    model, reference = run_both(odd)
+    assert_same_types_and_values(model, reference)
+    nan_free = [e for e in odd if not (isinstance(e.get("runtime"), float) and math.isnan(e["runtime"]))]
+    assert_same_tasks(*run_both(nan_free))  # order, children, extra: NaN is never equal to itself
+    tasks = model._tasks
+    assert type(tasks["t-int"].received) is int and type(tasks["t-int"].clock) is float
+    assert math.isnan(tasks["t-int"].runtime) and tasks["t-str"].runtime == "soon"
+    assert tasks["t-str"].clock == 2 ** 60, "an int too big for a double stays exact"
+    assert tasks["t-list"].args == [1, 2] and tasks["t-list"].kwargs == {"a": 1}
+    assert tasks["t-nul"].args == "('a\0b',)" and tasks["t-nul"].kwargs == "{}"
+    assert tasks["t-half"].args == "(1,)" and tasks["t-half"].kwargs is None
+
+
+def test_a_clean_value_replaces_an_odd_one_and_none_clears_it():
+    record = TaskRecord("u", 1)
+    record.set_fields({"timestamp": 5, "runtime": "x", "args": [1], "kwargs": "{}", "eta": "2026-01-01"})
+    assert (record.timestamp, record.runtime, record.args, record.kwargs, record.eta) == (5, "x", [1], "{}", "2026-01-01")
+    record.set_fields({"timestamp": 6.5, "runtime": 0.25, "args": "(1,)", "eta": None})
+    assert (record.timestamp, record.runtime, record.args, record.kwargs, record.eta) == (6.5, 0.25, "(1,)", "{}", None)
+    assert type(record.timestamp) is float
+    assert record._rare in (None, {}), "nothing odd is left behind"
+    record.runtime = None
+    assert record.runtime is None
+
+
+def test_a_copy_does_not_share_its_numbers_or_rare_fields():
+    record = TaskRecord("u", 1)
+    record.set_fields({"timestamp": 1.5, "exception": "E()", "args": "(1,)", "kwargs": "{}"})
+    twin = record.copy(seq=9)
+    twin.set_fields({"timestamp": 2.5, "exception": "F()", "args": "(2,)"})
+    assert (record.seq, record.timestamp, record.exception, record.args) == (1, 1.5, "E()", "(1,)")
+    assert (twin.seq, twin.timestamp, twin.exception, twin.args, twin.kwargs) == (9, 2.5, "F()", "(2,)", "{}")
+
+
+def test_order_of_eviction_heaps_is_first_seen():
+    older, newer = TaskRecord("a", 3), TaskRecord("b", 10)
+    assert older < newer and not newer < older
+
+
+def test_the_model_reads_times_back_for_rows_and_detail():
+    model = ClusterModel()
+    model.on_event(event("task-received", timestamp=100.5, uuid="x", name="proj.a", args="(1,)", kwargs="{'k': 2}"))
+    model.on_event(event("task-started", timestamp=101.5, uuid="x"))
+    model.on_event(event("task-failed", timestamp=103.0, uuid="x", exception="KeyError()", traceback="tb"))
+    detail = model.task_detail("x")
+    assert (detail.received, detail.started, detail.args, detail.kwargs) == (100.5, 101.5, "(1,)", "{'k': 2}")
+    assert detail.exception == "KeyError()" and detail.traceback == "tb"
+    assert detail.timeline == (("received", 100.5), ("started", 101.5), ("failed", 103.0))
