@@ -17,6 +17,7 @@ import fnmatch
 import re
 import shlex
 from dataclasses import dataclass
+from typing import Callable
 
 #: Fields a term may name, and the task attribute each reads.
 FIELDS = {
@@ -43,23 +44,77 @@ class Term:
     pattern: str
     negated: bool
 
-    def matches(self, values: dict) -> bool:
-        if self.field is None:
-            needle = self.pattern.lower()
-            hit = any(needle in values[f].lower() for f in FREE_TEXT_FIELDS)
-        else:
-            hit = self._regex.match(values[FIELDS[self.field]]) is not None
-        return hit != self.negated
+    def test(self, read) -> Callable[[object], bool]:
+        """This term, negation aside, as a function of one task.
 
-    @property
-    def _regex(self):
-        regex = _GLOB_CACHE.get(self.pattern)
-        if regex is None:
-            regex = _GLOB_CACHE[self.pattern] = re.compile(fnmatch.translate(self.pattern), re.IGNORECASE | re.S)
-        return regex
+        ``read(attribute)`` gives a function task -> text for an attribute
+        named in FIELDS' values, and ``read(None)`` one giving every field
+        of FREE_TEXT_FIELDS joined by NULs.  Built once per filtering, so
+        the work per task is a few calls into C.
+        """
+        if self.field is not None:
+            return _then(read(FIELDS[self.field]), _glob_test(self.pattern))
+        needle = self.pattern.lower()
+        if "\0" in needle:  # could span two fields of the joined text: look one field at a time
+            readers = [read(FIELDS[f]) for f in FREE_TEXT_FIELDS]
+            return lambda task: any(needle in r(task).lower() for r in readers)
+        joined = read(None)
+        return lambda task: needle in joined(task).lower()
+
+
+def _then(read, test):
+    return lambda task: test(read(task))
+
+
+def _glob_test(pattern: str) -> Callable[[str], bool]:
+    """text -> whether all of it matches the glob, ignoring case (both sides lowercased).
+
+    The shapes people type (``FAILURE``, ``proj.*``, ``*.charge``, ``*card*``)
+    are string operations.  Anything else is fnmatch's regular expression,
+    searched for when the glob starts with ``*`` (a leading ``.*`` would
+    backtrack across every long args repr), and run on lowercased text
+    because re.IGNORECASE cannot use its fast scan for a literal.
+    """
+    pattern = pattern.lower()
+    core = pattern.strip("*")
+    if core and not any(c in core for c in "*?["):
+        leading, trailing = pattern.startswith("*"), pattern.endswith("*")
+        if leading and trailing:
+            return lambda text: core in text.lower()
+        if leading:
+            return lambda text: text.lower().endswith(core)
+        if trailing:
+            return lambda text: text.lower().startswith(core)
+        return lambda text: text.lower() == core
+    unanchored = pattern.lstrip("*")
+    if unanchored != pattern:  # "*x?y": some end of the text matches "x?y"
+        search = _glob_regex(unanchored).search
+        return lambda text: search(text.lower()) is not None
+    match = _glob_regex(pattern).match
+    return lambda text: match(text.lower()) is not None
+
+
+def _glob_regex(pattern: str):
+    regex = _GLOB_CACHE.get(pattern)
+    if regex is None:
+        regex = _GLOB_CACHE[pattern] = re.compile(fnmatch.translate(pattern), re.S)
+    return regex
 
 
 _GLOB_CACHE: dict = {}
+
+
+def _read_mapping(field: str | None):
+    if field is None:
+        return lambda values: "\0".join(values[f] for f in FREE_TEXT_FIELDS)
+    return lambda values: values[field]
+
+
+def _narrow(terms, tasks, read) -> list:
+    for term in terms:
+        test = term.test(read)
+        tasks = [t for t in tasks if not test(t)] if term.negated else [t for t in tasks if test(t)]
+    return tasks
 
 
 @dataclass(frozen=True)
@@ -67,8 +122,13 @@ class TaskFilter:
     text: str
     terms: tuple
 
+    def narrow(self, tasks, read) -> list:
+        """The tasks every term holds for, in their order; ``read`` as in :meth:`Term.test`."""
+        return _narrow(self.terms, list(tasks), read)
+
     def matches(self, values: dict) -> bool:
-        return all(term.matches(values) for term in self.terms)
+        """Whether one task, given as {field: text}, passes."""
+        return bool(_narrow(self.terms, [values], _read_mapping))
 
     def __bool__(self) -> bool:
         return bool(self.terms)

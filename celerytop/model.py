@@ -13,12 +13,14 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from celery import states
 from celery.events.state import Worker
 
 from celerytop.filtering import EMPTY
 from celerytop.taskrecord import TIMELINE_MAX, TaskRecord, apply_task_event
+from celerytop.taskrecord import as_text as _text
 
 #: Event types the model applies, each to the subject celery's State reads.
 TASK_SUBJECTS = {f"task-{s}": s for s in
@@ -100,23 +102,14 @@ SORTS = {
 SORT_ORDER = tuple(SORTS)
 
 
-def _text(value) -> str:
-    return "" if value is None else value if isinstance(value, str) else str(value)
-
-
-class filter_values:  # noqa: N801 - used like a function returning a mapping
-    """The strings a filter reads from a task, computed only when read."""
-
-    __slots__ = ("task",)
-
-    def __init__(self, task):
-        self.task = task
-
-    def __getitem__(self, field: str) -> str:
-        task = self.task
-        if field == "worker":
-            return task.worker.hostname if task.worker is not None else ""
-        return _text(getattr(task, field))
+def read_text(attribute: str | None):
+    """A function task -> the text a filter reads for ``attribute`` (see filtering.Term.test)."""
+    if attribute is None:  # free text: filtering.FREE_TEXT_FIELDS, one string per task
+        return lambda task: task.search_text() + "\0" + (task.worker.hostname if task.worker is not None else "")
+    if attribute == "worker":
+        return lambda task: task.worker.hostname if task.worker is not None else ""
+    get = attrgetter(attribute)
+    return lambda task: value if type(value := get(task)) is str else _text(value)
 
 
 @dataclass(frozen=True)
@@ -424,7 +417,7 @@ class ClusterModel:
             else:
                 tasks = self._tasks.values()
                 if task_filter:
-                    tasks = [t for t in tasks if task_filter.matches(filter_values(t))]
+                    tasks = task_filter.narrow(tasks, read_text)
                 if key_fn is not None:
                     tasks = sorted(tasks, key=key_fn)
                 order = [t.uuid for t in tasks]

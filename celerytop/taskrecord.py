@@ -181,6 +181,17 @@ class TaskRecord:
             self._set_rare("args", args)
             self._set_rare("kwargs", kwargs)
 
+    def search_text(self) -> str:
+        """uuid, name, args, kwargs, result and exception as text, NULs between: what free text searches."""
+        call = self._call
+        if call is None:
+            call = as_text(self.args) + _CALL_SEPARATOR + as_text(self.kwargs)
+        name, result, rare = self.name, self.result, self._rare
+        return _CALL_SEPARATOR.join((
+            self.uuid, name if type(name) is str else as_text(name), call,
+            result if type(result) is str else as_text(result),
+            "" if rare is None else as_text(rare.get("exception"))))
+
     def _set_rare(self, name: str, value) -> None:
         rare = self._rare
         if value is None:
@@ -265,6 +276,11 @@ class TaskRecord:
             self.children = [uuid]
         elif uuid not in children:
             children.append(uuid)
+
+
+def as_text(value) -> str:
+    """None as "", text as itself, anything else as str() of it."""
+    return "" if value is None else value if type(value) is str else str(value)
 
 
 def _plan_for(keys) -> tuple:

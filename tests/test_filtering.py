@@ -1,6 +1,13 @@
+import fnmatch
+import itertools
+import re
+
 import pytest
 
-from celerytop.filtering import FilterError, parse
+from benchmarks import workload
+from celerytop.filtering import FIELDS, FREE_TEXT_FIELDS, FilterError, parse
+from celerytop.model import ClusterModel
+from tests.events import event
 
 TASK = {
     "uuid": "0f3c2a10-aaaa-bbbb-cccc-123456789abc",
@@ -66,3 +73,66 @@ def test_bad_filters_explain_themselves(query, message):
 def test_empty_filter_is_falsy_and_keeps_its_text():
     assert not parse("  ")
     assert parse(" state:FAILURE ").text == "state:FAILURE"
+
+
+# -- the model's compiled filter against the language written plainly ----------------------------------------
+
+
+def plain_matches(query, values):
+    """The filter language as the module docstring states it: fnmatch for fields, substring for free text."""
+    for term in parse(query).terms:
+        if term.field is None:
+            hit = any(term.pattern.lower() in values[f].lower() for f in FREE_TEXT_FIELDS)
+        else:
+            hit = re.fullmatch(fnmatch.translate(term.pattern), values[FIELDS[term.field]], re.I | re.S) is not None
+        if hit == term.negated:
+            return False
+    return True
+
+
+def shown_values(model, uuid):
+    detail = model.task_detail(uuid)
+    return {"uuid": uuid, "name": detail.name, "state": detail.state, "worker": detail.worker,
+            "args": detail.args, "kwargs": detail.kwargs, "result": detail.result, "exception": detail.exception}
+
+
+def test_the_models_filter_keeps_exactly_the_tasks_the_language_describes():
+    model = ClusterModel(max_tasks=10 ** 6, max_failures=10 ** 6)
+    for e in itertools.islice(workload.receiver_events(workload.stream(seed=3), seed=3), 6000):
+        model.on_event(e)
+    model.on_event(event("task-received", uuid="Odd-1", name="Proj.Ünïcode", args="('a\0b', 'CAFÉ')", kwargs="{}"))
+    everything = {uuid: shown_values(model, uuid) for uuid in model.query()}
+    assert len(everything) > 1000
+    sample = everything[model.query()[-1]]  # the oldest task: pieces of it make queries that hit
+    name, worker, args = sample["name"], sample["worker"], sample["args"]
+    queries = [
+        name, name.upper(), f"name:{name}", f"name:{name[:5]}*", f"name:*{name[-4:]}", f"name:*{name[3:8]}*",
+        f"name:{name[:3]}?{name[4:]}", f"name:*{name[:4]}", f"name:{name[-4:]}*", f"name:?{name}",
+        f"name:*?{name[2:]}", f"worker:{worker[:-1]}*", f"!worker:{worker}", "state:FAILURE",
+        "state:fail*", "-state:SUCCESS", f"args:*{args[5:12]}*", f"{args[5:12].upper()}", "kwargs:{*}",
+        "kwargs:*[a-c]*", "result:*ok*", "exception:*Error*", "*", "args:*", f"{sample['uuid'][:6]}",
+        f"id:{sample['uuid'][:6]}*", "cafÉ", "args:*café*", "name:proj.ü*", "ünïcode", "zzz-not-there",
+        f"{name} !state:FAILURE worker:{worker[:4]}*", "a\0b",
+    ]
+    hits = 0
+    for query in queries:
+        found = set(model.query(parse(query)))
+        expected = {uuid for uuid, values in everything.items() if plain_matches(query, values)}
+        assert found == expected, query
+        hits += bool(found)
+    assert hits >= len(queries) - 6, "the queries must select something to prove anything"
+
+
+def test_free_text_searches_exactly_the_free_text_fields():
+    model = ClusterModel()
+    model.on_event(event("task-received", hostname="wmark@host", uuid="umark-1", name="nmark.task",
+                         args="('amark',)", kwargs="{'k': 'kmark'}", queue="qmark", routing_key="rmark"))
+    model.on_event(event("task-failed", hostname="wmark@host", uuid="umark-1", exception="emark()", traceback="tmark"))
+    model.on_event(event("task-received", hostname="w2@host", uuid="umark-2", name="other", args="()", kwargs="{}"))
+    model.on_event(event("task-succeeded", hostname="w2@host", uuid="umark-2", result="'smark'", runtime=0.1))
+    found = {marker: model.query(parse(marker)) for marker in
+             ("umark-1", "nmark", "wmark", "amark", "kmark", "emark", "smark", "qmark", "rmark", "tmark")}
+    assert found == {"umark-1": ["umark-1"], "nmark": ["umark-1"], "wmark": ["umark-1"], "amark": ["umark-1"],
+                     "kmark": ["umark-1"], "emark": ["umark-1"], "smark": ["umark-2"],
+                     "qmark": [], "rmark": [], "tmark": []}
+    assert {"uuid", "name", "worker", "args", "kwargs", "result", "exception"} == set(FREE_TEXT_FIELDS)
