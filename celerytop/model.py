@@ -603,8 +603,7 @@ class ClusterModel:
             seen, fresh, tasks = base["tasks"], {}, []
             prev, next_key = -1, base["next"]
             for uuid, task in self._tasks.items():
-                fingerprint = _fingerprint((task.state, len(task.timeline), len(task.children or ()), task.clock,
-                                            task.timestamp, task.received, task.started, task.sent))
+                fingerprint = _fingerprint(task.change_key())
                 old = seen.get(uuid)
                 # "seq" follows the model's order (first seen, restored history
                 # first): a task keeps its seq while it stays in order, else takes a new one.

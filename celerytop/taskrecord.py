@@ -181,6 +181,12 @@ class TaskRecord:
             self._set_rare("args", args)
             self._set_rare("kwargs", kwargs)
 
+    def change_key(self) -> tuple:
+        """Values of which at least one changes with every event the task takes (for incremental exports)."""
+        rare = self._rare
+        return (self.state, len(self.timeline), len(self.children or ()), self._numbers.tobytes(),
+                tuple(rare.items()) if rare else None)
+
     def search_text(self) -> str:
         """uuid, name, args, kwargs, result and exception as text, NULs between: what free text searches."""
         call = self._call

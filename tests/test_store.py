@@ -209,6 +209,39 @@ def test_saves_write_only_what_changed(tmp_path):
     store.close()
 
 
+def test_an_event_that_leaves_the_state_as_it_was_is_still_saved(tmp_path):
+    path = str(tmp_path / "history.db")
+    model = make_model()
+    uuid = "late-received"
+
+    def saved_tasks():
+        return [record["uuid"] for record in model.export_changes()[0]]
+
+    feed(model, [event("task-started", timestamp=NOW - 5, uuid=uuid)])
+    assert saved_tasks() == [uuid] and saved_tasks() == []
+    # received after started: celery merges its fields, the state stays STARTED
+    feed(model, [event("task-received", timestamp=NOW - 6, uuid=uuid, name="proj.late", args="(1,)", kwargs="{}")])
+    assert model.task_row(uuid).state == "STARTED"
+    assert saved_tasks() == [uuid]
+    # 64 more starts (a task's timeline stops growing there), the last with times kept beside the numbers
+    for step in range(64):
+        feed(model, [event("task-started", timestamp=NOW - 4 + step / 100, uuid=uuid)])
+    assert saved_tasks() == [uuid]
+    feed(model, [event("task-started", timestamp=NOW - 3, uuid=uuid)])
+    assert saved_tasks() == [uuid], "a new time alone is a change"
+    feed(model, [event("task-started", timestamp=int(NOW - 2), uuid=uuid, clock="odd")])
+    assert saved_tasks() == [uuid], "so is a time a double does not hold"
+    feed(model, [event("task-started", timestamp=int(NOW - 1), uuid=uuid, clock="odd")])
+    assert saved_tasks() == [uuid], "and a change between two of those"
+    store = Store(path)
+    assert store.acquire_writer()
+    store.save(model)
+    again = loaded(path)
+    assert again.task_detail(uuid).name == "proj.late" and again.task_detail(uuid).args == "(1,)"
+    assert again._tasks[uuid].timestamp == int(NOW - 1)
+    store.close()
+
+
 def test_order_follows_the_model_when_a_child_moves_its_parent(tmp_path):
     path = str(tmp_path / "history.db")
     model = make_model()
