@@ -3,13 +3,16 @@
 celery's ``events.state.Task`` keeps every event field in a per-task
 ``__dict__`` and its children in a ``WeakSet``: about 2.5 KB of structure
 per task before any of the task's own strings.  :class:`TaskRecord` keeps
-the same attributes in ``__slots__``, its numbers (event times, clock,
-runtime) as doubles in one array, the attributes few tasks have in one dict
-made when first needed, children as a list of ids, long tracebacks
-compressed and the timeline as one shared string of event letters (while no
-event repeats), so 100,000 tasks fit in a fraction of the memory.  :func:`apply_task_event` follows ``celery.events.state.Task.event``
-rule for rule (which event wins when they arrive out of order, which fields
-a late ``task-received`` may still fill in); ``tests/test_model_equivalence.py``
+the same attributes in ``__slots__``, except: its numbers (seq, clock, event
+times, runtime) as doubles in one array, args and kwargs as one string, the
+attributes few tasks have in a dict made when first needed; children as a
+list of ids, long tracebacks compressed, and the timeline as one shared
+string of event letters while no event repeats.  About 0.95 KB a task with
+the benchmark workload's args (tests/test_taskrecord.py pins that every
+attribute still reads back as celery holds it, type included).
+:func:`apply_task_event` follows ``celery.events.state.Task.event`` rule
+for rule (which event wins when they arrive out of order, which fields a
+late ``task-received`` may still fill in); ``tests/test_model_equivalence.py``
 replays streams through both and compares every attribute.
 """
 
@@ -102,10 +105,7 @@ class TaskRecord:
         self.uuid = uuid
         self._numbers = numbers = _NO_NUMBERS[:]  # NUMBER_FIELDS, NaN for None
         self._rare = None  # {RARE_FIELDS name or odd number's name: value}, once one is set
-        if type(seq) is int and -_EXACT_INT < seq < _EXACT_INT:
-            numbers[0] = seq  # first-seen order, for eviction
-        else:
-            self.seq = seq
+        numbers[0] = seq  # first-seen order, for eviction: the model's counter, an int well below 2**53
         numbers[1] = 0  # clock
         self.state = states.PENDING
         self.name = self.retries = self.result = None
