@@ -36,7 +36,15 @@ EVENT_FIELDS = (
 #: do not, which is most of the memory saved.
 EVENT_ONLY_FIELDS = frozenset(("type", "local_received", "utcoffset", "pid", "hostname", "uuid"))
 #: Fields that repeat across tasks: one shared string each.
-SHARED_TEXT_FIELDS = frozenset(("name", "exchange", "routing_key", "queue", "client"))
+SHARED_TEXT_FIELDS = frozenset(("name", "client"))
+#: How a task was sent (its task-sent event says): one shared tuple
+#: (``TaskRecord._route``) for all the tasks sent the same way.
+ROUTE_FIELDS = ("exchange", "routing_key", "queue")
+#: The three reprs a task carries, kept as one string (``TaskRecord._texts``):
+#: one object header instead of three.  NUL between them, \x01 alone for one
+#: not set; reprs escape both, so a value holding a NUL, or \x01 alone, or not
+#: text, is kept as sent in ``_rare`` (its place in the string saying \x01).
+TEXT_FIELDS = ("args", "kwargs", "result")
 
 #: Numbers every task has, kept as doubles in one array (``TaskRecord._numbers``)
 #: instead of a float or int object of 32 bytes and a slot of 8 each.  NaN in
@@ -63,17 +71,24 @@ _NUMBER_INDEX = {name: index for index, name in enumerate(NUMBER_FIELDS)}
 _FIRST_FLOAT = len(INT_FIELDS)
 _TIMESTAMP = _NUMBER_INDEX["timestamp"]
 _EXACT_INT = 2 ** 53  # ints below this survive a round trip through a double
-_CALL_SEPARATOR = "\0"
+_SEP, _UNSET = "\0", "\x01"
+_NO_TEXTS = _SEP.join([_UNSET] * len(TEXT_FIELDS))
+_TEXT_INDEX = {name: index for index, name in enumerate(TEXT_FIELDS)}
+_RESULT_ONLY = ("result",)
+_NO_ROUTE = (None,) * len(ROUTE_FIELDS)
+#: One tuple per distinct route, shared by the tasks that took it.
+_ROUTES: dict = {}
+_ROUTES_MAX = 4096  # queues named per task must not grow it without bound
 #: One letter per task event, for the compact timeline.
 _CODES = {"sent": "s", "received": "r", "started": "t", "succeeded": "u", "failed": "f", "rejected": "j",
           "revoked": "v", "retried": "y"}
 _SUBJECTS = {code: subject for subject, code in _CODES.items()}
 _EVENT_TIMES = frozenset(_CODES)  # the fields that hold each event's time
 # How set_fields keeps each field: a number's index in the array, or one of these.
-_IN_SLOT, _SHARED_TEXT, _IN_RARE, _IN_CALL = "slot", "shared", "rare", "call"
-_HOW_KEPT = {name: (_NUMBER_INDEX[name] if name in _NUMBER_INDEX else _SHARED_TEXT if name in SHARED_TEXT_FIELDS
-                    else _IN_RARE if name == "traceback" or name in RARE_FIELDS
-                    else _IN_CALL if name in ("args", "kwargs") else _IN_SLOT)
+_IN_SLOT, _SHARED_TEXT, _IN_RARE, _IN_TEXTS, _IN_ROUTE = "slot", "shared", "rare", "texts", "route"
+_HOW_KEPT = {name: (_NUMBER_INDEX[name] if name in _NUMBER_INDEX else _IN_TEXTS if name in TEXT_FIELDS
+                    else _IN_ROUTE if name in ROUTE_FIELDS else _SHARED_TEXT if name in SHARED_TEXT_FIELDS
+                    else _IN_RARE if name == "traceback" or name in RARE_FIELDS else _IN_SLOT)
              for name in EVENT_FIELDS}
 _KNOWN = _SETTABLE | EVENT_ONLY_FIELDS
 #: What set_fields does with each set of event keys seen (one per event type and
@@ -97,9 +112,8 @@ class _Compressed(bytes):
 class TaskRecord:
     """What is known about one task; ``None`` for anything not yet reported."""
 
-    __slots__ = tuple(f for f in EVENT_FIELDS if f not in FLOAT_FIELDS and f not in RARE_FIELDS
-                      and f not in ("clock", "traceback", "args", "kwargs")) + (
-        "uuid", "worker", "children", "timeline", "_call", "_numbers", "_rare")
+    __slots__ = tuple(f for f in EVENT_FIELDS if _HOW_KEPT[f] in (_IN_SLOT, _SHARED_TEXT)) + (
+        "uuid", "worker", "children", "timeline", "_texts", "_route", "_numbers", "_rare")
 
     def __init__(self, uuid: str, seq: int):
         self.uuid = uuid
@@ -108,10 +122,9 @@ class TaskRecord:
         numbers[0] = seq  # first-seen order, for eviction: the model's counter, an int well below 2**53
         numbers[1] = 0  # clock
         self.state = states.PENDING
-        self.name = self.retries = self.result = None
-        self._call = None  # args + "\0" + kwargs while both are text (see _set_call)
-        self.exchange = self.routing_key = self.client = self.root_id = self.parent_id = None
-        self.queue = None
+        self.name = self.retries = self.root_id = self.parent_id = self.client = None
+        self._texts = _NO_TEXTS  # TEXT_FIELDS
+        self._route = _NO_ROUTE  # ROUTE_FIELDS
         self.worker = None  # celery's events.state.Worker, shared by its tasks
         self.children = None  # [uuid, ...] once a child names this task
         # In arrival order: while no event came twice, the events' letters
@@ -144,42 +157,40 @@ class TaskRecord:
             self._numbers[index] = _NAN
             self._set_rare(name, value)
 
-    @property
-    def args(self):
-        call = self._call
-        if call is not None:
-            return call[:call.index(_CALL_SEPARATOR)]
-        return None if self._rare is None else self._rare.get("args")
+    def _set_texts(self, fields, names: tuple) -> None:
+        """Set ``names`` (some of TEXT_FIELDS) from ``fields`` in the one string they share."""
+        texts = self._texts
+        if names is _RESULT_ONLY and self._rare is None:  # task-succeeded
+            result = fields["result"]
+            if type(result) is str and _SEP not in result and result != _UNSET:
+                self._texts = texts[:texts.rindex(_SEP) + 1] + result
+                return
+        parts = texts.split(_SEP)
+        for name in names:
+            value = fields[name]
+            if type(value) is str and _SEP not in value and value != _UNSET:
+                parts[_TEXT_INDEX[name]] = value
+                if self._rare is not None:
+                    self._set_rare(name, None)
+            else:
+                parts[_TEXT_INDEX[name]] = _UNSET
+                self._set_rare(name, value)
+        self._texts = _SEP.join(parts)
 
-    @args.setter
-    def args(self, value) -> None:
-        self._set_call(value, self.kwargs)
-
-    @property
-    def kwargs(self):
-        call = self._call
-        if call is not None:
-            return call[call.index(_CALL_SEPARATOR) + 1:]
-        return None if self._rare is None else self._rare.get("kwargs")
-
-    @kwargs.setter
-    def kwargs(self, value) -> None:
-        self._set_call(self.args, value)
-
-    def _set_call(self, args, kwargs) -> None:
-        """Keep args and kwargs as one string: one object header instead of two on every task.
-
-        They are reprs, in which a NUL is escaped; values that are not text,
-        or hold a NUL anyway, are kept apart in ``_rare``.
-        """
-        if type(args) is str and type(kwargs) is str and _CALL_SEPARATOR not in args:
-            self._call = args + _CALL_SEPARATOR + kwargs
-            args = kwargs = None
-        else:
-            self._call = None
-        if args is not None or kwargs is not None or self._rare is not None:
-            self._set_rare("args", args)
-            self._set_rare("kwargs", kwargs)
+    def _set_route(self, fields) -> None:
+        """Set what ``fields`` has of ROUTE_FIELDS; the tuple is shared with every task sent the same way."""
+        exchange, routing_key, queue = self._route  # ROUTE_FIELDS' order
+        route = (fields.get("exchange", exchange), fields.get("routing_key", routing_key),
+                 fields.get("queue", queue))
+        try:
+            shared = _ROUTES.get(route)
+        except TypeError:  # a broken event sent a list for a queue: keep it, unshared
+            shared = route
+        if shared is None:
+            if len(_ROUTES) >= _ROUTES_MAX:
+                _ROUTES.clear()
+            shared = _ROUTES[route] = route
+        self._route = shared
 
     def change_key(self) -> tuple:
         """Values of which at least one changes with every event the task takes (for incremental exports)."""
@@ -189,14 +200,12 @@ class TaskRecord:
 
     def search_text(self) -> str:
         """uuid, name, args, kwargs, result and exception as text, NULs between: what free text searches."""
-        call = self._call
-        if call is None:
-            call = as_text(self.args) + _CALL_SEPARATOR + as_text(self.kwargs)
-        name, result, rare = self.name, self.result, self._rare
-        return _CALL_SEPARATOR.join((
-            self.uuid, name if type(name) is str else as_text(name), call,
-            result if type(result) is str else as_text(result),
-            "" if rare is None else as_text(rare.get("exception"))))
+        texts = self._texts
+        if _UNSET in texts:
+            texts = _SEP.join([as_text(getattr(self, name)) for name in TEXT_FIELDS])
+        name, rare = self.name, self._rare
+        return _SEP.join((self.uuid, name if type(name) is str else as_text(name), texts,
+                          "" if rare is None else as_text(rare.get("exception"))))
 
     def _set_rare(self, name: str, value) -> None:
         rare = self._rare
@@ -246,14 +255,12 @@ class TaskRecord:
 
     def set_fields(self, fields) -> None:
         """Copy event fields onto the task as celery's ``Task.__dict__.update`` would."""
-        copied, extra_keys, sets_an_event_time, sets_call = _plan_for(fields.keys())
+        copied, text_keys, sets_route, extra_keys, sets_an_event_time = _plan_for(fields.keys())
         if sets_an_event_time and type(self.timeline) is str:
             self.timeline = self._flat_timeline()  # an event that sets another event's time: keep the times
         numbers = self._numbers
         for key, kind in copied:
             value = fields[key]
-            if kind is _IN_CALL:
-                continue  # args and kwargs: below, together
             if kind is _IN_SLOT:
                 setattr(self, key, value)
             elif kind is _SHARED_TEXT:
@@ -266,9 +273,10 @@ class TaskRecord:
                 numbers[kind] = value  # the usual case (a float time, an int clock) inline
             else:
                 self._set_number(key, value)
-        if sets_call:
-            self._set_call(fields["args"] if "args" in fields else self.args,
-                           fields["kwargs"] if "kwargs" in fields else self.kwargs)
+        if text_keys:
+            self._set_texts(fields, text_keys)
+        if sets_route:
+            self._set_route(fields)
         if extra_keys:
             extra = self.extra
             if extra is None:
@@ -290,17 +298,25 @@ def as_text(value) -> str:
 
 
 def _plan_for(keys) -> tuple:
-    """((key, how it is kept), ...), the keys for ``extra``, whether one is an event's time, and args or kwargs."""
+    """What set_fields does with these keys.
+
+    ((key, how it is kept), ...) for the keys kept one by one, the keys of
+    TEXT_FIELDS, whether there are keys of ROUTE_FIELDS, the keys for
+    ``extra``, and whether one is an event's time.
+    """
     signature = tuple(keys)
     plan = _PLANS.get(signature)
     if plan is None:
+        signature_texts = tuple(key for key in signature if key in _TEXT_INDEX)
         if len(_PLANS) >= _PLANS_MAX:
             _PLANS.clear()
         plan = _PLANS[signature] = (
-            tuple((key, _HOW_KEPT[key]) for key in signature if key in _SETTABLE),
+            tuple((key, _HOW_KEPT[key]) for key in signature
+                  if key in _SETTABLE and _HOW_KEPT[key] not in (_IN_TEXTS, _IN_ROUTE)),
+            _RESULT_ONLY if signature_texts == _RESULT_ONLY else signature_texts,
+            any(key in ROUTE_FIELDS for key in signature),
             tuple(key for key in signature if isinstance(key, str) and key not in _KNOWN),
             not _EVENT_TIMES.isdisjoint(signature),
-            "args" in signature or "kwargs" in signature,
         )
     return plan
 
@@ -364,4 +380,46 @@ for _name in NUMBER_FIELDS:
     setattr(TaskRecord, _name, _number_property(_name))
 for _name in RARE_FIELDS:
     setattr(TaskRecord, _name, _rare_property(_name))
+del _name
+
+
+def _text_property(name: str) -> property:
+    index = TEXT_FIELDS.index(name)
+    assert len(TEXT_FIELDS) == 3, "the getter below reads three parts"
+
+    def get(self):
+        texts = self._texts  # args NUL kwargs NUL result
+        if index == 0:
+            value = texts[:texts.index(_SEP)]
+        elif index == 1:
+            value = texts[texts.index(_SEP) + 1:texts.rindex(_SEP)]
+        else:
+            value = texts[texts.rindex(_SEP) + 1:]
+        if value != _UNSET:
+            return value
+        rare = self._rare
+        return None if rare is None else rare.get(name)
+
+    def set(self, value) -> None:
+        self._set_texts({name: value}, (name,))
+
+    return property(get, set, doc=f"celery Task's {name!r}, kept in the texts string")
+
+
+def _route_property(name: str) -> property:
+    index = ROUTE_FIELDS.index(name)
+
+    def get(self):
+        return self._route[index]
+
+    def set(self, value) -> None:
+        self._set_route({name: value})
+
+    return property(get, set, doc=f"celery Task's {name!r}, kept in the shared route tuple")
+
+
+for _name in TEXT_FIELDS:
+    setattr(TaskRecord, _name, _text_property(_name))
+for _name in ROUTE_FIELDS:
+    setattr(TaskRecord, _name, _route_property(_name))
 del _name

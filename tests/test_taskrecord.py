@@ -44,6 +44,16 @@ def test_values_a_double_cannot_hold_come_back_as_they_were_sent():
         event("task-received", timestamp=1700000005.5, uuid="t-nul", name="proj.d", args="('a\0b',)", kwargs="{}"),
         event("task-received", timestamp=1700000006.5, uuid="t-half", name="proj.e", args="(1,)"),
         event("task-failed", timestamp=True, uuid="t-bool", exception="E()", traceback="tb"),
+        # results that are not text or hold the separators; a queue that is not a string
+        event("task-succeeded", timestamp=1700000007.5, uuid="t-list", result={"rows": [1]}, runtime=0.5),
+        event("task-succeeded", timestamp=1700000008.5, uuid="t-nul", result="'x\0y'", runtime=0.5),
+        event("task-sent", hostname="client@web", timestamp=1700000009.5, uuid="t-odd", name="proj.f",
+              args="('\x01',)", kwargs="{}", queue=["q1"], exchange="", routing_key="q1"),
+        event("task-succeeded", timestamp=1700000010.5, uuid="t-odd", result="'\x01'", runtime=0.5),
+        event("task-received", timestamp=1700000011.5, uuid="t-res1", name="proj.g", args="()", kwargs="{}"),
+        event("task-succeeded", timestamp=1700000012.5, uuid="t-res1", result="\x01", runtime=0.5),
+        event("task-received", timestamp=1700000013.5, uuid="t-res2", name="proj.g", args="()", kwargs="{}"),
+        event("task-succeeded", timestamp=1700000014.5, uuid="t-res2", result="'\0'", runtime=0.5),
     ]
     model, reference = run_both(odd)
     assert_same_types_and_values(model, reference)
@@ -55,7 +65,12 @@ def test_values_a_double_cannot_hold_come_back_as_they_were_sent():
     assert tasks["t-str"].clock == 2 ** 60, "an int too big for a double stays exact"
     assert tasks["t-list"].args == [1, 2] and tasks["t-list"].kwargs == {"a": 1}
     assert tasks["t-nul"].args == "('a\0b',)" and tasks["t-nul"].kwargs == "{}"
-    assert tasks["t-half"].args == "(1,)" and tasks["t-half"].kwargs is None
+    assert tasks["t-half"].args == "(1,)" and tasks["t-half"].kwargs is None and tasks["t-half"].result is None
+    assert tasks["t-list"].result == {"rows": [1]} and tasks["t-nul"].result == "'x\0y'"
+    assert (tasks["t-odd"].args, tasks["t-odd"].result, tasks["t-odd"].queue) == ("('\x01',)", "'\x01'", ["q1"])
+    assert tasks["t-odd"].client == "client@web" and tasks["t-odd"].routing_key == "q1"
+    for uuid, result in (("t-res1", "\x01"), ("t-res2", "'\0'")):
+        assert (tasks[uuid].args, tasks[uuid].kwargs, tasks[uuid].result) == ("()", "{}", result)
 
 
 def test_a_clean_value_replaces_an_odd_one_and_none_clears_it():
@@ -77,6 +92,33 @@ def test_a_copy_does_not_share_its_numbers_or_rare_fields():
     twin.set_fields({"timestamp": 2.5, "exception": "F()", "args": "(2,)"})
     assert (record.seq, record.timestamp, record.exception, record.args) == (1, 1.5, "E()", "(1,)")
     assert (twin.seq, twin.timestamp, twin.exception, twin.args, twin.kwargs) == (9, 2.5, "F()", "(2,)", "{}")
+
+
+def test_tasks_sent_the_same_way_share_one_route():
+    model = ClusterModel()
+    for uuid, queue in (("a", "billing"), ("b", "billing"), ("c", "media")):
+        model.on_event(event("task-sent", hostname="client@web", uuid=uuid, name="proj.x", args="()", kwargs="{}",
+                             queue=queue, exchange="", routing_key=queue))
+    a, b, c = (model._tasks[u] for u in "abc")
+    assert (a.queue, a.exchange, a.routing_key) == ("billing", "", "billing") == (b.queue, b.exchange, b.routing_key)
+    assert a._route is b._route and c._route is not a._route and c.queue == "media"
+    c.queue = "billing"
+    assert c.routing_key == "media" and c.queue == "billing" and c._route is not a._route
+    c.routing_key = "billing"
+    assert c._route is a._route
+
+
+def test_text_fields_read_back_after_each_change():
+    record = TaskRecord("u", 1)
+    assert (record.args, record.kwargs, record.result) == (None, None, None)
+    record.set_fields({"result": "'r'"})
+    assert (record.args, record.kwargs, record.result) == (None, None, "'r'")
+    record.set_fields({"args": "()", "kwargs": "{'a': 1}"})
+    assert (record.args, record.kwargs, record.result) == ("()", "{'a': 1}", "'r'")
+    record.kwargs = ""
+    record.result = None
+    assert (record.args, record.kwargs, record.result) == ("()", "", None)
+    assert record.search_text() == "u\0\0()\0\0\0"
 
 
 def test_order_of_eviction_heaps_is_first_seen():
