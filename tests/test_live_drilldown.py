@@ -21,7 +21,7 @@ def focus_task(term, uuid):
     term.press("/")
     term.send(f"id:{uuid}")
     term.press("enter")
-    term.wait_for(f"1 of ")
+    term.wait_for("1 of ")
 
 
 def test_a_real_failure_shows_its_real_traceback(broker, workers):
