@@ -74,7 +74,7 @@ _EXACT_INT = 2 ** 53  # ints below this survive a round trip through a double
 _SEP, _UNSET = "\0", "\x01"
 _NO_TEXTS = _SEP.join([_UNSET] * len(TEXT_FIELDS))
 _TEXT_INDEX = {name: index for index, name in enumerate(TEXT_FIELDS)}
-_RESULT_ONLY = ("result",)
+_RESULT_ONLY, _ARGS_KWARGS = ("result",), ("args", "kwargs")
 _NO_ROUTE = (None,) * len(ROUTE_FIELDS)
 #: One tuple per distinct route, shared by the tasks that took it.
 _ROUTES: dict = {}
@@ -160,11 +160,18 @@ class TaskRecord:
     def _set_texts(self, fields, names: tuple) -> None:
         """Set ``names`` (some of TEXT_FIELDS) from ``fields`` in the one string they share."""
         texts = self._texts
-        if names is _RESULT_ONLY and self._rare is None:  # task-succeeded
-            result = fields["result"]
-            if type(result) is str and _SEP not in result and result != _UNSET:
-                self._texts = texts[:texts.rindex(_SEP) + 1] + result
-                return
+        if self._rare is None:  # what workers send, without splitting
+            if names is _RESULT_ONLY:  # task-succeeded
+                result = fields["result"]
+                if type(result) is str and _SEP not in result and result != _UNSET:
+                    self._texts = texts[:texts.rindex(_SEP) + 1] + result
+                    return
+            elif names is _ARGS_KWARGS:  # task-sent, task-received
+                args, kwargs = fields["args"], fields["kwargs"]
+                if (type(args) is str and type(kwargs) is str and _SEP not in args and _SEP not in kwargs
+                        and args != _UNSET and kwargs != _UNSET):
+                    self._texts = _SEP.join((args, kwargs, texts[texts.rindex(_SEP) + 1:]))
+                    return
         parts = texts.split(_SEP)
         for name in names:
             value = fields[name]
@@ -313,7 +320,7 @@ def _plan_for(keys) -> tuple:
         plan = _PLANS[signature] = (
             tuple((key, _HOW_KEPT[key]) for key in signature
                   if key in _SETTABLE and _HOW_KEPT[key] not in (_IN_TEXTS, _IN_ROUTE)),
-            _RESULT_ONLY if signature_texts == _RESULT_ONLY else signature_texts,
+            {_RESULT_ONLY: _RESULT_ONLY, _ARGS_KWARGS: _ARGS_KWARGS}.get(signature_texts, signature_texts),
             any(key in ROUTE_FIELDS for key in signature),
             tuple(key for key in signature if isinstance(key, str) and key not in _KNOWN),
             not _EVENT_TIMES.isdisjoint(signature),
