@@ -1,6 +1,6 @@
 """Memory: RSS of celerytop's model holding many tasks, next to a bare celery ``State``.
 
-    python benchmarks/memory.py [--tasks 100000] [--max-failures 5000] [--long 3]
+    python benchmarks/memory.py [--tasks 100000] [--max-failures 5000] [--long 3] [--whole]
 
 Every figure comes from a fresh spawned process fed the workload's events
 (replay path, no broker: each event built as the ``Receiver`` delivers it,
@@ -16,6 +16,11 @@ see workload.py), reading VmRSS and VmHWM from /proc/self/status after a
 2. A long run beyond the bound: LONG x TASKS tasks through the same two,
    still bounded at TASKS, RSS read after every TASKS tasks, to show whether
    it stays flat.
+3. With ``--whole``: the real program, not just its model.  A recording
+   of the workload with about TASKS tasks is replayed at ``--speed 0`` into
+   ``celerytop --max-tasks TASKS --max-failures ...`` running its screen in
+   a pseudo-terminal (read through pyte, as the screen tests do); VmRSS
+   and VmHWM of that process from /proc once the replay has ended.
 
 Prints figures; asserts nothing.
 """
@@ -146,6 +151,41 @@ def long_section(options) -> None:
               f"  {result['seconds']:6.0f}s")
 
 
+def whole_section(options) -> None:
+    """The real program's screen, replaying about ``options.tasks`` tasks."""
+    import tempfile
+
+    import workload
+    from tests.terminal import Terminal
+
+    events = options.tasks * 41 // 10  # about four events a task, plus the workers'
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "workload.jsonl")
+        workload.write_recording(path, events)
+        argv = [sys.executable, "-m", "celerytop", "--replay", path, "--speed", "0",
+                "--max-tasks", str(options.tasks), "--max-failures", str(options.max_failures)]
+        with Terminal(argv, cols=120, rows=50) as term:
+            started = time.perf_counter()
+            term.wait_for(" ended", timeout=1800)
+            seconds = time.perf_counter() - started
+            time.sleep(2)  # a last refresh or two
+            values = {}
+            with open(f"/proc/{term.pid}/status") as status:
+                for line in status:
+                    key, _, rest = line.partition(":")
+                    if key in ("VmRSS", "VmHWM"):
+                        values[key] = int(rest.split()[0]) / 1024
+            tasks_line = next((line.strip() for line in term.lines() if "Tasks " in line), "")
+            term.press("q")
+            term.wait_exit(timeout=30)
+    print(f"\nThe real program: celerytop's screen (120x50) replaying {events:,} workload events at --speed 0, "
+          f"--max-tasks {options.tasks:,} --max-failures {options.max_failures:,}")
+    print(f"  replay ended after {seconds:.0f} s; VmRSS {values['VmRSS']:.1f} MiB, peak VmHWM {values['VmHWM']:.1f} MiB")
+    print(f"  its screen then: {tasks_line}")
+    verdict = "met" if values["VmHWM"] <= TARGET_MIB else "not met"
+    print(f"  target {TARGET_MIB} MiB: {verdict} (peak)")
+
+
 def kinds() -> tuple:
     flower = importlib.util.find_spec("flower") is not None
     return ("state",) + (("flower",) if flower else ()) + ("celerytop",)
@@ -156,6 +196,7 @@ def parse_args(argv=None):
     parser.add_argument("--tasks", type=int, default=100_000, help="tasks kept (default 100,000)")
     parser.add_argument("--max-failures", type=int, default=5000, help="celerytop's failure bound (default 5,000)")
     parser.add_argument("--long", type=int, default=3, help="the long run feeds this many times --tasks (0: skip)")
+    parser.add_argument("--whole", action="store_true", help="also measure the real program's screen on a replay")
     return parser.parse_args(argv)
 
 
@@ -166,6 +207,8 @@ def main(argv=None) -> None:
     loaded_section(options)
     if options.long > 1:
         long_section(options)
+    if options.whole:
+        whole_section(options)
 
 
 if __name__ == "__main__":
