@@ -210,9 +210,14 @@ class TaskRecord:
         texts = self._texts
         if _UNSET in texts:
             texts = _SEP.join([as_text(getattr(self, name)) for name in TEXT_FIELDS])
-        name, rare = self.name, self._rare
+        name = self.name
         return _SEP.join((self.uuid, name if type(name) is str else as_text(name), texts,
-                          "" if rare is None else as_text(rare.get("exception"))))
+                          as_text(self._kept_apart("exception"))))
+
+    def _kept_apart(self, name: str):
+        """A value kept in ``_rare`` (None when there is none)."""
+        rare = self._rare
+        return None if rare is None else rare.get(name)
 
     def _set_rare(self, name: str, value) -> None:
         rare = self._rare
@@ -361,10 +366,7 @@ def _number_property(name: str) -> property:
 
     def get(self):
         value = self._numbers[index]
-        if value == value:
-            return convert(value)
-        rare = self._rare
-        return None if rare is None else rare.get(name)
+        return convert(value) if value == value else self._kept_apart(name)
 
     def set(self, value) -> None:
         self._set_number(name, value)
@@ -374,20 +376,12 @@ def _number_property(name: str) -> property:
 
 def _rare_property(name: str) -> property:
     def get(self):
-        rare = self._rare
-        return None if rare is None else rare.get(name)
+        return self._kept_apart(name)
 
     def set(self, value) -> None:
         self._set_rare(name, value)
 
     return property(get, set, doc=f"celery Task's {name.lstrip('_')!r}, kept in the rare dict")
-
-
-for _name in NUMBER_FIELDS:
-    setattr(TaskRecord, _name, _number_property(_name))
-for _name in RARE_FIELDS:
-    setattr(TaskRecord, _name, _rare_property(_name))
-del _name
 
 
 def _text_property(name: str) -> property:
@@ -402,10 +396,7 @@ def _text_property(name: str) -> property:
             value = texts[texts.index(_SEP) + 1:texts.rindex(_SEP)]
         else:
             value = texts[texts.rindex(_SEP) + 1:]
-        if value != _UNSET:
-            return value
-        rare = self._rare
-        return None if rare is None else rare.get(name)
+        return value if value != _UNSET else self._kept_apart(name)
 
     def set(self, value) -> None:
         self._set_texts({name: value}, (name,))
@@ -425,8 +416,8 @@ def _route_property(name: str) -> property:
     return property(get, set, doc=f"celery Task's {name!r}, kept in the shared route tuple")
 
 
-for _name in TEXT_FIELDS:
-    setattr(TaskRecord, _name, _text_property(_name))
-for _name in ROUTE_FIELDS:
-    setattr(TaskRecord, _name, _route_property(_name))
-del _name
+for _fields, _make_property in ((NUMBER_FIELDS, _number_property), (RARE_FIELDS, _rare_property),
+                                 (TEXT_FIELDS, _text_property), (ROUTE_FIELDS, _route_property)):
+    for _name in _fields:
+        setattr(TaskRecord, _name, _make_property(_name))
+del _fields, _make_property, _name
