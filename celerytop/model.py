@@ -95,19 +95,24 @@ SORTS = {
     "received": (None, True),  # arrival order; newest first
     "name": (lambda t: (t.name or "").lower(), False),
     "state": (lambda t: t.state or "", False),
-    "worker": (lambda t: t.worker.hostname if t.worker is not None else "", False),
+    "worker": (lambda t: _hostname(t), False),
     "runtime": (lambda t: t.runtime if t.runtime is not None else -1.0, True),
     "uuid": (lambda t: t.uuid, False),
 }
 SORT_ORDER = tuple(SORTS)
 
 
+def _hostname(task) -> str:
+    """The name of the worker a task ran on, "" before one took it."""
+    return task.worker.hostname if task.worker is not None else ""
+
+
 def read_text(attribute: str | None):
     """A function task -> the text a filter reads for ``attribute`` (see filtering.Term.test)."""
     if attribute is None:  # free text: filtering.FREE_TEXT_FIELDS, one string per task
-        return lambda task: task.search_text() + "\0" + (task.worker.hostname if task.worker is not None else "")
+        return lambda task: task.search_text() + "\0" + _hostname(task)
     if attribute == "worker":
-        return lambda task: task.worker.hostname if task.worker is not None else ""
+        return _hostname
     get = attrgetter(attribute)
     return lambda task: value if type(value := get(task)) is str else _text(value)
 
@@ -486,7 +491,7 @@ class ClusterModel:
             task = self._tasks.get(uuid)
             if task is None:
                 return None
-            worker = task.worker.hostname if task.worker is not None else ""
+            worker = _hostname(task)
             runtime = task.runtime
             if runtime is None and task.state == states.STARTED and task.started:
                 runtime = max(0.0, self._clock() - task.started)

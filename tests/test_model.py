@@ -186,6 +186,16 @@ def test_query_filters_and_sorts():
     assert model.query(parse("name:a.*")) == [ids["a.task"]]
 
 
+def test_query_sorts_by_worker_and_state():
+    model = ClusterModel()
+    ids = {}
+    for hostname, final in (("b@host", "task-failed"), ("c@host", "task-succeeded"), ("a@host", "task-revoked")):
+        ids[hostname], events = task_lifecycle(hostname=hostname, final=final)
+        feed(model, events)
+    assert model.query(sort="worker") == [ids["a@host"], ids["b@host"], ids["c@host"]]
+    assert model.query(sort="state") == [ids["b@host"], ids["a@host"], ids["c@host"]]  # FAILURE, REVOKED, SUCCESS
+
+
 def test_task_detail_keeps_every_step_of_the_timeline():
     model = ClusterModel()
     uuid, events = task_lifecycle(name="proj.flaky", final="task-retried", t0=1000.0)
