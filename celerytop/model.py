@@ -90,21 +90,21 @@ class TaskDetail:
     timeline: tuple  # ((event, timestamp), ...) in arrival order
 
 
+def _hostname(task) -> str:
+    """The name of the worker a task ran on, "" before one took it."""
+    return task.worker.hostname if task.worker is not None else ""
+
+
 #: Sort columns: how to read the key, and whether it starts descending.
 SORTS = {
     "received": (None, True),  # arrival order; newest first
     "name": (lambda t: (t.name or "").lower(), False),
     "state": (lambda t: t.state or "", False),
-    "worker": (lambda t: _hostname(t), False),
+    "worker": (_hostname, False),
     "runtime": (lambda t: t.runtime if t.runtime is not None else -1.0, True),
     "uuid": (lambda t: t.uuid, False),
 }
 SORT_ORDER = tuple(SORTS)
-
-
-def _hostname(task) -> str:
-    """The name of the worker a task ran on, "" before one took it."""
-    return task.worker.hostname if task.worker is not None else ""
 
 
 def read_text(attribute: str | None):

@@ -4,12 +4,14 @@ celery's ``events.state.Task`` keeps every event field in a per-task
 ``__dict__`` and its children in a ``WeakSet``: about 2.5 KB of structure
 per task before any of the task's own strings.  :class:`TaskRecord` keeps
 the same attributes in ``__slots__``, except: its numbers (seq, clock, event
-times, runtime) as doubles in one array, args and kwargs as one string, the
-attributes few tasks have in a dict made when first needed; children as a
-list of ids, long tracebacks compressed, and the timeline as one shared
-string of event letters while no event repeats.  About 0.95 KB a task with
-the benchmark workload's args (tests/test_taskrecord.py pins that every
-attribute still reads back as celery holds it, type included).
+times, runtime) as doubles in one array; args, kwargs and result as one
+string; exchange, routing key and queue as one tuple shared by the tasks
+sent the same way; the attributes few tasks have in a dict made when first
+needed.  Children are a list of ids, long tracebacks are compressed, and
+the timeline is one shared string of event letters while no event repeats.
+About 0.92 KB a task with the benchmark workload's args
+(tests/test_taskrecord.py pins that every attribute still reads back as
+celery holds it, type included).
 :func:`apply_task_event` follows ``celery.events.state.Task.event`` rule
 for rule (which event wins when they arrive out of order, which fields a
 late ``task-received`` may still fill in); ``tests/test_model_equivalence.py``
@@ -163,19 +165,18 @@ class TaskRecord:
         if self._rare is None:  # what workers send, without splitting
             if names is _RESULT_ONLY:  # task-succeeded
                 result = fields["result"]
-                if type(result) is str and _SEP not in result and result != _UNSET:
+                if _fits_texts(result):
                     self._texts = texts[:texts.rindex(_SEP) + 1] + result
                     return
             elif names is _ARGS_KWARGS:  # task-sent, task-received
                 args, kwargs = fields["args"], fields["kwargs"]
-                if (type(args) is str and type(kwargs) is str and _SEP not in args and _SEP not in kwargs
-                        and args != _UNSET and kwargs != _UNSET):
+                if _fits_texts(args) and _fits_texts(kwargs):
                     self._texts = _SEP.join((args, kwargs, texts[texts.rindex(_SEP) + 1:]))
                     return
         parts = texts.split(_SEP)
         for name in names:
             value = fields[name]
-            if type(value) is str and _SEP not in value and value != _UNSET:
+            if _fits_texts(value):
                 parts[_TEXT_INDEX[name]] = value
                 if self._rare is not None:
                     self._set_rare(name, None)
@@ -304,6 +305,11 @@ class TaskRecord:
             children.append(uuid)
 
 
+def _fits_texts(value) -> bool:
+    """Whether ``value`` can sit in the joined texts string and read back as itself."""
+    return type(value) is str and _SEP not in value and value != _UNSET
+
+
 def as_text(value) -> str:
     """None as "", text as itself, anything else as str() of it."""
     return "" if value is None else value if type(value) is str else str(value)
@@ -354,7 +360,7 @@ def apply_task_event(task: TaskRecord, subject: str, timestamp, event: dict) -> 
     else:
         task.set_fields(event)
         task.state = state
-        if clean_time and task._rare is None:
+        if clean_time and task._rare is None:  # set_fields may have kept an odd value apart meanwhile
             task._numbers[_TIMESTAMP] = timestamp
         else:
             task._set_number("timestamp", timestamp)
