@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import sys
-from bisect import bisect_left
+from bisect import bisect_left, insort
 import threading
 import time
 from collections import Counter, deque
@@ -456,8 +456,8 @@ class ClusterModel:
 
         Ingest pays nothing for it: the tasks added since the last read are
         those from seq ``_id_index_seq`` on, and the dict keeps tasks in seq
-        order, so they are read off its end; sorting them into the list is a
-        merge of two runs (timsort), not a full sort.
+        order, so they are read off its end; sorting them into the list is an
+        insertion each or a merge of two runs (timsort), not a full sort.
         """
         index, tasks = self._id_index, self._tasks
         fresh = []
@@ -466,7 +466,10 @@ class ClusterModel:
                 break
             fresh.append(task.uuid)
         fresh = [uuid for uuid in fresh if not _in_sorted(index, uuid)]  # a parent moved to newest
-        if fresh:
+        if len(fresh) < 64:
+            for uuid in fresh:
+                insort(index, uuid)
+        else:
             index.extend(fresh)
             index.sort()
         self._id_index_seq = self._next_seq

@@ -131,3 +131,15 @@ def test_prefix_lookup_drops_evicted_ids_once_they_pile_up():
         model.task_ids_starting("0000")  # each read takes the new id into the index
     assert model.task_ids_starting("") == (10, [f"{n:08x}-0000" for n in range(1490, 1500)])
     assert len(model._id_index) <= 2 * 10 + 1024  # not every id ever seen
+
+
+def test_prefix_lookup_takes_in_many_new_tasks_at_once():
+    first = [f"{n:04x}aaaa" for n in range(0, 400, 2)]
+    later = [f"{n:04x}bbbb" for n in range(400, 0, -3)]  # more than are inserted one by one
+    model = model_with(*first)
+    assert model.task_ids_starting("")[0] == 200
+    for uuid in later:
+        for item in task_lifecycle(uuid=uuid)[1]:
+            model.on_event(item)
+    assert model.task_ids_starting("", limit=1000) == (200 + len(later), sorted(first + later))
+    assert model.task_ids_starting("0010") == (2, ["0010aaaa", "0010bbbb"])
