@@ -92,7 +92,11 @@ as
 does.
 Commands that change the cluster go through the same read\-only guard,
 confirmation and audit log as the control keys.
-Tab completes command, worker, queue and task names; Up and Down recall
+Task ids may be typed as the screen shows them: any prefix of at least 4
+characters that only one task in memory starts with is used as that task's
+full id, and the status line says which; an ambiguous, too short or unknown
+prefix is refused and nothing is sent (a full uuid is used as typed).
+Tab completes command, worker, queue and task names and task ids; Up and Down recall
 earlier commands, kept across runs in
 .IR $XDG_STATE_HOME/celerytop/prompt_history .
 Inspect replies open as views grouped by worker, naming the workers that did

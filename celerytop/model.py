@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import sys
+from bisect import bisect_left, insort
 import threading
 import time
 from collections import Counter, deque
@@ -161,6 +162,10 @@ class ClusterModel:
         self.evicted = 0
         self._version = 0
         self._query_cache: tuple = (None, [])
+        # Task ids sorted, for prefix look-ups; brought up to date when read (never on ingest),
+        # with the tasks first seen (or moved) from seq _id_index_seq on.
+        self._id_index: list = []
+        self._id_index_seq = 0
         self._rate_samples: deque = deque()
 
     # -- ingest (capture thread) -------------------------------------------
@@ -431,6 +436,47 @@ class ClusterModel:
             self._query_cache = (cache_key, order)
             return order
 
+    def task_ids_starting(self, prefix: str, limit: int = 10) -> tuple:
+        """(how many task ids in memory start with ``prefix``, the first ``limit`` of them, sorted)."""
+        with self.lock:
+            index, tasks = self._sorted_task_ids(), self._tasks
+            found, count = [], 0
+            for position in range(bisect_left(index, prefix), len(index)):
+                uuid = index[position]
+                if not uuid.startswith(prefix):
+                    break
+                if uuid in tasks:  # the index still holds ids evicted since it was read
+                    count += 1
+                    if len(found) < limit:
+                        found.append(uuid)
+            return count, found
+
+    def _sorted_task_ids(self) -> list:
+        """Every task id in memory, sorted, plus some evicted since (dropped once they pile up).
+
+        Ingest pays nothing for it: the tasks added since the last read are
+        those from seq ``_id_index_seq`` on, and the dict keeps tasks in seq
+        order, so they are read off its end; sorting them into the list is an
+        insertion each or a merge of two runs (timsort), not a full sort.
+        """
+        index, tasks = self._id_index, self._tasks
+        fresh = []
+        for task in reversed(tasks.values()):
+            if task.seq < self._id_index_seq:
+                break
+            fresh.append(task.uuid)
+        fresh = [uuid for uuid in fresh if not _in_sorted(index, uuid)]  # a parent moved to newest
+        if len(fresh) < 64:
+            for uuid in fresh:
+                insort(index, uuid)
+        else:
+            index.extend(fresh)
+            index.sort()
+        self._id_index_seq = self._next_seq
+        if len(index) > 2 * len(tasks) + 1024:
+            index = self._id_index = [uuid for uuid in index if uuid in tasks]
+        return index
+
     def task_detail(self, uuid: str) -> TaskDetail | None:
         with self.lock:
             task = self._tasks.get(uuid)
@@ -677,6 +723,7 @@ class ClusterModel:
             for task, children in restored:
                 self._link_restored(task, children)
             self._rebuild_heaps()
+            self._id_index, self._id_index_seq = [], -sys.maxsize  # restored tasks sit before the newest
             failures = self.state_counts[FAILURE]
             if failures > self.max_failures or len(self._tasks) - failures > self.max_tasks:
                 self._evict()
@@ -742,6 +789,11 @@ def _fingerprint(values: tuple) -> int:
         return hash(values)
     except TypeError:  # a malformed event left a list where a timestamp belongs
         return hash(repr(values))
+
+
+def _in_sorted(items: list, value) -> bool:
+    position = bisect_left(items, value)
+    return position < len(items) and items[position] == value
 
 
 def _is_sequence(value) -> bool:

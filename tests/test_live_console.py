@@ -4,6 +4,7 @@ commands reach the worker, bad commands explain themselves, completion
 offers real names and the history survives a restart."""
 
 import time
+import uuid
 
 from tests.live import wait_until
 from tests.screen import cell_fg
@@ -166,6 +167,72 @@ def test_control_from_the_prompt_confirms_and_reaches_the_worker(broker, workers
         wait_until(lambda: not worker.alive(), timeout=30)
         assert audit_entries(term)[-1]["command"] == "shutdown"
         assert audit_entries(term)[-1]["destination"] == [worker.hostname]
+
+
+def test_task_ids_are_taken_as_the_screen_shows_them(broker, workers, tmp_path):
+    worker = workers("w1", concurrency=2)  # one process runs the sleeper, the other the rest
+    host = worker.hostname
+    stem = uuid.uuid4().hex[:8]  # two tasks whose ids start alike, as the screen shows them
+    twins = [f"{stem}-0000-4000-8000-00000000000{n}" for n in (1, 2)]
+    with monitor(broker, tmp_path) as term:
+        term.wait_for("● connected")
+        term.wait_for(host)
+        done = broker.app.send_task("tests.add", (20, 22))
+        for twin in twins:
+            broker.app.send_task("tests.add", (1, 1), task_id=twin)
+        running = broker.app.send_task("tests.sleep", (120,))
+        assert done.get(timeout=30) == 42
+        term.wait_for(done.id[:8])
+        term.wait_for(running.id[:8])
+        term.wait_for(lambda t: sum(stem in line for line in t.lines()) == 2)
+        wait_until(lambda: inspect(broker, worker, "active"), timeout=30)
+
+        command(term, f"result {done.id[:8]}")
+        term.wait_for(f"Task {done.id}")  # the detail of the full id it stands for
+        term.wait_for(lambda t: any(line.split()[:1] == ["result"] and line.strip().endswith("42")
+                                    for line in t.lines()))
+        term.press("esc")
+        term.wait_for("Workers ")
+
+        command(term, f"inspect query_task {running.id[:8]} -d {host}")
+        term.wait_for("1 found")
+        assert any(running.id in line and "active" in line for line in term.lines())
+        term.wait_for(f"{running.id[:8]} → {running.id}")  # the status line names the id asked about
+        term.press("G", "enter")  # the task's row opens its detail
+        term.wait_for(f"Task {running.id}")
+        term.press("esc")
+        back(term)
+
+        command(term, f"result {stem}")
+        term.wait_for(f"Not run: task id '{stem}' matches 2 tasks: {twins[0]}, {twins[1]}; type more of it")
+        command(term, f"control revoke {running.id[:3]}")
+        term.wait_for(f"Not run: task id '{running.id[:3]}' is too short: type at least 4 characters")
+        command(term, "inspect query_task 0000zzzz")
+        term.wait_for("Not run: no task in memory has an id starting '0000zzzz' (evicted, or never seen)")
+        assert audit_entries(term) == []  # none of them sent anything
+
+        # Tab: an ambiguous prefix cycles through its candidates, a unique one completes
+        term.press(":")
+        term.send(f"result {stem}")
+        term.press("tab")
+        term.wait_for(f"2 task ids start with '{stem}': Tab cycles through them")
+        term.wait_for(f":result {twins[0]}")
+        term.press("tab")
+        term.wait_for(f":result {twins[1]}")
+        term.press("ctrl-u")
+        term.wait_gone("2 task ids start with")
+        term.send(f"control terminate KILL {running.id[:5]}")
+        term.press("tab")
+        term.wait_for(f":control terminate KILL {running.id}")
+        term.press("esc")
+
+        command(term, f"control terminate KILL {running.id[:8]}")
+        term.wait_for("control terminate → all workers?")
+        term.wait_for(f"typed as: {running.id[:8]} → {running.id}")
+        term.press("y")
+        wait_until(lambda: audit_entries(term), timeout=30)
+        assert audit_entries(term)[-1]["arguments"]["task_id"] == [running.id]
+        wait_until(lambda: not inspect(broker, worker, "active"), timeout=30)  # the sleeper was killed
 
 
 def test_read_only_refuses_prompt_commands_that_change_the_cluster(fs, tmp_path):

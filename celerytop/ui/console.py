@@ -8,7 +8,9 @@ queues) or into commands sent through the same path as the control keys
 
 from __future__ import annotations
 
-from celerytop import capture, cmdline, formatting, seed
+from dataclasses import replace
+
+from celerytop import capture, cmdline, formatting, seed, taskids
 from celerytop.history import History
 from celerytop.ui.inspect_views import InspectView
 from celerytop.ui.prompt import Prompt
@@ -37,7 +39,8 @@ class CommandConsole:
     def vocabulary(self) -> cmdline.Vocabulary:
         workers = tuple(row.hostname for row in self.app.model.worker_rows())
         return cmdline.Vocabulary(workers=workers, queues=tuple(self.app.queues.known_names()),
-                                  tasks=tuple(self.app.model.task_names()))
+                                  tasks=tuple(self.app.model.task_names()),
+                                  task_ids=self.app.model.task_ids_starting)
 
     def complete(self, text: str) -> list:
         return cmdline.complete(text, self.vocabulary())
@@ -63,7 +66,39 @@ class CommandConsole:
         if self.control is None:
             self.app.flash("Not connected to an app: cannot run commands")
             return
+        try:
+            invocation, resolved = self._resolve_task_ids(invocation)
+        except taskids.TaskIdError as exc:
+            self.app.flash(f"Not run: {exc}", seconds=15)
+            return
+        note = taskids.notes(resolved)
+        if invocation.verb == "control":  # its confirmation names the ids; its refusal must not be hidden
+            if note:
+                self.app.flash(note, seconds=15)
+            self._run_control(invocation, note)
+            return
         getattr(self, f"_run_{invocation.verb}")(invocation)
+        if note:  # after the view opened, whose progress message would hide it
+            self.app.flash(note, seconds=15)
+
+    def _resolve_task_ids(self, invocation) -> tuple:
+        """(the invocation with every task id it names in full, [taskids.Resolved]).
+
+        Ids are typed as the screen shows them (8 characters) or as any unique prefix of at
+        least 4; TaskIdError when one is too short, ambiguous or unknown: nothing is sent.
+        """
+        lookup = self.app.model.task_ids_starting
+        if invocation.verb == "result":
+            resolved = taskids.resolve_all([invocation.task_id], lookup)
+            return replace(invocation, task_id=resolved[0].full), resolved
+        if invocation.name == "inspect query_task":
+            resolved = taskids.resolve_all(invocation.args, lookup)
+            return replace(invocation, args=tuple(r.full for r in resolved)), resolved
+        if invocation.name == "control revoke":  # terminate too: a revoke that kills
+            resolved = taskids.resolve_all(invocation.arguments["task_id"], lookup)
+            arguments = dict(invocation.arguments, task_id=[r.full for r in resolved])
+            return replace(invocation, arguments=arguments), resolved
+        return invocation, []
 
     # -- read-only verbs: views --------------------------------------------------------
     def _run_inspect(self, invocation) -> None:
@@ -116,13 +151,15 @@ class CommandConsole:
         self.app.open_task(invocation.task_id, fetch=True)
 
     # -- verbs that change the cluster ---------------------------------------------------
-    def _run_control(self, invocation) -> None:
+    def _run_control(self, invocation, note: str = "") -> None:
         arguments = invocation.arguments
         where = ", ".join(invocation.destination) if invocation.destination else "all workers"
         confirm = None
         typed = "terminate" if invocation.action == "revoke" and arguments.get("terminate") else invocation.action
         if typed in CONFIRM_FIRST:
             details = [f"  {key}: {formatting.sanitize(repr(value), limit=200)}" for key, value in arguments.items()]
+            if note:
+                details.append(f"  typed as: {formatting.sanitize(note, limit=200)}")
             confirm = (f"control {typed} → {where}?", details + [f"Sent to: {where}."])
         self.app.actions.request(invocation.action, arguments, invocation.destination,
                                  timeout=invocation.timeout, confirm=confirm)

@@ -22,7 +22,18 @@ class Prompt(urwid.WidgetWrap):
         self.edit.set_edit_pos(len(text))
         self._on_submit = on_submit
         self._on_cancel = on_cancel
-        super().__init__(urwid.AttrMap(self.edit, "prompt"))
+        self._line = urwid.AttrMap(self.edit, "prompt")
+        self.hint = ""  # the line shown above the prompt after Tab
+        super().__init__(self._line)
+
+    def show_hint(self, hint: str) -> None:
+        """A line above the prompt about what Tab found (how many candidates); '' hides it."""
+        self.hint = hint
+        if hint:
+            self._w = urwid.Pile([urwid.Text(("prompt.caption", hint), wrap="clip"), self._line])
+            self._w.focus_position = 1
+        else:
+            self._w = self._line
 
     @property
     def text(self) -> str:
@@ -35,6 +46,7 @@ class Prompt(urwid.WidgetWrap):
     def keypress(self, size, key):
         if key != "tab":
             self._cycle = []
+            self.show_hint("")
         if key == "enter":
             self._on_submit(self.edit.edit_text)
             return None
@@ -62,7 +74,9 @@ class Prompt(urwid.WidgetWrap):
             candidates = self._cycle
             index = (candidates.index(typed) + 1) % len(candidates)
         else:
-            candidates = list(self._completer(typed))
+            found = self._completer(typed)
+            self.show_hint(getattr(found, "hint", ""))
+            candidates = list(found)
             if not candidates:
                 return
             index = 0
