@@ -21,6 +21,10 @@ SHOWN = 4
 #: celery's own ids (uuid4, as ``str(uuid.uuid4())``), with or without dashes.
 _FULL_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 
+#: What a piece of a uuid looks like: anything else that matches no task is
+#: taken for a custom id (celery accepts any string as a task id).
+_UUID_PIECE = re.compile(r"^[0-9a-fA-F-]+$")
+
 
 class TaskIdError(ValueError):
     """Why a typed id cannot be used, in one line."""
@@ -47,6 +51,10 @@ def resolve(typed: str, lookup) -> Resolved:
     if not typed:
         raise TaskIdError("an empty task id")
     count, first = lookup(typed, SHOWN)
+    if not count and _UUID_PIECE.match(typed) and typed != typed.lower():
+        # celery writes uuids in lower case; 'EC9A0C6E' copied from elsewhere means the same task
+        lowered = resolve(typed.lower(), lookup)
+        return Resolved(typed, lowered.full, lowered.in_memory)
     if typed in first:  # an id typed in full wins over longer ids it is a prefix of
         return Resolved(typed, typed, True)
     if _FULL_UUID.match(typed):  # workers may know a task this monitor never saw
@@ -60,6 +68,8 @@ def resolve(typed: str, lookup) -> Resolved:
         shown = ", ".join(_distinct(first))
         more = f" and {count - len(first)} more" if count > len(first) else ""
         raise TaskIdError(f"task id {typed!r} matches {count} tasks: {shown}{more}; type more of it")
+    if not _UUID_PIECE.match(typed):  # a custom id this monitor never saw: workers may know it
+        return Resolved(typed, typed, False)
     raise TaskIdError(f"no task in memory has an id starting {typed!r} (evicted, or never seen); "
                       "a full task id (a uuid) is used as typed")
 

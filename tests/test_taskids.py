@@ -143,3 +143,14 @@ def test_prefix_lookup_takes_in_many_new_tasks_at_once():
             model.on_event(item)
     assert model.task_ids_starting("", limit=1000) == (200 + len(later), sorted(first + later))
     assert model.task_ids_starting("0010") == (2, ["0010aaaa", "0010bbbb"])
+
+
+def test_a_custom_id_never_seen_is_used_as_typed_and_upper_case_hex_finds_the_task():
+    model = model_with(ALPHA)
+    used = resolve("nightly-report-2026-12-01", model.task_ids_starting)  # not hex: a custom id
+    assert (used.full, used.in_memory) == ("nightly-report-2026-12-01", False)
+    assert used.note == "nightly-report-2026-12-01: not in memory, used as typed"
+    upper = resolve("EC9A0C6E", model.task_ids_starting)  # celery writes uuids in lower case
+    assert (upper.full, upper.in_memory, upper.note) == (ALPHA, True, f"EC9A0C6E → {ALPHA}")
+    with pytest.raises(TaskIdError, match="no task in memory has an id starting 'dead0000'"):
+        resolve("DEAD0000", model.task_ids_starting)
