@@ -26,7 +26,9 @@ from celerytop.paths import state_dir
 try:
     from celerytop import launch
     from celerytop.capture import one_line_error
-except ImportError as exc:  # kombu or celery without one of their own requirements
+except ModuleNotFoundError as exc:  # kombu or celery without one of their own requirements (amqp)
+    if (exc.name or "celerytop").startswith("celerytop"):
+        raise  # our own bug: a traceback is the honest report
     BROKEN_INSTALL = exc
 else:
     BROKEN_INSTALL = None
@@ -406,8 +408,7 @@ def main(argv=None) -> None:
     """Console-script entry point: click's multi-line usage errors become one line."""
     if BROKEN_INSTALL is not None:
         reason = " ".join(str(BROKEN_INSTALL).split())
-        missing = (BROKEN_INSTALL.name or "").split(".")[0]
-        hint = missing_module_hint(missing) if missing else "reinstall celerytop with its dependencies"
+        hint = missing_module_hint(BROKEN_INSTALL.name.split(".")[0])
         click.echo(f"celerytop: error: celerytop needs packages that are not installed ({reason}): {hint}", err=True)
         sys.exit(EXIT_USAGE)
     try:
