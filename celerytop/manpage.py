@@ -145,7 +145,8 @@ Quit with q.
 Internal error; one line on standard error, the traceback in a file.
 .TP
 .B 2
-Bad usage: unknown option, bad value, an app that does not load, a malformed broker URL.
+Bad usage: unknown option, bad value, an app that does not load, a malformed broker URL,
+a broker transport whose packages are not installed (the line says what to pip install).
 .TP
 .B 130
 Interrupted with Ctrl\-C.

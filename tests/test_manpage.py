@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 
 import click
@@ -42,13 +43,66 @@ def test_man_renders_without_warnings():
     assert "celerytop - top-like monitor" in result.stdout.replace("\u2010", "-")
 
 
-def test_readme_mentions_every_key_and_option():
-    with open(os.path.join(os.path.dirname(MAN), "..", "README.rst"), encoding="utf-8") as fh:
-        readme = fh.read()
+README = os.path.join(os.path.dirname(MAN), "..", "README.rst")
+
+
+def readme_key_table():
+    """{key: [description of each README row listing it]}, from the table under 'Keys'.
+
+    The table is an RST simple table: a border, one row per line (a blank key
+    column continues the row above), a border.
+    """
+    with open(README, encoding="utf-8") as fh:
+        lines = fh.read().split("\nKeys\n----", 1)[1].splitlines()
+    borders = [i for i, line in enumerate(lines) if re.fullmatch(r"=+ +=+", line)]
+    second_column = lines[borders[0]].index(" =") + 1
+    rows = []
+    for line in lines[borders[0] + 1:borders[1]]:
+        keys, text = line[:second_column].strip(), line[second_column:].strip()
+        if keys:
+            rows.append((keys, [text]))
+        else:
+            rows[-1][1].append(text)
+    table = {}
+    for keys, text in rows:
+        for key in keys.split(", "):
+            table.setdefault(key.replace("\\*", "*"), []).append(" ".join(text))
+    return table
+
+
+def keymap_keys():
+    """{key label: [help of each binding]}, as the help overlay and the man page list them."""
+    keys = {}
     for _title, rows in Keymap().grouped():
-        for keys, _help in rows:
-            for key in keys.split(", "):
-                assert key in readme, f"README.rst does not mention the key {key!r}"
+        for labels, help_text in rows:
+            for key in labels.split(", "):
+                keys.setdefault(key, []).append(help_text)
+    return keys
+
+
+def words(text):
+    filler = {"the", "and", "one", "its", "this", "that", "with", "from", "for", "first", "last"}
+    return {word for word in re.findall(r"[a-z]+", text.lower()) if len(word) > 2 and word not in filler}
+
+
+def test_readme_key_table_has_a_row_for_every_key_and_no_other():
+    table, keymap = readme_key_table(), keymap_keys()
+    assert sorted(set(keymap) - set(table)) == [], "keys missing from README.rst's key table"
+    assert sorted(set(table) - set(keymap)) == [], "README.rst's key table lists keys celerytop does not bind"
+
+
+def test_each_readme_key_row_describes_what_the_key_does():
+    # The README words the rows for people (several keys to a row), so this
+    # only asks each key's row to share a word with the key's own help text.
+    table, keymap = readme_key_table(), keymap_keys()
+    for key in set(table) & set(keymap):
+        readme_words, help_words = words(" ".join(table[key])), words(" ".join(keymap[key]))
+        assert readme_words & help_words, f"README row for {key!r}: {table[key]} vs the keymap's {keymap[key]}"
+
+
+def test_readme_mentions_every_option():
+    with open(README, encoding="utf-8") as fh:
+        readme = fh.read()
     for param in command.params:
         if isinstance(param, click.Option):
             assert param.opts[-1] in readme, f"README.rst does not mention {param.opts[-1]}"
