@@ -267,3 +267,13 @@ def test_marks_clear_once_a_command_used_them_and_the_status_line_says_so():
     press(app, "+")
     press(app, "enter")
     assert app.worker_marks == set() and app._message.startswith("2 marks cleared · pool_grow → alpha@vm, beta@vm")
+
+
+def test_a_confirmation_at_80_columns_wraps_and_still_shows_what_y_does():
+    long_name = "celery-worker-7f9c8d6b5-x2x9z@k8s-node-pool-a-3"
+    app, _uuids = make_app(workers=(long_name,))
+    app.focus_pane("workers")
+    press(app, "E")
+    screen = "\n".join(line.decode("utf-8") for line in app.root.render((80, 24), focus=True).text)
+    assert "will stop seeing that worker's tasks." in screen
+    assert "y send     any other key cancel (nothing is sent)" in screen

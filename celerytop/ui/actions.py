@@ -316,8 +316,9 @@ class ControlActions:
         if enable:
             lines = [f"{where} will send task events (more messages on the broker)."]
         else:
-            lines = [f"{where} will stop sending task events: this monitor (and every other,",
-                     "celery events and flower included) will stop seeing that worker's tasks."]
+            lines = [f"{where} will stop sending task events:",
+                     "this monitor and every other (celery events, flower)",
+                     "will stop seeing that worker's tasks."]
         self.app.confirm(f"{'Enable' if enable else 'Disable'} task events on {len(hosts)} worker(s)?",
                          lines + [f"Sent to: {where} only."],
                          lambda: self.send(command, {}, hosts, marks=marks))

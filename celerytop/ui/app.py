@@ -401,8 +401,10 @@ class MonitorApp:
             self.flash("Cancelled: nothing was sent")
 
         self.dialog = ConfirmDialog(title, lines, yes, cancel)
+        cols, rows = self.loop.screen.get_cols_rows() if self.loop is not None else (80, 24)
+        height = min(rows, self.dialog.height_for(min(cols, max(50, cols * 70 // 100))))
         self.root.set(urwid.Overlay(self.dialog, self.frame, align="center", width=("relative", 70),
-                                    valign="middle", height=self.dialog.height, min_width=50))
+                                    valign="middle", height=height, min_width=50))
 
     def follow(self, uuid: str) -> None:
         """Put the cursor on ``uuid`` as soon as it shows up (a retried task);
