@@ -37,6 +37,8 @@ _ALL = (
     Command("task.fetch_result", "Fetch the task's result or exception from the result backend"),
     Command("filter.open", "Filter tasks (prompt)"),
     Command("filter.clear", "Clear the task filter"),
+    Command("worker_filter.open", "Filter workers by hostname (prompt)"),
+    Command("worker_filter.clear", "Clear the workers filter"),
     Command("filter.cycle_state", "Cycle the state filter: all, failed, started, retried, received, succeeded"),
     Command("task.next_failure", "Jump to the next failed task"),
     Command("sort.next", "Sort by the next column"),

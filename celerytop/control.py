@@ -120,9 +120,15 @@ class Control:
         inspector = self.app.control.inspect(destination=destination, timeout=timeout or self.timeout)
         return dict(getattr(inspector, method)(*args) or {})
 
-    def enable_events(self, destination=None) -> None:
-        """Broadcast ``enable_events`` (fire and forget, as ``celery control`` does)."""
+    def enable_events(self, destination=None) -> Outcome:
+        """Broadcast ``enable_events`` (fire and forget, as ``celery control`` does);
+        read-only mode refuses it here too, whatever the caller checked."""
+        try:
+            self.refuse_if_read_only("enable_events")
+        except ReadOnlyError as exc:
+            return Outcome("enable_events", tuple(destination or ()), {}, refused=str(exc))
         self.app.control.enable_events(destination=destination)
+        return Outcome("enable_events", tuple(destination or ()), {}, sent="sent")
 
     def refuse_if_read_only(self, command: str) -> None:
         if self.read_only and command not in READ_ONLY_COMMANDS:

@@ -161,3 +161,43 @@ def parse(text: str) -> TaskFilter:
 
 
 EMPTY = TaskFilter("", ())
+
+
+@dataclass(frozen=True)
+class HostFilter:
+    """The workers pane's filter: hostname globs, all must hold, ``!``/``-`` excludes.
+
+    A term without ``*``, ``?`` or ``[`` matches anywhere in the hostname
+    (``beta`` finds ``beta@vm``), as free text does in the task filter.
+    """
+
+    text: str
+    terms: tuple  # (glob test, negated)
+
+    def narrow(self, rows, hostname=lambda row: row.hostname) -> list:
+        return [row for row in rows
+                if all(test(hostname(row)) != negated for test, negated in self.terms)]
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+
+def parse_hosts(text: str) -> HostFilter:
+    """Compile a workers-pane filter; raise FilterError with a one-line explanation."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise FilterError(f"{exc} (close the quote)") from None
+    terms = []
+    for word in words:
+        negated = word[:1] in ("!", "-")
+        pattern = word[1:] if negated else word
+        if not pattern:
+            raise FilterError("'!' and '-' need a hostname glob after them, e.g. !beta*")
+        if not any(c in pattern for c in "*?["):
+            pattern = f"*{pattern}*"
+        terms.append((_glob_test(pattern), negated))
+    return HostFilter(text.strip(), tuple(terms))
+
+
+NO_HOSTS_FILTER = HostFilter("", ())

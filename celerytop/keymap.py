@@ -87,8 +87,12 @@ DEFAULT_BINDINGS = (
     Binding("P", "workers", "worker.pool_restart", "Restart the pool (asks first)"),
     Binding("Q", "workers", "worker.add_consumer", "Consume from a queue (Tab completes)"),
     Binding("D", "workers", "worker.cancel_consumer", "Stop consuming from a queue (asks first)"),
-    Binding("e", "workers", "worker.enable_events", "Enable events on the worker"),
-    Binding("E", "workers", "worker.disable_events", "Disable events on the worker"),
+    Binding("e", "workers", "worker.enable_events", "Enable task events on the worker (asks first)"),
+    Binding("E", "workers", "worker.disable_events",
+            "Disable task events on the worker: monitors stop seeing its tasks (asks first)"),
+    Binding("/", "workers", "worker_filter.open", "Filter: hostname globs, all must hold, !glob excludes",
+            "filter"),
+    Binding("esc", "workers", "worker_filter.clear", "Clear the workers filter"),
     Binding("L", "global", "audit.show", "Commands sent this session, with replies (the audit log)"),
     Binding("enter", "workers", "view.open", "Worker detail: stats, active and reserved tasks, queues", "detail"),
     Binding("enter", "detail", "view.open", "Open the task on this line (worker detail)"),
@@ -152,6 +156,10 @@ class Keymap:
             if binding is not None:
                 return binding.command
         return None
+
+    def contexts_binding(self, key: str) -> list:
+        """The contexts in which ``key`` does something, in CONTEXTS order."""
+        return [context for context in CONTEXTS if (context, key) in self._table]
 
     def grouped(self):
         """[(context title, [(keys label, help)])], keys of one command merged."""

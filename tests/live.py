@@ -40,7 +40,7 @@ from tests.liveapp import BROKER_URL_ENV, FSDIR_ENV, NS_ENV, make_app
 
 __all__ = [
     'ALL_BROKERS', 'BROKERS_ENV', 'EventCollector', 'LiveBroker',
-    'REPO_ROOT', 'WorkerProcess', 'Workers', 'broker', 'make_broker',
+    'REPO_ROOT', 'ControlSpy', 'WorkerProcess', 'Workers', 'broker', 'make_broker',
     'selected_brokers', 'wait_until', 'workers',
 ]
 
@@ -387,6 +387,78 @@ class EventCollector:
             message=f'no {type} event with {fields} within {timeout}s; got '
                     f'{sorted({e.get("type") for e in self.events})}')
         return found[0]
+
+
+class ControlSpy:
+    """Every remote-control broadcast of the app, seen at the broker.
+
+    A queue of its own bound to the control exchange (``ctl-<ns>.pidbox``,
+    fanout, as every worker's pidbox queue is) and consumed in a thread:
+    whatever any process broadcasts lands here, whether or not a worker
+    listens.  ``start()`` returns once its own probe broadcasts arrive.
+    """
+
+    PROBE = 'celerytop_spy_probe'
+
+    def __init__(self, app):
+        from kombu import Queue
+        self.app = app
+        self.messages = []  # (method, arguments, destination), probes left out
+        self.error = None
+        self._probes_seen = set()
+        self._probes_sent = 0
+        self._stop = threading.Event()
+        self._queue = Queue(f'spy-{uuid.uuid4().hex[:8]}', exchange=app.control.mailbox.exchange,
+                            auto_delete=True, durable=False)
+        self._thread = threading.Thread(target=self._run, daemon=True, name='ControlSpy')
+
+    def __enter__(self):
+        self._thread.start()
+        self.mark(timeout=20)
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self):
+        try:
+            with fstransport.connection_for_read(self.app) as conn:
+                with conn.Consumer([self._queue], callbacks=[self._on_message], accept=['json']):
+                    while not self._stop.is_set():
+                        try:
+                            conn.drain_events(timeout=0.2)
+                        except socket.timeout:
+                            pass
+        except Exception as exc:
+            self.error = exc
+
+    def _on_message(self, body, message):
+        message.ack()
+        if body.get('method') == self.PROBE:
+            self._probes_seen.add((body.get('arguments') or {}).get('n'))
+        else:
+            self.messages.append((body.get('method'), body.get('arguments'), body.get('destination')))
+
+    def methods(self):
+        return [method for method, _arguments, _destination in self.messages]
+
+    def mark(self, timeout=20):
+        """Broadcast a probe and wait until it arrives: everything broadcast
+        before this call has arrived too (one exchange, one queue, in order)."""
+        self._probes_sent += 1
+        wanted = self._probes_sent
+
+        def arrived():
+            if self.error is not None:
+                raise AssertionError(f'control spy failed: {_one_line(self.error)}')
+            if wanted in self._probes_seen:
+                return True
+            # sent again until seen: the consumer may not be subscribed yet (Redis fanout)
+            self.app.control.broadcast(self.PROBE, arguments={'n': wanted}, reply=False)
+            return False
+
+        wait_until(arrived, timeout, interval=0.3, message=f'control spy probe not seen within {timeout}s')
 
 
 def _new_broker(name, tmp_path):

@@ -1,5 +1,6 @@
 """Result fetching against real (mis)configurations: no backend, a dead backend."""
 
+import os
 import socket
 
 from celery import Celery
@@ -84,4 +85,46 @@ def test_broker_actions_take_the_same_guard_and_audit_as_broadcasts(tmp_path):
     assert [(e["command"], e["sent"]) for e in entries] == [("purge", "removed 3 from q"), ("migrate", "")]
     assert entries[1]["error"] == failed.refused
     control.close()
+    read_only.close()
+
+
+#: Control's methods that only read (or run other code): everything else must refuse in read-only mode.
+READING_METHODS = {"submit", "ping", "inspect", "fetch_result", "close", "refuse_if_read_only"}
+
+
+def test_read_only_refuses_every_cluster_change_at_the_control_layer(fs, tmp_path):
+    """Not only the UI guard: Control itself refuses, and the broker sees nothing
+    (a queue bound to the control exchange, and the task queue's folder)."""
+    from celery.worker.control import Panel
+
+    from celerytop.audit import AuditLog
+    from celerytop.control import READ_ONLY_COMMANDS
+    from tests.live import ControlSpy
+
+    changing = sorted(name for name, meta in Panel.meta.items()
+                      if meta.type == "control" and name not in READ_ONLY_COMMANDS)
+    assert {"shutdown", "revoke", "rate_limit", "pool_grow", "enable_events", "disable_events"} <= set(changing)
+    public = {name for name in dir(Control) if not name.startswith("_") and callable(getattr(Control, name))}
+    tested = {"execute", "send_task", "run_on_broker", "enable_events"}
+    assert public == READING_METHODS | tested, "a new Control method: test its read-only refusal here"
+
+    queue_folder = os.path.join(fs.fsdir, "queue")
+    ran = []
+    audit = AuditLog(str(tmp_path / "audit.log"))
+    read_only = Control(fs.app, read_only=True, audit=audit)
+    with ControlSpy(fs.app) as spy:
+        before = sorted(os.listdir(queue_folder))
+        refusals = [read_only.execute(name, {}, ("w1@host",)) for name in changing]
+        refusals.append(read_only.send_task("tests.add", (1, 2), {}))
+        refusals.append(read_only.run_on_broker("purge", {"queues": ["q"]}, lambda: ran.append(1) or "purged"))
+        refusals.append(read_only.enable_events())
+        spy.mark()
+        assert spy.messages == [] and ran == [] and audit.entries == []
+        assert [o.command for o in refusals if not o.refused.startswith("read-only mode: ")] == []
+        assert sorted(os.listdir(queue_folder)) == before
+
+        # the same observer sees what a writable Control sends
+        Control(fs.app).enable_events()
+        spy.mark()
+        assert spy.methods() == ["enable_events"]
     read_only.close()

@@ -6,7 +6,10 @@ import os
 import signal
 import sys
 
-from tests.live import REPO_ROOT, wait_until
+from celery.worker.control import Panel
+
+from celerytop.control import READ_ONLY_COMMANDS
+from tests.live import REPO_ROOT, ControlSpy, wait_until
 from tests.terminal import Terminal
 
 BIN = os.path.join(os.path.dirname(sys.executable), "celerytop")
@@ -31,6 +34,12 @@ def row_with(term, text):
     if len(text) == 8 and "-" not in text:
         return next((line for line in term.lines() if line[2:10] == text), "")
     return next((line for line in term.lines() if text in line), "")
+
+
+def cluster_changes(spy):
+    """The broadcasts a ControlSpy saw that change workers: celery's control
+    commands, less ping and heartbeat (a worker only answers or sends an event)."""
+    return [m for m in spy.methods() if Panel.meta[m].type == "control" and m not in READ_ONLY_COMMANDS]
 
 
 def select_task(term, uuid):
@@ -119,6 +128,7 @@ def test_shutdown_makes_the_worker_exit_and_go_offline(broker, workers, tmp_path
         term.press("X")
         term.wait_for("Shut down 1 worker(s)?")
         assert f"Sent to: {worker.hostname} only." in term.text()
+        assert f"{worker.hostname}: no task running" in term.text()
         term.press("esc")
         term.wait_for("Cancelled: nothing was sent")
         assert worker.alive()
@@ -197,6 +207,8 @@ def test_a_silent_worker_is_named_as_not_answering(broker, workers, tmp_path):
         worker.kill(signal.SIGSTOP)
         try:
             term.press("tab", "e")
+            term.wait_for("Enable task events on 1 worker(s)?")
+            term.press("y")
             term.wait_for(f"enable_events → {worker.hostname}: {worker.hostname}: no reply within the timeout",
                           timeout=20)
             assert audit_entries(term)[-1]["no_reply"] == [worker.hostname]
@@ -261,8 +273,12 @@ def test_pool_shrink_autoscale_restart_refusal_consumers_and_events(broker, work
         # celery's own words vary ("already disabled" for a worker started
         # with -E, whose dispatcher has no explicit groups): wait for the reply
         term.press("E")
+        term.wait_for("Disable task events on 1 worker(s)?")
+        term.press("y")
         term.wait_for(f"disable_events → {worker.hostname}: ok: task events")
         term.press("e")
+        term.wait_for("Enable task events on 1 worker(s)?")
+        term.press("y")
         term.wait_for(f"enable_events → {worker.hostname}: ok: task events")
         commands = [entry["command"] for entry in audit_entries(term)]
         assert commands == ["pool_shrink", "autoscale", "pool_restart", "cancel_consumer",
@@ -278,14 +294,62 @@ def test_marked_workers_all_get_the_command_and_L_shows_the_replies(broker, work
         term.wait_for("2 marked: commands go to them")
         assert sum(line.startswith("*") for line in term.lines()) == 2
         term.press("e")
+        term.wait_for("Enable task events on 2 worker(s)?")
+        term.press("y")
         term.wait_for(f"enable_events → {first.hostname}, {second.hostname}:" if first.hostname < second.hostname
                       else f"enable_events → {second.hostname}, {first.hostname}:")
         term.wait_for(lambda t: "task events" in t.lines()[-1] and "no reply" not in t.lines()[-1])
+        assert "2 marks cleared · " in term.lines()[-1]
+        term.wait_gone("marked: commands go to them")  # used once, the marks are gone
+        assert sum(line.startswith("*") for line in term.lines()) == 0
         term.press("L")
         term.wait_for("not written to a file (--no-audit-log)")
         for worker in (first, second):
             assert worker.hostname in term.text()
         assert "enable_events" in term.text()
-        term.press("esc", "U")
-        term.wait_gone("marked: commands go to them")
+        term.press("esc")
+        term.wait_gone("not written to a file")
     assert not term.audit_path.exists()
+
+
+def test_typing_a_filter_in_the_workers_pane_sends_nothing_and_E_asks_first(broker, workers, tmp_path):
+    alpha, beta = workers("alpha"), workers("beta")
+    with ControlSpy(broker.app) as spy, monitor(broker, tmp_path) as term:
+        for worker in (alpha, beta):
+            term.wait_for(lambda t, w=worker: "online" in row_with(t, w.hostname[:20]))
+        term.press("tab")
+        term.send("/beta")  # typed as text: e, t, a would be commands if / were not a prompt here
+        term.press("enter")
+        term.wait_for(" Workers  1 of 2 match 'beta'")
+        assert beta.hostname in term.text() and alpha.hostname not in term.text()
+        term.press("E")  # the cursor is on beta, the one worker shown
+        term.wait_for("Disable task events on 1 worker(s)?")
+        assert "will stop seeing that worker's tasks" in term.text()
+        assert f"Sent to: {beta.hostname} only." in term.text()
+        term.press("n")
+        term.wait_for("Cancelled: nothing was sent")
+        term.press("L")
+        term.wait_for("No command sent yet in this session.")
+        term.press("esc", "esc")  # back from L, then clear the workers filter
+        term.wait_for(lambda t: alpha.hostname in t.text() and beta.hostname in t.text())
+        assert "match" not in row_with(term, " Workers ")
+        spy.mark()
+        assert cluster_changes(spy) == ["enable_events"]  # the start's own: no disable_events, no autoscale
+    assert audit_entries(term) == []
+
+
+def test_read_only_start_broadcasts_nothing_that_changes_the_cluster(broker, tmp_path):
+    """Observed at the broker: a queue bound to the control exchange sees every broadcast."""
+    with ControlSpy(broker.app) as spy:
+        with monitor(broker, tmp_path) as term:
+            term.wait_for("● connected")
+            wait_until(lambda: "ping" in spy.methods(), message="a normal start did not seed (no ping)")
+        spy.mark()  # everything the normal start sent has arrived
+        assert cluster_changes(spy) == ["enable_events"]  # what read-only must not send
+        spy.messages.clear()
+
+        with monitor(broker, tmp_path, "--read-only") as term:
+            term.wait_for("● connected")
+            wait_until(lambda: "ping" in spy.methods(), message="a read-only start did not seed (no ping)")
+        spy.mark()
+        assert cluster_changes(spy) == [], spy.messages

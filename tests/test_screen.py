@@ -61,7 +61,7 @@ def test_workers_pane_shows_hostname_status_counts_load_and_version(fs, events):
 
 
 def test_help_overlay_lists_every_binding_and_closes(fs):
-    with monitor(fs, 140, 80) as term:
+    with monitor(fs, 140, 90) as term:  # tall enough for the whole overlay on one screen
         connected(term)
         bindings = [binding for _title, rows in Keymap().grouped() for binding in rows]
 
@@ -250,3 +250,34 @@ def test_celery_top_subcommand_runs_the_monitor_on_celerys_app(fs, events):
         term.press("q")
         assert term.wait_exit() == 0
         assert term.tty_attrs() == term.initial_tty_attrs
+
+
+def test_j_k_down_and_up_move_the_highlighted_row(fs, events):
+    names = [f"tests.row{i}" for i in range(5)]
+    with monitor(fs, 100, 24) as term:
+        connected(term)
+        for name in names:
+            events.task(name=name)
+        term.wait_for(" 5 in memory")
+        newest_first = list(reversed(names))
+
+        def highlighted(term):
+            """The task names drawn on the focus background (the cursor's row)."""
+            rows = []
+            for name in names:
+                y, x = term.find(name)
+                if term.screen.buffer[y][x].bg not in ("default", None):
+                    rows.append(name)
+            return rows
+
+        def cursor_on(position):
+            return lambda t: (t.lines()[-1].rstrip().endswith(f"{position}/5")
+                              and highlighted(t) == [newest_first[position - 1]])
+
+        term.wait_for(cursor_on(1))
+        for key, position in (("j", 2), ("down", 3), ("j", 4), ("k", 3), ("up", 2), ("k", 1)):
+            term.press(key)
+            term.wait_for(cursor_on(position))
+        term.press("up")  # the first row stays the first
+        term.press("j")
+        term.wait_for(cursor_on(2))

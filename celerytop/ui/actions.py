@@ -8,8 +8,9 @@ ask first, with Cancel the default; the destination is always named.
 
 from __future__ import annotations
 
-from celerytop import capture, formatting, inputs
+from celerytop import capture, filtering, formatting, inputs
 from celerytop.control import Outcome
+from celerytop.model import FINISHED_STATES
 
 
 class ControlActions:
@@ -42,19 +43,33 @@ class ControlActions:
             title, lines = confirm
             self.app.confirm(title, lines, lambda: self.send(command, arguments, destination, timeout))
 
-    def send(self, command: str, arguments: dict, destination=(), timeout=None) -> None:
+    def send(self, command: str, arguments: dict, destination=(), timeout=None, marks: str = "") -> None:
+        """Broadcast on the control thread; ``marks`` ('tasks' or 'workers') names
+        the marks that chose the targets: used once, they are cleared."""
         where = ", ".join(destination) if destination else "all workers"
         wait = timeout or self.control.timeout
-        self.app.flash(f"{command} → {where}: waiting up to {wait:g} s for replies…", seconds=30)
+        note = self._clear_marks(marks)
+        self.app.flash(f"{note}{command} → {where}: waiting up to {wait:g} s for replies…", seconds=30)
         future = self.control.submit(self.control.execute, command, arguments, destination, timeout)
-        future.add_done_callback(lambda f: self.app.deliver(self._finished, command, f))
+        future.add_done_callback(lambda f: self.app.deliver(self._finished, command, f, note))
 
-    def _finished(self, command: str, future) -> None:
+    def _finished(self, command: str, future, note: str = "") -> None:
         try:
             outcome = future.result()
         except Exception as exc:  # noqa: BLE001 - a broker error is a message, not a crash
             outcome = Outcome(command, (), {}, refused=f"{command} failed: {capture.one_line_error(exc)}")
-        self.app.flash(outcome.summary(), seconds=15)
+        self.app.flash(note + outcome.summary(), seconds=15)
+
+    def _clear_marks(self, kind: str) -> str:
+        """Clear the task or worker marks; the words saying so, or ''."""
+        marks, pane = ((self.app.marks, self.app.tasks) if kind == "tasks"
+                       else (self.app.worker_marks, self.app.workers) if kind == "workers" else ((), None))
+        if not marks:
+            return ""
+        count = len(marks)
+        marks.clear()
+        pane.walker.invalidate()
+        return f"{count} mark{'s' if count != 1 else ''} cleared · "
 
     def _tasks(self):
         """The marked tasks, else the one under the cursor: [(uuid, TaskRow)]."""
@@ -67,6 +82,9 @@ class ControlActions:
         if len(tasks) > limit:
             lines.append(f"  … and {len(tasks) - limit} more")
         return lines
+
+    def _worker_marks_used(self) -> str:
+        return "workers" if self.app.worker_marks else ""
 
     def _workers(self) -> tuple:
         """The marked workers, else the selected one: always named, never implied."""
@@ -87,20 +105,39 @@ class ControlActions:
         if not tasks:
             self.app.flash("No task selected")
             return
+        # A finished task cannot be stopped or undone: revoking it would only
+        # grow every worker's revoked list, terminating it signals nothing.
+        finished = [(uuid, row) for uuid, row in tasks if row.state in FINISHED_STATES]
+        tasks = [(uuid, row) for uuid, row in tasks if row.state not in FINISHED_STATES]
+        if not tasks:
+            self.app.flash(f"Nothing to {what}: {self._finished_words(finished)}; nothing was sent", seconds=10)
+            return
         ids = [uuid for uuid, _row in tasks]
+        marks = "tasks" if self.app.marks else ""
+        skipped = [f"Skipped, {self._finished_words(finished)}: {what} cannot stop or undo them."] if finished else []
 
         def confirm(signal_name="TERM"):
             verb = f"Revoke and terminate (SIG{signal_name})" if terminate else "Revoke"
             self.app.confirm(
                 f"{verb} {len(ids)} task(s)?",
-                self._describe(tasks) + ["Sent to: all workers (any of them may hold the task)."],
-                lambda: self.send("revoke", {"task_id": ids, "terminate": terminate, "signal": signal_name}),
+                self._describe(tasks) + skipped + ["Sent to: all workers (any of them may hold the task)."],
+                lambda: self.send("revoke", {"task_id": ids, "terminate": terminate, "signal": signal_name},
+                                  marks=marks),
             )
 
         if terminate:
             self.app.ask("signal (TERM, KILL, INT, HUP, QUIT, USR1, USR2): ", "TERM", inputs.signal_name, confirm)
         else:
             confirm()
+
+    @staticmethod
+    def _finished_words(finished) -> str:
+        """'2 already finished (1 SUCCESS, 1 FAILURE)'."""
+        counts: dict = {}
+        for _uuid, row in finished:
+            counts[row.state] = counts.get(row.state, 0) + 1
+        states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        return f"{len(finished)} already finished ({states})"
 
     def rate_limit(self) -> None:
         if not self.allowed("rate_limit"):
@@ -186,38 +223,50 @@ class ControlActions:
             return
         hosts = self._workers()
         if hosts:
+            marks = self._worker_marks_used()
             self.app.confirm(f"Shut down {len(hosts)} worker(s)?",
-                             [f"  {host}" for host in hosts]
-                             + ["They stop taking tasks and exit (warm shutdown).",
+                             [f"  {host}: {self._running_words(host)}" for host in hosts]
+                             + ["They stop taking tasks and exit once their running tasks end (warm shutdown).",
                                 f"Sent to: {', '.join(hosts)} only."],
-                             lambda: self.send("shutdown", {}, hosts))
+                             lambda: self.send("shutdown", {}, hosts, marks=marks))
+
+    def _running_words(self, host: str) -> str:
+        """How many tasks ``host`` is running: its own heartbeat's count, or the
+        tasks STARTED on it in memory, whichever is more (the warning errs high)."""
+        started = filtering.TaskFilter(f"state:STARTED worker:{host}", (filtering.Term("state", "STARTED", False),
+                                            filtering.Term("worker", host, False)))
+        running = len(self.app.model.query(started, "received", None))
+        row = next((r for r in self.app.model.worker_rows() if r.hostname == host), None)
+        if row is not None and isinstance(row.active, int):
+            running = max(running, row.active)
+        return "no task running" if running == 0 else f"{running} task{'s' if running != 1 else ''} running"
 
     def pool(self, command: str) -> None:
         if not self.allowed(command):
             return
-        hosts = self._workers()
+        hosts, marks = self._workers(), self._worker_marks_used()
         if hosts:
             self.app.ask(f"{command} {', '.join(hosts)} by how many processes: ", "1", inputs.count,
-                         lambda n: self.send(command, {"n": n}, hosts))
+                         lambda n: self.send(command, {"n": n}, hosts, marks=marks))
 
     def autoscale(self) -> None:
         if not self.allowed("autoscale"):
             return
-        hosts = self._workers()
+        hosts, marks = self._workers(), self._worker_marks_used()
         if hosts:
             self.app.ask(f"autoscale {', '.join(hosts)} MAX,MIN: ", "", inputs.autoscale,
-                         lambda v: self.send("autoscale", {"max": v[0], "min": v[1]}, hosts))
+                         lambda v: self.send("autoscale", {"max": v[0], "min": v[1]}, hosts, marks=marks))
 
     def pool_restart(self) -> None:
         if not self.allowed("pool_restart"):
             return
-        hosts = self._workers()
+        hosts, marks = self._workers(), self._worker_marks_used()
         if hosts:
             self.app.confirm(f"Restart the pool of {', '.join(hosts)}?",
                              ["Its pool processes are replaced (running tasks finish first).",
                               "Workers refuse unless started with worker_pool_restarts enabled.",
                               f"Sent to: {', '.join(hosts)} only."],
-                             lambda: self.send("pool_restart", {"reload": False}, hosts))
+                             lambda: self.send("pool_restart", {"reload": False}, hosts, marks=marks))
 
     def consumer(self, command: str) -> None:
         if not self.allowed(command):
@@ -225,9 +274,10 @@ class ControlActions:
         hosts = self._workers()
         if hosts:
             future = self.control.submit(self.control.inspect, "active_queues", list(hosts))
-            future.add_done_callback(lambda f: self.app.deliver(self._ask_queue, command, hosts, f))
+            marks = self._worker_marks_used()
+            future.add_done_callback(lambda f: self.app.deliver(self._ask_queue, command, hosts, f, marks))
 
-    def _ask_queue(self, command, hosts, future) -> None:
+    def _ask_queue(self, command, hosts, future, marks="") -> None:
         try:
             replies = future.result()
         except Exception:  # noqa: BLE001 - completion is a convenience
@@ -240,9 +290,9 @@ class ControlActions:
         def send(queue):
             if command == "cancel_consumer":
                 self.app.confirm(f"Stop {where} consuming from {queue}?", [f"Sent to: {where} only."],
-                                 lambda: self.send(command, {"queue": queue}, hosts))
+                                 lambda: self.send(command, {"queue": queue}, hosts, marks=marks))
             else:
-                self.send(command, {"queue": queue}, hosts)
+                self.send(command, {"queue": queue}, hosts, marks=marks)
 
         self.app.ask(f"{command} on {where}{hint}, queue (Tab completes): ", "", inputs.queue_name, send,
                      completions=known)
@@ -259,5 +309,16 @@ class ControlActions:
         if not self.allowed(command):
             return
         hosts = self._workers()
-        if hosts:
-            self.send(command, {}, hosts)
+        if not hosts:
+            return
+        where = ", ".join(hosts)
+        marks = self._worker_marks_used()
+        if enable:
+            lines = [f"{where} will send task events (more messages on the broker)."]
+        else:
+            lines = [f"{where} will stop sending task events:",
+                     "this monitor and every other (celery events, flower)",
+                     "will stop seeing that worker's tasks."]
+        self.app.confirm(f"{'Enable' if enable else 'Disable'} task events on {len(hosts)} worker(s)?",
+                         lines + [f"Sent to: {where} only."],
+                         lambda: self.send(command, {}, hosts, marks=marks))

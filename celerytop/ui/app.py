@@ -15,7 +15,7 @@ from urwid.display import raw
 
 from celerytop import capture, filtering, formatting, palettes, seed
 from celerytop.history import History
-from celerytop.keymap import Keymap
+from celerytop.keymap import CONTEXTS, Keymap, key_label
 from celerytop.model import SORT_ORDER, SORTS
 from celerytop.ui.actions import ControlActions
 from celerytop.ui.console import CommandConsole
@@ -62,7 +62,10 @@ class KeyRouter(urwid.WidgetWrap):
         if command is not None:
             self._app.run_command(command)
             return None
-        return super().keypress(size, key)
+        unhandled = super().keypress(size, key)
+        if unhandled is not None:  # no binding and no widget took it: never silently nothing
+            self._app.say_unknown_key(unhandled)
+        return None
 
 
 class MonitorApp:
@@ -94,6 +97,7 @@ class MonitorApp:
         self.tasks = Pane(TASK_COLUMNS, lambda uuid: task_cells(self.model.task_row(uuid), uuid in self.marks),
                           empty_text=" No tasks seen yet.")
         self.task_filter = filtering.EMPTY
+        self.worker_filter = filtering.NO_HOSTS_FILTER
         self.sort = "received"
         self.descending = None  # None: the sort column's natural direction
         self.marks: set = set()
@@ -133,6 +137,8 @@ class MonitorApp:
             "filter.open": self.open_filter_prompt,
             "filter.clear": lambda: self.apply_filter(""),
             "filter.cycle_state": self.cycle_state_filter,
+            "worker_filter.open": self.open_worker_filter_prompt,
+            "worker_filter.clear": lambda: self.apply_worker_filter(""),
             "task.next_failure": self.next_failure,
             "sort.next": lambda: self.change_sort(1),
             "sort.prev": lambda: self.change_sort(-1),
@@ -185,6 +191,14 @@ class MonitorApp:
 
     def quit(self) -> None:
         raise urwid.ExitMainLoop()
+
+    def say_unknown_key(self, key) -> None:
+        if not isinstance(key, str):  # a mouse event tuple: mouse handling is off
+            return
+        label = key_label(key)
+        elsewhere = [CONTEXTS[c] for c in self.keymap.contexts_binding(key) if c not in ("global", "list")]
+        where = f"it works in: {', '.join(elsewhere)}; " if elsewhere else ""
+        self.flash(f"{label}: no such key here ({where}? lists the keys)")
 
     def show_help(self) -> None:
         if self.help is None:
@@ -333,6 +347,21 @@ class MonitorApp:
     def open_filter_prompt(self) -> None:
         self.open_prompt(Prompt("/", self.task_filter.text, self._filter_submitted, self.close_prompt))
 
+    def open_worker_filter_prompt(self) -> None:
+        def submitted(text):
+            self.close_prompt()
+            self.apply_worker_filter(text)
+
+        self.open_prompt(Prompt("/ workers: ", self.worker_filter.text, submitted, self.close_prompt))
+
+    def apply_worker_filter(self, text: str) -> None:
+        try:
+            self.worker_filter = filtering.parse_hosts(text)
+        except filtering.FilterError as exc:
+            self.flash(f"Bad filter, kept the previous one: {exc}")
+            return
+        self.refresh()
+
     def open_prompt(self, prompt) -> None:
         self.prompt = prompt
         self.frame.footer = prompt
@@ -372,8 +401,10 @@ class MonitorApp:
             self.flash("Cancelled: nothing was sent")
 
         self.dialog = ConfirmDialog(title, lines, yes, cancel)
+        cols, rows = self.loop.screen.get_cols_rows() if self.loop is not None else (80, 24)
+        height = min(rows, self.dialog.height_for(min(cols, max(50, cols * 70 // 100))))
         self.root.set(urwid.Overlay(self.dialog, self.frame, align="center", width=("relative", 70),
-                                    valign="middle", height=self.dialog.height, min_width=50))
+                                    valign="middle", height=height, min_width=50))
 
     def follow(self, uuid: str) -> None:
         """Put the cursor on ``uuid`` as soon as it shows up (a retried task);
@@ -529,14 +560,17 @@ class MonitorApp:
     def refresh(self, reset_cursor: bool = False) -> None:
         summary = self.model.summary()
         status = self.status.snapshot()
-        worker_rows = self.model.worker_rows()
-        self._note_worker_counts(worker_rows)
+        all_worker_rows = self.model.worker_rows()
+        self._note_worker_counts(all_worker_rows)
         self.header.update(summary, status, self.notices(summary, status), mode=self._mode())
 
+        worker_rows = self.worker_filter.narrow(all_worker_rows)
         self.workers.set_items(worker_rows)
+        # a hidden worker keeps no mark: commands go only to workers on screen
         self.worker_marks.intersection_update(row.hostname for row in worker_rows)
-        marked = f"  · {len(self.worker_marks)} marked: commands go to them" if self.worker_marks else ""
-        self.workers.set_title(f" Workers  {summary.workers_online} online / {summary.workers_total} known{marked}")
+        self.workers.set_title(self._workers_title(summary, len(worker_rows)))
+        self.workers.set_empty_text(" No worker matches the filter (Esc clears it)." if self.worker_filter
+                                    else " No workers seen yet.")
         self._size_workers_pane(len(worker_rows))
 
         version = self.model.version
@@ -563,6 +597,14 @@ class MonitorApp:
     def _descending(self) -> bool:
         """The direction in force: the sort column's natural one unless inverted."""
         return SORTS[self.sort][1] if self.descending is None else self.descending
+
+    def _workers_title(self, summary, shown: int) -> str:
+        title = f" Workers  {summary.workers_online} online / {summary.workers_total} known"
+        if self.worker_filter:
+            title = f" Workers  {shown} of {summary.workers_total} match '{self.worker_filter.text}'"
+        if self.worker_marks:
+            title += f"  · {len(self.worker_marks)} marked: commands go to them"
+        return title
 
     def _tasks_title(self, summary, following: bool) -> str:
         shown = len(self.tasks.walker.items)
@@ -646,8 +688,9 @@ class MonitorApp:
         position = ""
         if self.help is None and not self.views and pane.walker.items:
             position = f"{pane.walker.focus + 1}/{len(pane.walker.items)}"
-        if self.task_filter and not self.views:
-            position = f"filter: {self.task_filter.text}  {position}"
+        pane_filter = self.worker_filter if self.focused_pane_name() == "workers" else self.task_filter
+        if pane_filter and not self.views:
+            position = f"filter: {pane_filter.text}  {position}"
         self.statusbar.update(self.keymap.hints(self.contexts()), position, message)
 
     def _tick(self, loop, _data=None) -> None:

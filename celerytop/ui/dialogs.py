@@ -18,8 +18,13 @@ class ConfirmDialog(urwid.WidgetWrap):
         body += [urwid.Text(formatting.sanitize(line)) for line in lines]
         body += [urwid.Divider(), urwid.Text([("help.key", "y"), " send     ",
                                               ("help.key", "any other key"), " cancel (nothing is sent)"])]
-        super().__init__(urwid.AttrMap(urwid.LineBox(urwid.Filler(urwid.Pile(body), "top")), "help"))
-        self.height = len(body) + 3
+        self._pile = urwid.Pile(body)
+        super().__init__(urwid.AttrMap(urwid.LineBox(urwid.Filler(self._pile, "top")), "help"))
+
+    def height_for(self, cols: int) -> int:
+        """Rows it needs at ``cols`` wide, borders included: long lines wrap, and
+        the last line (what y does) must never be cut off."""
+        return self._pile.rows((max(1, cols - 2),)) + 2
 
     def selectable(self):
         return True

@@ -1,0 +1,279 @@
+"""No single key changes the cluster: every binding pressed on a real MonitorApp.
+
+The cluster cannot run in a pure test, so the one thing replaced is what
+would reach it: :class:`SpyControl` is celerytop's Control whose publishing
+methods (execute, send_task, run_on_broker, enable_events) record instead of
+sending, whose inspect/ping answer nothing, and whose calls run at once.  The
+live tests (tests/test_live_control.py) show the same keys against real workers.
+"""
+
+from concurrent.futures import Future
+
+import pytest
+import urwid
+from celery import Celery
+
+from celerytop import commands, filtering
+from celerytop.capture import ConnectionStatus
+from celerytop.control import Control, Outcome
+from celerytop.keymap import DEFAULT_BINDINGS
+from celerytop.model import ClusterModel
+from celerytop.queues import QueueDepth
+from celerytop.ui.app import MonitorApp
+from celerytop.ui.detail import TaskDetailView
+from celerytop.ui.queues_view import QueuesView
+from tests.events import heartbeat, task_lifecycle
+
+SIZE = (120, 40)
+
+
+class SpyControl(Control):
+    """Control with its publishing replaced by a record of what would be sent."""
+
+    def __init__(self, read_only=False):
+        super().__init__(Celery("spy", broker="memory://", set_as_current=False), read_only=read_only)
+        self.sent = []
+
+    def submit(self, fn, *args, **kwargs):
+        future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - as the executor would
+            future.set_exception(exc)
+        return future
+
+    def execute(self, command, arguments=None, destination=(), timeout=None):
+        self.sent.append((command, arguments, tuple(destination or ())))
+        return Outcome(command, tuple(destination or ()), {})
+
+    def send_task(self, name, args, kwargs):
+        self.sent.append(("send_task", name))
+        return Outcome("retry", (), {}, sent=f"sent {name} again as 00000000-0000-0000-0000-000000000000")
+
+    def run_on_broker(self, command, arguments, action):
+        self.sent.append((command, arguments))
+        return Outcome(command, (), {}, sent="done")
+
+    def enable_events(self, destination=None):
+        self.sent.append(("enable_events", destination))
+
+    def inspect(self, method, destination=None, *args, timeout=None):
+        return {}
+
+    def ping(self, destination=None, timeout=None):
+        return {}
+
+
+class SyncExecutor:
+    def submit(self, fn, *args, **kwargs):
+        return SpyControl.submit(None, fn, *args, **kwargs)
+
+
+class FakeProbe:
+    """Queue depths without a broker (the queues view's sampler)."""
+
+    def measure(self, names):
+        return [QueueDepth(name, 3, None) for name in names]
+
+
+def make_app(states=("STARTED",), workers=("alpha@vm", "beta@vm"), read_only=False):
+    model = ClusterModel()
+    for hostname in workers:
+        model.on_event(heartbeat(hostname, active=1))
+    uuids = []
+    for state in states:
+        final = {"STARTED": None, "SUCCESS": "task-succeeded", "FAILURE": "task-failed",
+                 "RETRY": "task-retried"}[state]
+        uuid, events = task_lifecycle(name="proj.add", final=final, hostname=workers[0])
+        for event in events:
+            model.on_event(event)
+        uuids.append(uuid)
+    app = MonitorApp(model, ConnectionStatus(), SpyControl(read_only=read_only))
+    app.deliver = lambda callback, *args: callback(*args)  # no main loop: run on the spot
+    app.queues._executor = SyncExecutor()
+    app.queues._probe = FakeProbe()
+    app.refresh()
+    return app, uuids
+
+
+def put_in_context(app, context):
+    """Where a binding of ``context`` applies, with something under the cursor."""
+    if context == "workers":
+        app.focus_pane("workers")
+    elif context == "detail":
+        app.push_view(TaskDetailView(app.model, app.tasks.walker.focus_item))
+    elif context == "queues":
+        app.queues.start()
+        app.push_view(QueuesView(app.queues))
+        app.views[-1].walker.set_focus(1)  # the first queue, under the column head
+        assert app.views[-1].selected_queue()
+    elif context == "help":
+        app.show_help()
+    else:
+        app.focus_pane("tasks")
+
+
+def press(app, key):
+    try:
+        app.root.keypress(SIZE, key)
+    except urwid.ExitMainLoop:
+        pass
+
+
+@pytest.mark.parametrize("binding", DEFAULT_BINDINGS, ids=lambda b: f"{b.context}:{b.key}")
+def test_no_single_key_changes_the_cluster(binding):
+    app, _uuids = make_app()
+    put_in_context(app, binding.context)
+    press(app, binding.key)
+    assert app.control.sent == [], f"{binding.key!r} sent {app.control.sent} with no prompt or confirmation"
+    if commands.get(binding.command).destructive:
+        assert app.dialog is not None or app.prompt is not None, \
+            f"{binding.key!r} ({binding.command}) changes the cluster but neither asked nor confirmed"
+
+
+@pytest.mark.parametrize("binding", [b for b in DEFAULT_BINDINGS if commands.get(b.command).destructive],
+                         ids=lambda b: f"{b.context}:{b.key}")
+def test_read_only_refuses_every_destructive_key_before_asking(binding):
+    app, _uuids = make_app(read_only=True)
+    put_in_context(app, binding.context)
+    press(app, binding.key)
+    assert app.control.sent == [] and app.dialog is None and app.prompt is None
+    assert "Read-only mode" in app._message
+
+
+def test_e_and_E_ask_first_and_E_says_the_monitor_goes_blind():
+    app, _uuids = make_app()
+    app.focus_pane("workers")
+    press(app, "E")
+    text = dialog_text(app)
+    assert "Disable task events on 1 worker(s)?" in text
+    assert "stop seeing that worker's tasks" in text and "Sent to: alpha@vm only." in text
+    press(app, "n")
+    assert app.control.sent == [] and "Cancelled: nothing was sent" in app._message
+    press(app, "e")
+    press(app, "y")
+    assert app.control.sent == [("enable_events", {}, ("alpha@vm",))]
+
+
+def dialog_text(app):
+    """The screen as rendered (the dialog over the panes)."""
+    assert app.dialog is not None, app._message
+    canvas = app.root.render((200, 40), focus=True)
+    return "\n".join(line.decode("utf-8") for line in canvas.text)
+
+
+def test_a_key_that_means_nothing_here_says_so():
+    app, _uuids = make_app()
+    app.focus_pane("workers")
+    press(app, "c")  # revoke: a tasks-pane key
+    assert app._message == "c: no such key here (it works in: Tasks pane; ? lists the keys)"
+    press(app, "x")
+    assert app._message == "x: no such key here (? lists the keys)"
+
+
+def test_keys_a_prompt_or_dialog_takes_are_not_unknown():
+    app, _uuids = make_app()
+    app.focus_pane("workers")
+    press(app, "/")
+    for key in "x?c":
+        press(app, key)
+    assert app.prompt is not None and "no such key" not in app._message
+    press(app, "esc")
+    press(app, "X")
+    press(app, "x")  # cancels the dialog: that is its meaning
+    assert app._message == "Cancelled: nothing was sent"
+
+
+def test_typing_a_hostname_filter_in_the_workers_pane_sends_nothing():
+    app, _uuids = make_app()
+    app.focus_pane("workers")
+    for key in "/beta":
+        press(app, key)
+    press(app, "enter")
+    assert app.control.sent == []
+    assert [row.hostname for row in app.workers.walker.items] == ["beta@vm"]
+    assert app.workers._title.text.startswith(" Workers  1 of 2 match 'beta'")
+    press(app, "esc")
+    assert len(app.workers.walker.items) == 2 and "match" not in app.workers._title.text
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("beta", ["beta@vm"]),
+    ("!beta", ["alpha@vm", "gamma@k8s"]),
+    ("-beta", ["alpha@vm", "gamma@k8s"]),
+    ("*@vm", ["alpha@vm", "beta@vm"]),
+    ("*@vm !alpha*", ["beta@vm"]),
+    ("a k", ["gamma@k8s"]),
+    ("ALPHA", ["alpha@vm"]),
+    ("", ["alpha@vm", "beta@vm", "gamma@k8s"]),
+])
+def test_hostname_filter(text, shown):
+    class Row:
+        def __init__(self, hostname):
+            self.hostname = hostname
+
+    rows = [Row(h) for h in ("alpha@vm", "beta@vm", "gamma@k8s")]
+    assert [r.hostname for r in filtering.parse_hosts(text).narrow(rows)] == shown
+
+
+def test_a_bad_hostname_filter_is_explained_in_one_line():
+    with pytest.raises(filtering.FilterError, match="need a hostname glob"):
+        filtering.parse_hosts("beta !")
+    with pytest.raises(filtering.FilterError, match="close the quote"):
+        filtering.parse_hosts('"beta')
+
+
+def test_the_shutdown_dialog_says_how_many_tasks_each_worker_runs():
+    app, _uuids = make_app(states=("STARTED", "STARTED", "SUCCESS"), workers=("alpha@vm", "beta@vm"))
+    app.model.on_event(heartbeat("beta@vm", active=0))
+    app.refresh()
+    app.focus_pane("workers")
+    press(app, "*")
+    press(app, "X")
+    text = dialog_text(app)
+    assert "alpha@vm: 2 tasks running" in text and "beta@vm: no task running" in text
+
+
+def test_revoke_skips_finished_tasks_and_says_so():
+    app, uuids = make_app(states=("STARTED", "SUCCESS", "FAILURE", "RETRY"))
+    app.marks.update(uuids)
+    press(app, "c")
+    text = dialog_text(app)
+    assert "Revoke 2 task(s)?" in text
+    assert "Skipped, 2 already finished (1 FAILURE, 1 SUCCESS): revoke cannot stop or undo them." in text
+    press(app, "y")
+    [(command, arguments, _where)] = app.control.sent
+    assert command == "revoke" and sorted(arguments["task_id"]) == sorted([uuids[0], uuids[3]])
+
+
+def test_revoking_only_finished_tasks_sends_nothing():
+    app, uuids = make_app(states=("SUCCESS",))
+    press(app, "c")
+    assert app.dialog is None and app.control.sent == []
+    assert app._message == "Nothing to revoke: 1 already finished (1 SUCCESS); nothing was sent"
+
+
+def test_marks_clear_once_a_command_used_them_and_the_status_line_says_so():
+    app, uuids = make_app(states=("STARTED", "STARTED", "STARTED"))
+    app.marks.update(uuids)
+    press(app, "c")
+    press(app, "n")  # cancelled: the marks stay for another try
+    assert app.marks == set(uuids)
+    press(app, "c")
+    press(app, "y")
+    assert app.marks == set() and app._message.startswith("3 marks cleared · revoke → all workers")
+    app.focus_pane("workers")
+    press(app, "*")
+    press(app, "+")
+    press(app, "enter")
+    assert app.worker_marks == set() and app._message.startswith("2 marks cleared · pool_grow → alpha@vm, beta@vm")
+
+
+def test_a_confirmation_at_80_columns_wraps_and_still_shows_what_y_does():
+    long_name = "celery-worker-7f9c8d6b5-x2x9z@k8s-node-pool-a-3"
+    app, _uuids = make_app(workers=(long_name,))
+    app.focus_pane("workers")
+    press(app, "E")
+    screen = "\n".join(line.decode("utf-8") for line in app.root.render((80, 24), focus=True).text)
+    assert "will stop seeing that worker's tasks." in screen
+    assert "y send     any other key cancel (nothing is sent)" in screen
