@@ -54,7 +54,7 @@ class ControlActions:
             outcome = future.result()
         except Exception as exc:  # noqa: BLE001 - a broker error is a message, not a crash
             outcome = Outcome(command, (), {}, refused=f"{command} failed: {capture.one_line_error(exc)}")
-        self.app.flash(outcome.summary(), seconds=15)
+        self.app.flash(outcome.summary(self.app.message_width()), seconds=15)
 
     def _tasks(self):
         """The marked tasks, else the one under the cursor: [(uuid, TaskRow)]."""

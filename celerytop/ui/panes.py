@@ -22,12 +22,12 @@ WORKER_COLUMNS = (
 TASK_COLUMNS = (
     table.Column("", 1),  # mark
     table.Column("UUID", 8),
-    table.Column("NAME", 10, weight=4, maximum=48),
+    table.Column("NAME", 10, weight=4, maximum=48, dotted=True),
     table.Column("STATE", 8),
     table.Column("WORKER", 8, weight=2, maximum=36),
     table.Column("RECEIVED", 9),  # room for the sort arrow
     table.Column("RUNTIME", 8, align="right"),
-    table.Column("ARGS", 4, weight=5),
+    table.Column("ARGS", 10, weight=5),
 )
 
 #: Every style maps to its focused twin, so a selected row keeps its colours.
@@ -62,13 +62,28 @@ class Pane(ScrollCommands, urwid.WidgetWrap):
         return urwid.AttrMap(Row(markup), None, FOCUS_MAP)
 
     def render(self, size, focus=False):
-        if size[0] != self._cols:
+        widths = table.layout(self.columns, size[0], self._content_widths(size))
+        if size[0] != self._cols or widths != self.widths:
             self._cols = size[0]
-            self.widths = table.layout(self.columns, size[0])
+            self.widths = widths
             self._update_head()
             self.walker.invalidate()
         self._body.body = self.listbox if self.walker.items else urwid.Filler(self._empty, "top")
         return super().render(size, focus)
+
+    def _content_widths(self, size) -> list:
+        """Widths of what the rows around the cursor show: every row on screen (at
+        most a screenful either side of the focus), never all of the 100,000 tasks."""
+        rows = size[1] if len(size) > 1 else 50
+        items = self.walker.items
+        start = max(0, self.walker.focus - rows)
+        cells = []
+        for item in items[start:self.walker.focus + rows]:
+            try:
+                cells.append(self._make_cells(item))
+            except Exception:  # noqa: BLE001 - _make_row shows the broken row
+                continue
+        return table.content_widths(self.columns, cells)
 
     def _update_head(self) -> None:
         self._head.set_text(table.header_markup(self.columns, self.widths, self._sorted_by))

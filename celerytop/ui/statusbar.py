@@ -12,6 +12,11 @@ class StatusBar(urwid.WidgetWrap):
         columns = urwid.Columns([self._left, ("pack", self._right)], dividechars=1)
         super().__init__(urwid.AttrMap(columns, "status"))
 
+    def message_room(self, cols: int) -> int:
+        """Columns left for a message beside the position shown on the right."""
+        position = self._right.text
+        return max(20, cols - (len(position) + 1 if position else 0) - 2)
+
     def update(self, hints, position: str = "", message: str = "") -> None:
         markup = []
         for key, hint in hints:
