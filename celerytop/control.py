@@ -69,11 +69,13 @@ class Outcome:
         return ", ".join(self.destination) if self.destination else "all workers"
 
     def _reply_groups(self) -> list:
-        """[((ok, text), [hosts])]: errors first, then the rarest reply, the commonest last."""
+        """[((ok, text), [hosts])]: errors first, then replies saying something was done
+        (the rarest first), then those saying there was nothing to do."""
         groups: dict = {}
         for host, reply in sorted(self.replies.items()):
             groups.setdefault(reply, []).append(host)
-        return sorted(groups.items(), key=lambda group: (group[0][0], len(group[1])))
+        return sorted(groups.items(), key=lambda group: (group[0][0], bool(NOTHING_DONE.search(group[0][1])),
+                                                         len(group[1])))
 
     def _full_summary(self) -> str:
         single = len(self.destination) == 1 and set(self.replies) <= set(self.destination)
@@ -104,13 +106,17 @@ class Outcome:
         if self.missing:
             named.insert(errors, f"{', '.join(self.missing)}: no reply")
         yield line(named)
-        if groups and groups[-1][0][0] and len(groups[-1][1]) > 1:  # the usual reply: counted, not named
+        if groups and groups[-1][0][0] and len(groups[-1][1]) > 1:  # the last reply: counted, not named
             (ok, text), hosts = groups[-1]
             yield line(named[:-1] + [f"{len(hosts)} others: {text}"])
             named = named[:-1] + [f"{len(hosts)} others: ok"]
             yield line(named)
         yield line(named, prefix=f"{self.command}: ")
 
+
+#: Words of celery's replies from a worker that had nothing to act on
+#: ('terminate: tasks unknown', 'no task found'): those go after the ones that acted.
+NOTHING_DONE = re.compile(r"\b(unknown|not found|no such|nothing)\b", re.IGNORECASE)
 
 #: How a summarised status line points at the whole text: the audit view.
 SEE_ALL = "; L for all"

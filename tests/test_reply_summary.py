@@ -43,3 +43,11 @@ def test_errors_and_silent_workers_come_before_the_usual_reply():
     brief = outcome.summary(100)
     assert brief.startswith("pool_grow: 3 of 4 answered, c@x: error: pool is not autoscaling; d@x: no reply;")
     assert brief.endswith("; L for all") and len(brief) <= 100
+
+
+def test_a_worker_that_acted_comes_before_one_that_had_nothing_to_do():
+    outcome = Outcome("revoke", (), {"idle@vm": (True, "terminate: tasks unknown"),
+                                     "zbusy@vm": (True, f"terminate: {TASK}")})
+    brief = outcome.summary(70)
+    assert brief.startswith("revoke: 2 answered, zbusy@vm: terminate: 387ed050; idle")
+    assert brief.endswith("…; L for all") and len(brief) == 70
