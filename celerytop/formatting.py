@@ -101,6 +101,29 @@ def fit(text: str, width: int, align: str = "left") -> str:
     return " " * pad + text if align == "right" else text + " " * pad
 
 
+def fit_dotted(text: str, width: int, align: str = "left") -> str:
+    """Like :func:`fit`, but a dotted name too long for ``width`` loses its start:
+    ``proj.services.billing.charge`` in 16 columns is ``…billing.charge``, the end
+    being what tells one task from its neighbours.  Cut at a dot when that keeps
+    at least half the width; text without dots is cut at the end as usual."""
+    if width <= 1 or "." not in text or display_width(text) <= width:
+        return fit(text, width, align)
+    kept, used = [], 0
+    for char in reversed(text):
+        w = char_width(char)
+        if used + w > width - 1:
+            break
+        kept.append(char)
+        used += w
+    tail = "".join(reversed(kept))
+    dot = tail.find(".")
+    if dot != -1 and text[-len(tail) - 1] != "." and display_width(tail[dot + 1:]) >= width // 2:
+        tail = tail[dot + 1:]
+    elif tail.startswith("."):
+        tail = tail[1:]
+    return fit("…" + tail, width, align)
+
+
 def short_uuid(uuid: str | None, length: int = 8) -> str:
     return sanitize(uuid or "")[:length]
 

@@ -99,3 +99,21 @@ def test_format_loadavg_tolerates_garbage():
     assert f.format_loadavg([0.5, 1, 2.25]) == "0.50 1.00 2.25"
     assert f.format_loadavg("junk") == "-"
     assert f.format_loadavg(None) == "-"
+
+
+@pytest.mark.parametrize(
+    "name, width, shown",
+    [
+        ("proj.services.billing.charge", 40, "proj.services.billing.charge" + " " * 12),
+        ("proj.services.billing.charge", 28, "proj.services.billing.charge"),
+        ("proj.services.billing.charge", 15, "…billing.charge"),  # cut at a dot
+        ("proj.services.billing.charge", 16, "…billing.charge "),
+        ("proj.services.billing.charge", 14, "…illing.charge"),  # at a dot only half would be left
+        ("proj.services.billing.charge", 1, "…"),
+        ("no_dots_in_this_long_name", 10, "no_dots_i…"),  # not a dotted name: cut at the end
+        ("app.漢字漢字.end", 9, "…漢字.end"),
+    ],
+)
+def test_fit_dotted_cuts_a_long_dotted_name_from_the_start(name, width, shown):
+    assert f.fit_dotted(name, width) == shown
+    assert f.display_width(f.fit_dotted(name, width)) == width

@@ -220,7 +220,7 @@ def test_record_then_replay_gives_the_same_final_picture(fs, fs_workers, tmp_pat
 
 
 def header_counts(term):
-    return next(line for line in term.lines() if line.startswith(" Workers ")).split("Events")[0].split("online")[1]
+    return next(line for line in term.lines() if line.startswith(" Workers ")).split("Events")[0].split("online")[1].strip()
 
 
 def task_rows(term):

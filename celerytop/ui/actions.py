@@ -58,7 +58,7 @@ class ControlActions:
             outcome = future.result()
         except Exception as exc:  # noqa: BLE001 - a broker error is a message, not a crash
             outcome = Outcome(command, (), {}, refused=f"{command} failed: {capture.one_line_error(exc)}")
-        self.app.flash(note + outcome.summary(), seconds=15)
+        self.app.flash(note + outcome.summary(self.app.message_width() - len(note)), seconds=15)
 
     def _clear_marks(self, kind: str) -> str:
         """Clear the task or worker marks; the words saying so, or ''."""

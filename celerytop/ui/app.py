@@ -86,6 +86,7 @@ class MonitorApp:
         self.seed_error = ""
         self._message = ""
         self._message_until = 0.0
+        self._message_holds = None  # while it returns true, the message still describes the screen
         self._task_version = -1
         self._started = time.monotonic()
 
@@ -302,7 +303,7 @@ class MonitorApp:
         view.fetching = True
         view.refresh()
         view.jump_to("Result backend")
-        self.flash("fetching the result from the backend…")
+        self.flash("fetching the result from the backend…", holds=lambda: self._showing(view))
         future = self.control.submit(self.control.fetch_result, view.uuid)
         future.add_done_callback(lambda f: self.deliver(self._result_fetched, view, f))
 
@@ -315,7 +316,11 @@ class MonitorApp:
             view.backend = BackendResult(error=capture.one_line_error(exc))
         view.fetching = False
         view.refresh()
-        self.flash("result fetched" if not view.backend.error else view.backend.error)
+        self.flash("result fetched" if not view.backend.error else view.backend.error,
+                   holds=lambda: self._showing(view))
+
+    def _showing(self, view) -> bool:
+        return bool(self.views) and self.views[-1] is view and self.help is None
 
     def _inspect_worker(self, view) -> None:
         if self.control is None:
@@ -497,7 +502,8 @@ class MonitorApp:
         self._task_version = -1
         self.refresh(reset_cursor=True)
         if new:
-            self.flash(f"{len(self.tasks.walker.items)} tasks match {new.text}")
+            self.flash(f"{len(self.tasks.walker.items)} tasks match {new.text}",
+                       holds=lambda: self.task_filter is new)
 
     def cycle_state_filter(self) -> None:
         current = self.task_filter.text
@@ -551,10 +557,18 @@ class MonitorApp:
         self.worker_marks.update(row.hostname for row in self.workers.walker.items)
         self.workers.walker.invalidate()
 
-    def flash(self, message: str, seconds: float = 5.0) -> None:
+    def flash(self, message: str, seconds: float = 5.0, holds=None) -> None:
+        """Say ``message`` in the status line for ``seconds``; ``holds()`` ties it to the
+        state it describes (a filter, a view): once that returns false, the message goes."""
         self._message = formatting.sanitize(message, limit=300)
         self._message_until = time.monotonic() + seconds
+        self._message_holds = holds
         self._update_statusbar()
+
+    def message_width(self) -> int:
+        """Columns the status line has for a message at the terminal's current width."""
+        cols = self.loop.screen.get_cols_rows()[0] if self.loop is not None else 80
+        return self.statusbar.message_room(cols)
 
     # -- refresh --------------------------------------------------------------
     def refresh(self, reset_cursor: bool = False) -> None:
@@ -683,6 +697,8 @@ class MonitorApp:
             self.body.contents[0] = (item[0], self.body.options("given", height))
 
     def _update_statusbar(self) -> None:
+        if self._message_holds is not None and not self._message_holds():
+            self._message_until = 0.0
         message = self._message if time.monotonic() < self._message_until else ""
         pane = self._focused_list()
         position = ""

@@ -12,7 +12,7 @@ import pprint
 import urwid
 
 from celerytop import formatting, palettes
-from celerytop.ui.lazylist import PaneListBox, Row, ScrollCommands
+from celerytop.ui.lazylist import LabelledRow, PaneListBox, Row, ScrollCommands
 from celerytop.ui.panes import FOCUS_MAP
 
 LABEL_WIDTH = 12
@@ -326,18 +326,31 @@ class AuditView(DetailView):
         self.refresh()
 
     def refresh(self) -> None:
+        """Every line wraps: the reply that matters is often the longest one."""
         lines = []
         if not self.audit.entries:
             lines.append(Row(("row", "  No command sent yet in this session.")))
         for entry in reversed(self.audit.entries):
-            self.section(lines, f"{entry['time']}  {entry['command']}  → {entry['destination']}")
-            self.field(lines, "arguments", repr(entry["arguments"]))
-            for host, reply in sorted(entry.get("replies", {}).items()):
+            if lines:
+                lines.append(urwid.Text(""))
+            title = f"{entry['time']}  {entry['command']}  → {entry['destination']}"
+            lines.append(Row(("help.section", formatting.sanitize(title)), wrap="space"))
+            replies = sorted(entry.get("replies", {}).items())
+            labels = ["arguments", "sent"] + [host for host, _ in replies] + list(entry.get("no_reply", ()))
+            # the widest label, unless one so long it goes on a line of its own anyway
+            width = max([LABEL_WIDTH] + [n for n in map(len, labels) if n <= 3 * LABEL_WIDTH])
+
+            def field(label, text, style="row"):
+                lines.append(LabelledRow(formatting.sanitize(label), formatting.sanitize(text), width,
+                                         text_style=style))
+
+            field("arguments", repr(entry["arguments"]))
+            for host, reply in replies:
                 ok = "ok" in reply
-                self.field(lines, host, ("ok: " if ok else "error: ") + str(next(iter(reply.values()))),
-                           "worker.online" if ok else "worker.offline")
+                field(host, ("ok: " if ok else "error: ") + str(next(iter(reply.values()))),
+                      "worker.online" if ok else "worker.offline")
             for host in entry.get("no_reply", ()):
-                self.field(lines, host, "no reply within the timeout", "status.warn")
+                field(host, "no reply within the timeout", "status.warn")
             if entry.get("sent"):
-                self.field(lines, "sent", entry["sent"])
+                field("sent", entry["sent"])
         self.set_lines(lines)

@@ -80,13 +80,19 @@ def header_lines(app_name: str, broker: str, summary, status, notices=(), mode: 
     first += connection_markup(status)
     if mode:
         first += [("header.dim", "  "), ("header.warn", mode)]
-    second = [
+    second = cluster_markup(summary) + [("header.dim", "   ")] + events_markup(summary)
+    return [first, second] + [[("header.warn", " " + formatting.sanitize(n))] for n in notices]
+
+
+def cluster_markup(summary) -> list:
+    return [
         ("header", f" Workers {summary.workers_online}/{summary.workers_total} online"),
         ("header.dim", "   "),
-    ]
-    second += counts_markup(summary)
-    second += [("header.dim", "   "), ("header", f"Events {formatting.format_rate(summary.events_per_second)}")]
-    return [first, second] + [[("header.warn", " " + formatting.sanitize(n))] for n in notices]
+    ] + counts_markup(summary)
+
+
+def events_markup(summary) -> list:
+    return [("header", f"Events {formatting.format_rate(summary.events_per_second)}")]
 
 
 class Header(urwid.WidgetWrap):
@@ -97,7 +103,15 @@ class Header(urwid.WidgetWrap):
         super().__init__(urwid.AttrMap(self._lines, "header"))
 
     def update(self, summary, status, notices=(), mode: str = "") -> None:
-        lines = header_lines(self._app_name, self._broker, summary, status, notices, mode)
-        self._lines.contents = [
-            (urwid.Text(markup, wrap="clip"), self._lines.options()) for markup in lines
-        ]
+        lines = [urwid.Text(markup, wrap="clip")
+                 for markup in header_lines(self._app_name, self._broker, summary, status, notices, mode)]
+        lines[1] = self._counts_and_events(summary)
+        self._lines.contents = [(line, self._lines.options()) for line in lines]
+
+    @staticmethod
+    def _counts_and_events(summary):
+        """On a narrow terminal the state counts give way, never the events figure:
+        it is what says the monitor still hears the cluster."""
+        events = urwid.Text(events_markup(summary) + [("header", " ")], wrap="clip")
+        return urwid.Columns([urwid.Text(cluster_markup(summary), wrap="clip"), ("pack", events)],
+                             dividechars=2)

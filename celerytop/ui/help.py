@@ -6,22 +6,23 @@ from __future__ import annotations
 import urwid
 
 from celerytop import cmdline
-from celerytop.ui.lazylist import PaneListBox, Row, ScrollCommands
+from celerytop.ui.lazylist import LabelledRow, PaneListBox, ScrollCommands
 
 
 def help_lines(keymap) -> list:
+    """The key column is as wide as the widest keys (each command section's as its
+    widest usage; one too long gets a line of its own); descriptions wrap, so every
+    one is readable whole at 80x24."""
     lines = []
-    sections = keymap.grouped() + cmdline.reference()
-    width = min(36, max(len(keys) for _, rows in sections for keys, _ in rows))
-    for title, rows in sections:
+    keys_width = max(len(keys) for _, rows in keymap.grouped() for keys, _ in rows)
+    sections = [(title, rows, keys_width) for title, rows in keymap.grouped()]
+    sections += [(title, rows, max(len(usage) for usage, _ in rows)) for title, rows in cmdline.reference()]
+    for title, rows, width in sections:
         if lines:
             lines.append(urwid.Text(""))
         lines.append(urwid.Text(("help.section", title)))
         for keys, text in rows:
-            if len(keys) > width:  # a long usage gets a line of its own
-                lines.append(Row(("help.key", "  " + keys)))
-                keys = ""
-            lines.append(Row([("help.key", "  " + keys.ljust(width) + "  "), ("help", text)]))
+            lines.append(LabelledRow(keys, text, width))
     return lines
 
 

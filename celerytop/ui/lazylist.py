@@ -12,12 +12,59 @@ import urwid
 
 
 class Row(urwid.Text):
-    """One selectable line of text (selectable so the ListBox can focus it)."""
+    """One selectable line of text (selectable so the ListBox can focus it);
+    ``wrap="space"`` makes it as many lines as its text needs."""
 
     _selectable = True
 
-    def __init__(self, markup):
-        super().__init__(markup, wrap="clip")
+    def __init__(self, markup, wrap="clip"):
+        super().__init__(markup, wrap=wrap)
+
+    def keypress(self, size, key):
+        return key
+
+
+class LabelledRow(urwid.Widget):
+    """A label and a text beside it, the text wrapped under itself: readable whole
+    at any width.  The label column is ``label_width`` wide (the widest label of
+    its section, say) but at most a third of the width; a longer label gets a
+    line of its own with the text indented below it."""
+
+    _selectable = True
+    _sizing = frozenset(["flow"])
+    INDENT = 2
+
+    def __init__(self, label, text, label_width: int, label_style="help.key", text_style="help"):
+        super().__init__()
+        self._label = (label_style, label)
+        self._text = text if isinstance(text, list) else (text_style, text)
+        self._label_width = label_width
+        self._layout_cache: dict = {}  # maxcol -> widget
+
+    @property
+    def text(self) -> str:
+        """The label and the text, unwrapped (as urwid.Text.text)."""
+        parts = self._text if isinstance(self._text, list) else [self._text]
+        return self._label[1] + "  " + "".join(p if isinstance(p, str) else p[1] for p in parts)
+
+    def _layout(self, maxcol: int):
+        widget = self._layout_cache.get(maxcol)
+        if widget is None:
+            label = urwid.Text(self._label)
+            room = max(4, (maxcol - self.INDENT) // 3)
+            column = min(self._label_width, room)
+            if len(self._label[1]) <= column:
+                widget = urwid.Columns([(column, label), urwid.Text(self._text)], dividechars=2)
+            else:
+                widget = urwid.Pile([label, urwid.Padding(urwid.Text(self._text), left=self.INDENT * 2)])
+            widget = self._layout_cache[maxcol] = urwid.Padding(widget, left=self.INDENT)
+        return widget
+
+    def rows(self, size, focus=False):
+        return self._layout(size[0]).rows(size, focus)
+
+    def render(self, size, focus=False):
+        return self._layout(size[0]).render(size, focus)
 
     def keypress(self, size, key):
         return key

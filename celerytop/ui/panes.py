@@ -22,12 +22,12 @@ WORKER_COLUMNS = (
 TASK_COLUMNS = (
     table.Column("", 1),  # mark
     table.Column("UUID", 8),
-    table.Column("NAME", 10, weight=4, maximum=48),
+    table.Column("NAME", 10, weight=4, maximum=48, dotted=True),
     table.Column("STATE", 8),
     table.Column("WORKER", 8, weight=2, maximum=36),
     table.Column("RECEIVED", 9),  # room for the sort arrow
     table.Column("RUNTIME", 8, align="right"),
-    table.Column("ARGS", 4, weight=5),
+    table.Column("ARGS", 10, weight=5),
 )
 
 #: Every style maps to its focused twin, so a selected row keeps its colours.
@@ -42,6 +42,8 @@ class Pane(ScrollCommands, urwid.WidgetWrap):
         self.columns = columns
         self.widths = table.layout(columns, 80)
         self._make_cells = make_cells
+        self._key = key
+        self._measured: dict = {}  # key -> cells, measured this frame: the row built from them
         self._title = urwid.Text("", wrap="clip")
         self._title_map = urwid.AttrMap(self._title, "pane.title")
         self._head = urwid.Text("", wrap="clip")
@@ -56,19 +58,38 @@ class Pane(ScrollCommands, urwid.WidgetWrap):
 
     def _make_row(self, item):
         try:
-            markup = table.row_markup(self._make_cells(item), self.columns, self.widths)
+            cells = self._measured.pop(self._key(item), None) or self._make_cells(item)
+            markup = table.row_markup(cells, self.columns, self.widths)
         except Exception as exc:  # noqa: BLE001 - one broken row must not blank the screen
             markup = [("state.FAILURE", formatting.sanitize(f"<unprintable row: {exc!r}>"))]
         return urwid.AttrMap(Row(markup), None, FOCUS_MAP)
 
     def render(self, size, focus=False):
-        if size[0] != self._cols:
+        widths = table.layout(self.columns, size[0], self._content_widths(size))
+        if size[0] != self._cols or widths != self.widths:
             self._cols = size[0]
-            self.widths = table.layout(self.columns, size[0])
+            self.widths = widths
             self._update_head()
             self.walker.invalidate()
         self._body.body = self.listbox if self.walker.items else urwid.Filler(self._empty, "top")
-        return super().render(size, focus)
+        try:
+            return super().render(size, focus)
+        finally:
+            self._measured.clear()  # a row built later (a mark, a move) reads fresh cells
+
+    def _content_widths(self, size) -> list:
+        """Widths of what the rows around the cursor show: every row on screen (at
+        most a screenful either side of the focus), never all of the 100,000 tasks."""
+        rows = size[1] if len(size) > 1 else 50
+        items = self.walker.items
+        start = max(0, self.walker.focus - rows)
+        self._measured.clear()
+        for item in items[start:self.walker.focus + rows]:
+            try:
+                self._measured[self._key(item)] = self._make_cells(item)
+            except Exception:  # noqa: BLE001 - _make_row shows the broken row
+                continue
+        return table.content_widths(self.columns, self._measured.values())
 
     def _update_head(self) -> None:
         self._head.set_text(table.header_markup(self.columns, self.widths, self._sorted_by))
