@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from celery import states
 from celery.backends.base import DisabledBackend
@@ -32,6 +32,15 @@ class BackendResult:
     state: str = ""
     result: str = ""
     traceback: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class GroupLookup:
+    """Group ids the result backend gave ({uuid: group id}), or why it could not."""
+
+    groups: dict = field(default_factory=dict)
+    pending: tuple = ()  # tasks it does not know yet (no result stored)
     error: str = ""
 
 
@@ -220,6 +229,43 @@ class Control:
                                  "no result stored yet, or it expired")
         return BackendResult(state=state, result=saferepr(meta.get("result"), maxlen=20000),
                              traceback=meta.get("traceback") or "")
+
+    def fetch_group_ids(self, uuids, timeout: float = BACKEND_TIMEOUT) -> GroupLookup:
+        """Which group each task is in, as the result backend stores it (``result_extended``).
+
+        Events never say: celery sends a group's tasks (and a chord's header)
+        each as its own root, without a parent.  One bounded wait for all of
+        ``uuids``; a task the backend does not know yet (still running) is in
+        ``pending``, to be asked again later.
+        """
+        backend = self.app.backend
+        if isinstance(backend, DisabledBackend):
+            return GroupLookup(error="no result backend is configured")
+        if not self.app.conf.result_extended:
+            return GroupLookup(error="result_extended is off, so it stores no group ids")
+        uuids = list(uuids)
+        answer: dict = {"groups": {}, "pending": []}
+
+        def ask():
+            try:
+                for uuid in uuids:
+                    meta = backend.get_task_meta(uuid) or {}
+                    group_id = meta.get("group_id")
+                    if isinstance(group_id, str) and group_id:
+                        answer["groups"][uuid] = group_id
+                    elif (meta.get("status") or states.PENDING) not in states.READY_STATES:
+                        answer["pending"].append(uuid)
+            except Exception as exc:  # noqa: BLE001 - reported in the view
+                answer["error"] = exc
+
+        asker = threading.Thread(target=ask, daemon=True, name="celerytop-groups")
+        asker.start()
+        asker.join(timeout)
+        if asker.is_alive():
+            return GroupLookup(dict(answer["groups"]), error=f"the result backend did not answer within {timeout:g} s")
+        if "error" in answer:
+            return GroupLookup(answer["groups"], error=f"the result backend failed: {one_line_error(answer['error'])}")
+        return GroupLookup(answer["groups"], tuple(answer["pending"]))
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -271,7 +271,22 @@ class MonitorApp:
         if uuid is None:
             self.flash("No task here")
             return
-        self.push_view(WorkflowView(self.model, uuid))
+        lookup = self._look_up_groups if self.control is not None else None
+        self.push_view(WorkflowView(self.model, uuid, lookup=lookup))
+
+    def _look_up_groups(self, view, uuids) -> None:
+        """Ask the result backend, off the UI thread, which group each task is in."""
+        future = self.control.submit(self.control.fetch_group_ids, uuids)
+        future.add_done_callback(lambda f: self.deliver(self._groups_looked_up, view, uuids, f))
+
+    def _groups_looked_up(self, view, uuids, future) -> None:
+        from celerytop.control import GroupLookup
+
+        try:
+            found = future.result()
+        except Exception as exc:  # noqa: BLE001 - shown in the view
+            found = GroupLookup(error=capture.one_line_error(exc))
+        view.groups_found(uuids, found)
 
     def show_traceback(self) -> None:
         view = self._task_view()

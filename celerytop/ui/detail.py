@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import ast
 import pprint
+import time
 
 import urwid
 
 from celerytop import formatting, palettes
-from celerytop.ui.lazylist import PaneListBox, Row, ScrollCommands
+from celerytop.ui.lazylist import LazyWalker, PaneListBox, Row, ScrollCommands
 from celerytop.ui.panes import FOCUS_MAP
 
 LABEL_WIDTH = 12
@@ -281,39 +282,133 @@ class WorkerDetailView(DetailView):
 
 
 class WorkflowView(DetailView):
-    """Every task sharing a root: chains, groups, chords, tasks calling tasks."""
+    """Every task linked to one: chains, groups, chords, tasks calling tasks.
 
-    def __init__(self, model, uuid: str):
+    Rows are built lazily (a chain may be 10,000 tasks deep).  Group members
+    are joined through the result backend: ``lookup(view, uuids)`` asks it
+    in the background and calls :meth:`groups_found` on the UI thread.
+    """
+
+    #: Seconds between result-backend lookups for tasks it did not know yet.
+    LOOKUP_EVERY = 3.0
+
+    def __init__(self, model, uuid: str, lookup=None, clock=time.monotonic):
         self.model = model
         self.uuid = uuid
+        self._lookup = lookup
+        self._clock = clock
+        self.fetching = False
+        self.answered: set = set()  # tasks the backend has told about (group, or none)
+        self.pending: set = set()  # asked, but the backend had nothing stored yet
+        self.lookup_error = "" if lookup is not None else "no connection to the app"
+        self._last_lookup = None
         super().__init__(f" Workflow of {formatting.short_uuid(uuid)}")
+        self.walker = LazyWalker(self._make_row, key=_workflow_key)
+        self.listbox.body = self.walker
         self.refresh()
         self._focus_on(uuid)
 
     def _focus_on(self, uuid: str) -> None:
-        for index, widget in enumerate(self.walker):
-            if getattr(widget, "uuid", None) == uuid:
+        for index, item in enumerate(self.walker.items):
+            if getattr(item, "uuid", None) == uuid and item.kind != "group":
                 self.walker.set_focus(index)
                 return
 
+    def selected_task(self):
+        item = self.walker.focus_item
+        return item.uuid if getattr(item, "kind", "group") != "group" else None
+
+    def jump_to(self, name: str) -> bool:
+        return False
+
     def refresh(self) -> None:
-        tree = self.model.workflow(self.uuid)
-        lines = [Row(("help.section", f"{len(tree)} tasks  (Enter opens one; ? placeholders were never seen)"))]
-        for depth, uuid, row in tree:
-            indent = "  " + "   " * max(0, depth - 1) + ("└─ " if depth else "")
-            if row is None:
-                markup = [("row", indent), ("state.other", f"? {formatting.short_uuid(uuid)}  (not seen)")]
-            else:
-                markup = [
-                    ("row", indent),
-                    (palettes.state_style(row.state), f"{formatting.sanitize(row.state):<8}"),
-                    ("row", f" {formatting.sanitize(row.name) or '?'}  {formatting.short_uuid(uuid)}  "
-                            f"{formatting.format_duration(row.runtime)}"),
-                ]
-            if uuid == self.uuid:
-                markup.append(("mark", "  ◀"))
-            lines.append(TaskLink(markup, uuid))
-        self.set_lines(lines)
+        tree = self.model.workflow_tree(self.uuid)
+        self._maybe_look_up(tree.lookup)
+        members = {node.uuid for node in tree.nodes}
+        notes = [_WorkflowNote(("help.section", f"{tree.tasks} tasks  (Enter opens one; "
+                                                "? placeholders were never seen)"))]
+        notes += [_WorkflowNote(("status.warn", "  " + text)) for text in self.incomplete(tree, members)]
+        if self.fetching:
+            notes.append(_WorkflowNote(("row", "  asking the result backend which group each task is in…")))
+        self.walker.replace(notes + tree.nodes)
+
+    def incomplete(self, tree, members: set) -> list:
+        """Why the tree may be missing tasks, one line each."""
+        reasons = []
+        if tree.missing_parents:
+            reasons.append("tree may be incomplete: tasks whose parents were never seen (? lines)")
+        if self.lookup_error:
+            reasons.append("tree may be incomplete: group and chord members are joined through the "
+                           f"result backend: {formatting.sanitize(self.lookup_error)}")
+        waiting = len(self.pending & members)
+        if waiting:
+            reasons.append(f"tree may be incomplete: {waiting} task{'s' if waiting != 1 else ''} "
+                           "not in the result backend yet (running, or no result stored): their group is unknown")
+        return reasons
+
+    def _maybe_look_up(self, candidates) -> None:
+        wanted = [uuid for uuid in candidates if uuid not in self.answered]
+        now = self._clock()
+        if not wanted or self._lookup is None or self.fetching or (
+                self._last_lookup is not None and now - self._last_lookup < self.LOOKUP_EVERY):
+            return
+        self.fetching = True
+        self._last_lookup = now
+        self._lookup(self, wanted)
+
+    def groups_found(self, asked, found) -> None:
+        """The result backend's answer (a control.GroupLookup) for ``asked``: on the UI thread."""
+        self.fetching = False
+        self.model.note_groups(found.groups)
+        self.lookup_error = found.error
+        if not found.error:
+            self.pending = set(found.pending)
+            self.answered.update(uuid for uuid in asked if uuid not in self.pending)
+        self.refresh()
+
+    def _make_row(self, item):
+        if isinstance(item, _WorkflowNote):
+            return Row(item.markup)
+        indent = _tree_indent(item.depth)
+        if item.kind == "group":
+            markup = [("row", indent), ("help.key", f"group {formatting.short_uuid(item.uuid)}"),
+                      ("row", f"  ({item.size} tasks, from the result backend)")]
+        elif item.row is None:
+            markup = [("row", indent), ("state.other", f"? {formatting.short_uuid(item.uuid)}  (not seen)")]
+        else:
+            row = item.row
+            markup = [
+                ("row", indent),
+                (palettes.state_style(row.state), f"{formatting.sanitize(row.state):<8}"),
+                ("row", f" {formatting.sanitize(row.name) or '?'}  {formatting.short_uuid(item.uuid)}  "
+                        f"{formatting.format_duration(row.runtime)}"),
+            ]
+        if item.uuid == self.uuid and item.kind != "group":
+            markup.append(("mark", "  ◀"))
+        return TaskLink(markup, item.uuid if item.kind != "group" else None)
+
+
+#: Levels drawn as indentation; deeper ones (a long chain) say their depth instead.
+INDENT_LEVELS = 12
+
+
+def _tree_indent(depth: int) -> str:
+    if depth > INDENT_LEVELS:
+        return "  " + "   " * (INDENT_LEVELS - 1) + f"└─{depth}─ "
+    return "  " + "   " * max(0, depth - 1) + ("└─ " if depth else "")
+
+
+class _WorkflowNote:
+    """A line above the tree: the count, and why the tree may be incomplete."""
+
+    __slots__ = ("markup",)
+
+    def __init__(self, markup):
+        self.markup = markup
+
+
+def _workflow_key(item):
+    return ("note", item.markup[1]) if isinstance(item, _WorkflowNote) else (item.kind, item.uuid)
 
 
 class AuditView(DetailView):
