@@ -87,7 +87,7 @@ class TaskDetail:
     received: float | None
     started: float | None
     runtime: float | None
-    timeline: tuple  # ((event, timestamp), ...) in arrival order
+    timeline: tuple  # ((event, timestamp), ...) in lifecycle order (see lifecycle_order)
 
 
 #: Workflow node ids for groups: never a task uuid.
@@ -204,6 +204,37 @@ def _first_time(task):
         if isinstance(value, (int, float)):
             return float(value)
     return None
+
+
+#: Where each event falls in one attempt of a task; the rest (started and
+#: what ends the attempt) keep their arrival order after these.
+_LIFECYCLE_RANK = {"sent": 0, "received": 1}
+
+
+def lifecycle_order(steps) -> tuple:
+    """``steps`` ((event, time), ...) in lifecycle order: sent, received, started, then the outcome.
+
+    Events come in arrival order, and the client's task-sent often arrives
+    after the worker's task-received.  Each attempt (up to a retried) is
+    ordered on its own, so a retried task reads as its attempts in turn.
+    """
+    ordered, attempt, next_attempt = [], [], []
+    started = False
+    for step in steps:
+        if step[0] == "sent" and started:  # a retry sends the task again before its task-retried
+            next_attempt.append(step)
+            continue
+        attempt.append(step)
+        started = started or step[0] == "started"
+        if step[0] == "retried":
+            ordered += sorted(attempt, key=_lifecycle_rank)
+            attempt, next_attempt, started = next_attempt, [], False
+    ordered += sorted(attempt + next_attempt, key=_lifecycle_rank)
+    return tuple(ordered)
+
+
+def _lifecycle_rank(step) -> int:
+    return _LIFECYCLE_RANK.get(step[0], 2)
 
 
 def _hostname(task) -> str:
@@ -564,7 +595,7 @@ class ClusterModel:
                 expires=task.expires, queue=_text(getattr(task, "queue", None)), exchange=_text(task.exchange), routing_key=_text(task.routing_key),
                 root_id=_text(task.root_id), parent_id=_text(task.parent_id), children=children,
                 received=task.received, started=task.started, runtime=row.runtime,
-                timeline=task.steps(),
+                timeline=lifecycle_order(task.steps()),
             )
 
     def workflow(self, uuid: str) -> list:
@@ -661,8 +692,11 @@ class ClusterModel:
                 return None
             worker = _hostname(task)
             runtime = task.runtime
-            if runtime is None and task.state == states.STARTED and task.started:
-                runtime = max(0.0, self._clock() - task.started)
+            if runtime is None and task.started:
+                if task.state == states.STARTED:
+                    runtime = max(0.0, self._clock() - task.started)
+                elif task.state == FAILURE and isinstance(task.failed, (int, float)):
+                    runtime = max(0.0, task.failed - task.started)  # task-failed carries no runtime
             return TaskRow(
                 uuid=uuid,
                 name=task.name or "",

@@ -232,3 +232,29 @@ def test_workflow_tree_from_root_and_parent_ids_with_placeholders():
     assert tree[2][2] is None, "an unseen parent is a placeholder"
     assert tree[1][2].name == "wf.second"
     assert model.workflow(unrelated) == [(0, unrelated, model.task_row(unrelated))]
+
+
+def test_a_failed_task_has_its_runtime_from_started_to_failed():
+    model = ClusterModel()
+    uuid, events = task_lifecycle(name="proj.fail", final=None, t0=1000.0)
+    feed(model, events)  # started at 1000.01
+    model.on_event(event("task-failed", timestamp=1003.51, uuid=uuid, exception="ValueError()", traceback=""))
+    assert model.task_row(uuid).runtime == 3.5
+    assert model.task_detail(uuid).runtime == 3.5
+
+
+def test_the_timeline_is_in_lifecycle_order_whatever_order_events_arrive():
+    model = ClusterModel()
+    uuid, events = task_lifecycle(name="proj.add", t0=1000.0)
+    feed(model, events)  # the worker's received, started, succeeded arrive first
+    model.on_event(event("task-sent", hostname="client@host", timestamp=1000.2, uuid=uuid, name="proj.add"))
+    assert [step for step, _ in model.task_detail(uuid).timeline] == ["sent", "received", "started", "succeeded"]
+    # a retry sends the task again before its task-retried: that sent opens the second attempt
+    other, events = task_lifecycle(name="proj.retry", final=None, t0=2000.0)
+    feed(model, events)
+    model.on_event(event("task-sent", hostname="w1@host", timestamp=2000.5, uuid=other, name="proj.retry"))
+    model.on_event(event("task-retried", timestamp=2000.6, uuid=other, exception="Retry", traceback=""))
+    model.on_event(event("task-received", timestamp=2001.0, uuid=other, name="proj.retry", retries=1))
+    model.on_event(event("task-started", timestamp=2001.1, uuid=other))
+    assert [step for step, _ in model.task_detail(other).timeline] == [
+        "received", "started", "retried", "sent", "received", "started"]

@@ -157,23 +157,43 @@ class TaskDetailView(DetailView):
         self.set_lines(lines)
 
     def _timeline(self, lines, detail) -> None:
+        """The events in lifecycle order, each with the step from the one before.
+
+        task-sent is stamped by the client's clock and the rest by the
+        worker's: a step that goes backwards is the two clocks disagreeing,
+        and is said so rather than printed as a negative step.
+        """
         self.section(lines, "Timeline")
         previous = None
-        received = started = None
+        times: dict = {}
         for step, timestamp in detail.timeline:
-            gap = ""
+            gap, skewed = "", False
             if previous is not None and isinstance(timestamp, (int, float)):
-                gap = "+" + formatting.format_duration(max(0.0, timestamp - previous))
-            self.block(lines, [f"{clock_ms(timestamp)}  {formatting.sanitize(step):<10} {gap}"])
+                skewed = timestamp < previous
+                gap = (f"clock skew: {formatting.format_duration(previous - timestamp)} before the step above "
+                       "(client and worker clocks differ)") if skewed else \
+                    "+" + formatting.format_duration(timestamp - previous)
+            lines.append(Row([("row", f"  {clock_ms(timestamp)}  {formatting.sanitize(step):<10} "),
+                              ("status.warn" if skewed else "row", gap)]))
             if isinstance(timestamp, (int, float)):
                 previous = timestamp
-                if step == "received" and received is None:
-                    received = timestamp
-                if step == "started":
-                    started = timestamp
-        if received is not None and started is not None:
-            self.field(lines, "queue wait", formatting.format_duration(max(0.0, started - received)))
-        self.field(lines, "runtime", formatting.format_duration(detail.runtime))
+                if step == "retried":  # the wait shown is the last attempt's
+                    times = {}
+                times.setdefault(step, timestamp)
+        self._waited(lines, times)
+        self.field(lines, "runtime", formatting.format_duration(detail.runtime) + _runtime_span(detail.state))
+
+    def _waited(self, lines, times: dict) -> None:
+        """Time from being sent (or, without a task-sent event, received) to being started."""
+        started = times.get("started")
+        since = "sent" if "sent" in times else "received" if "received" in times else None
+        if started is None or since is None:
+            return
+        wait = started - times[since]
+        text = f"{formatting.format_duration(max(0.0, wait))}  ({since} → started)"
+        if wait < 0:
+            text += "  clock skew: the worker's clock is behind the client's"
+        self.field(lines, "waited", text)
 
     def _traceback(self, lines, traceback: str) -> None:
         text_lines = formatting.sanitize(traceback, keep_newlines=True, limit=200000).splitlines()
@@ -196,6 +216,12 @@ class TaskDetailView(DetailView):
             if self.backend.traceback:
                 self.field(lines, "traceback", "")
                 self._traceback(lines, self.backend.traceback)
+
+
+def _runtime_span(state: str) -> str:
+    """What the runtime measures, for the states where it is known."""
+    return {"SUCCESS": "  (started → succeeded)", "FAILURE": "  (started → failed)",
+            "STARTED": "  (started → now)"}.get(state, "")
 
 
 class TaskLink(urwid.AttrMap):
