@@ -41,10 +41,10 @@ RATE_WINDOW = 5.0
 class WorkerRow:
     hostname: str
     online: bool
-    active: int | None
+    active: int | None  # None when offline: the last count is not what runs now
     processed: int | None
     loadavg: tuple | None
-    heartbeat_age: float | None
+    heartbeat_age: float | None  # since the worker was last heard from
     software: str
 
 
@@ -59,6 +59,7 @@ class TaskRow:
     runtime: float | None
     args: str
     kwargs: str
+    worker_offline: bool = False  # STARTED on a worker now offline: possibly lost
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class TaskDetail:
     started: float | None
     runtime: float | None
     timeline: tuple  # ((event, timestamp), ...) in lifecycle order (see lifecycle_order)
+    worker_offline: bool = False
 
 
 #: Workflow node ids for groups: never a task uuid.
@@ -295,6 +297,7 @@ class ClusterModel:
         self._orphans: dict = {}  # parent uuid -> [child uuid]: children seen before their parent
         self._group_of: dict = {}  # uuid -> group id, as the result backend told (note_groups)
         self._group_members: dict = {}  # group id -> {uuid}
+        self._offline_at: dict = {}  # hostname -> when its worker-offline came (celery forgets its heartbeats)
         self._next_seq = 0
         # Eviction candidates as heaps of tasks, oldest first seen (lowest seq)
         # on top; an entry whose task has since changed or gone is skipped
@@ -472,6 +475,8 @@ class ClusterModel:
                 worker = Worker(hostname)
                 if subject != "offline":  # as celery: an unknown worker going offline is not kept
                     self._workers[hostname] = worker
+            elif subject == "offline":
+                self._offline_at[hostname] = event["local_received"]
             worker.event(subject, event["timestamp"], event["local_received"], event)
         except Exception:  # noqa: BLE001
             self.malformed_events += 1
@@ -595,7 +600,7 @@ class ClusterModel:
                 expires=task.expires, queue=_text(getattr(task, "queue", None)), exchange=_text(task.exchange), routing_key=_text(task.routing_key),
                 root_id=_text(task.root_id), parent_id=_text(task.parent_id), children=children,
                 received=task.received, started=task.started, runtime=row.runtime,
-                timeline=lifecycle_order(task.steps()),
+                timeline=lifecycle_order(task.steps()), worker_offline=row.worker_offline,
             )
 
     def workflow(self, uuid: str) -> list:
@@ -692,8 +697,13 @@ class ClusterModel:
                 return None
             worker = _hostname(task)
             runtime = task.runtime
+            lost = task.state == states.STARTED and task.worker is not None and \
+                not _is_alive(task.worker, self._clock())
             if runtime is None and task.started:
-                if task.state == states.STARTED:
+                if lost:  # its clock stops when the worker was last heard from
+                    last = self._last_heard(task.worker.hostname, task.worker)
+                    runtime = max(0.0, last - task.started) if last is not None else None
+                elif task.state == states.STARTED:
                     runtime = max(0.0, self._clock() - task.started)
                 elif task.state == FAILURE and isinstance(task.failed, (int, float)):
                     runtime = max(0.0, task.failed - task.started)  # task-failed carries no runtime
@@ -707,6 +717,7 @@ class ClusterModel:
                 runtime=runtime,
                 args=task.args if task.args is not None else "",
                 kwargs=task.kwargs if task.kwargs is not None else "",
+                worker_offline=lost,
             )
 
     def now(self) -> float:
@@ -731,13 +742,14 @@ class ClusterModel:
         rows = []
         with self.lock:
             for hostname, worker in list(self._workers.items()):
-                last = worker.heartbeats[-1] if worker.heartbeats else None
+                last = self._last_heard(hostname, worker)
                 software = " ".join(str(p) for p in (worker.sw_ident, worker.sw_ver) if p)
+                online = _is_alive(worker, now)
                 rows.append(
                     WorkerRow(
                         hostname=hostname,
-                        online=_is_alive(worker, now),
-                        active=worker.active,
+                        online=online,
+                        active=worker.active if online else None,
                         processed=worker.processed,
                         loadavg=tuple(worker.loadavg) if _is_sequence(worker.loadavg) else None,
                         heartbeat_age=(now - last) if last else None,
@@ -746,6 +758,12 @@ class ClusterModel:
                 )
         rows.sort(key=lambda r: (not r.online, r.hostname))
         return rows
+
+    def _last_heard(self, hostname: str, worker):
+        """When the worker was last heard from (a worker-offline empties celery's heartbeats)."""
+        if worker.heartbeats:
+            return worker.heartbeats[-1]
+        return self._offline_at.get(hostname)
 
     def summary(self) -> Summary:
         now = self._monotonic()

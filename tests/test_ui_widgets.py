@@ -130,3 +130,23 @@ def test_no_task_events_hint_only_when_workers_are_busy():
     model.on_event(heartbeat("w1@host", active=0, processed=9))  # it ran tasks we never heard of
     app.refresh()
     assert any(hint in n for n in app.notices(model.summary(), status.snapshot()))
+
+
+def test_workers_offline_longer_than_the_limit_fold_into_one_line():
+    from celerytop.model import WorkerRow
+    from celerytop.ui.panes import FoldedWorkers, fold_offline, worker_cells
+
+    def row(name, online, age):
+        return WorkerRow(name, online, 1 if online else None, 5, None, age, "py-celery 5.7.0")
+
+    rows = [row("a@h", True, 1.0), row("b@h", False, 30.0), row("c@h", False, 700.0), row("d@h", False, 9000.0)]
+    folded = fold_offline(rows, 600.0, expanded=False)
+    assert [r.hostname for r in folded] == ["a@h", "b@h", None]
+    assert isinstance(folded[-1], FoldedWorkers) and folded[-1].count == 2
+    assert [text for _style, text in worker_cells(folded[-1])[1:3]] == ["+2 offline", "o lists them"]
+    expanded = fold_offline(rows, 600.0, expanded=True)
+    assert [r.hostname for r in expanded] == ["a@h", "b@h", "c@h", "d@h", None]
+    assert worker_cells(expanded[-1])[2][1] == "o folds them"
+    assert fold_offline(rows[:2], 600.0, expanded=False) == rows[:2], "nothing to fold: no line"
+    assert worker_cells(rows[3])[2] == ("worker.offline", "offline 2h ago")
+    assert worker_cells(rows[1])[3] == ("row", "-"), "no ACTIVE count for an offline worker"

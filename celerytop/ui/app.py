@@ -24,7 +24,8 @@ from celerytop.ui.dialogs import ConfirmDialog
 from celerytop.ui.header import Header
 from celerytop.ui.help import HelpOverlay
 from celerytop.ui.inspect_views import InspectView
-from celerytop.ui.panes import TASK_COLUMNS, WORKER_COLUMNS, Pane, task_cells, worker_cells
+from celerytop.ui.panes import (TASK_COLUMNS, WORKER_COLUMNS, FoldedWorkers, Pane, fold_offline, task_cells,
+                                worker_cells)
 from celerytop.ui.prompt import Prompt
 from celerytop.ui.queues_view import QueueMonitor, QueuesView
 from celerytop.ui.statusbar import StatusBar
@@ -69,13 +70,16 @@ class MonitorApp:
     PANES = ("workers", "tasks")
 
     def __init__(self, model, status, control=None, *, app_name="", broker_url="", refresh=1.0,
-                 enable_events=True, colors="auto", keymap=None, history=None, scope=""):
+                 enable_events=True, colors="auto", keymap=None, history=None, scope="",
+                 fold_offline_after: float | None = 600.0):
         self.model = model
         self.scope = scope  # e.g. "ONLY worker.#,task.failed": the broker sends only these events
         self.status = status
         self.control = control
         self.refresh_interval = max(0.05, float(refresh))
         self.enable_events = enable_events
+        self.fold_offline_after = fold_offline_after  # seconds; None never folds
+        self.show_folded = False  # 'o' lists the workers folded into '+N offline'
         self.colors = colors
         self.keymap = keymap or Keymap()
         self.loop = None
@@ -130,6 +134,7 @@ class MonitorApp:
             "task.traceback": self.show_traceback,
             "task.fetch_result": self.fetch_result,
             "task.workflow": self.show_workflow,
+            "workers.toggle_offline": self.toggle_offline_workers,
             "filter.open": self.open_filter_prompt,
             "filter.clear": lambda: self.apply_filter(""),
             "filter.cycle_state": self.cycle_state_filter,
@@ -245,7 +250,9 @@ class MonitorApp:
             return
         if self.focused_pane_name() == "workers":
             row = self.workers.walker.focus_item
-            if row is not None:
+            if isinstance(row, FoldedWorkers):
+                self.toggle_offline_workers()
+            elif row is not None:
                 view = WorkerDetailView(self.model, row.hostname)
                 self.push_view(view)
                 self._inspect_worker(view)
@@ -532,8 +539,15 @@ class MonitorApp:
         pane.walker.invalidate()
 
     def mark_all_workers(self) -> None:
-        self.worker_marks.update(row.hostname for row in self.workers.walker.items)
+        self.worker_marks.update(row.hostname for row in self.workers.walker.items if row.hostname)
         self.workers.walker.invalidate()
+
+    def toggle_offline_workers(self) -> None:
+        """List the workers folded into '+N offline', or fold them again."""
+        self.show_folded = not self.show_folded
+        self.refresh()
+        if not any(isinstance(row, FoldedWorkers) for row in self.workers.walker.items):
+            self.flash("No worker has been offline for long enough to fold")
 
     def flash(self, message: str, seconds: float = 5.0) -> None:
         self._message = formatting.sanitize(message, limit=300)
@@ -548,11 +562,11 @@ class MonitorApp:
         self._note_worker_counts(worker_rows)
         self.header.update(summary, status, self.notices(summary, status), mode=self._mode())
 
-        self.workers.set_items(worker_rows)
+        self.workers.set_items(fold_offline(worker_rows, self.fold_offline_after, self.show_folded))
         self.worker_marks.intersection_update(row.hostname for row in worker_rows)
         marked = f"  · {len(self.worker_marks)} marked: commands go to them" if self.worker_marks else ""
         self.workers.set_title(f" Workers  {summary.workers_online} online / {summary.workers_total} known{marked}")
-        self._size_workers_pane(len(worker_rows))
+        self._size_workers_pane(len(self.workers.walker.items))
 
         version = self.model.version
         following = self.tasks.walker.focus == 0 or reset_cursor

@@ -126,7 +126,11 @@ class TaskDetailView(DetailView):
         self.field(lines, "uuid", detail.uuid)
         self.field(lines, "name", detail.name)
         self.field(lines, "state", detail.state, palettes.state_style(detail.state))
-        self.field(lines, "worker", detail.worker)
+        if detail.worker_offline:
+            self.field(lines, "worker", f"{detail.worker}  worker offline: the task was running there and "
+                                        "may be lost", "status.warn")
+        else:
+            self.field(lines, "worker", detail.worker)
         self.field(lines, "client", detail.client)
         self.field(lines, "retries", detail.retries)
         self.field(lines, "eta", detail.eta)
