@@ -8,6 +8,7 @@ same lock, so it never sees a half-applied event.  No urwid here.
 from __future__ import annotations
 
 import heapq
+import re
 import sys
 import threading
 import time
@@ -126,6 +127,8 @@ class _WorkflowLinks:
         self.by_root: dict = {}
         self.by_parent: dict = {}
         self.parentless: list = []  # (time, uuid) of tasks that are their own root
+        self.unlock_of: dict = {}  # celery.chord_unlock uuid -> the group it waits for
+        self.unlocks: dict = {}  # group id -> [celery.chord_unlock uuid]
         for uuid, task in tasks.items():
             root, parent = _link(task.root_id, uuid), _link(task.parent_id, uuid)
             if root:
@@ -134,6 +137,11 @@ class _WorkflowLinks:
                 self.by_parent.setdefault(parent, []).append(uuid)
             elif not root:
                 self.parentless.append((_first_time(task), uuid))
+            if task.name == CHORD_UNLOCK:
+                group_id = _chord_unlock_group(task.args)
+                if group_id:
+                    self.unlock_of[uuid] = group_id
+                    self.unlocks.setdefault(group_id, []).append(uuid)
         self.groups_used: list = []
         self._placeholder_parent: dict = {}
 
@@ -158,9 +166,10 @@ class _WorkflowLinks:
                 yield parent
                 if parent not in self.tasks and root and root != parent:
                     self._placeholder_parent.setdefault(parent, root)
-            group_id = self.group_of.get(node)
+            group_id = self.group_of.get(node) or self.unlock_of.get(node)
             if group_id is not None:
                 yield from self.group_members.get(group_id, ())
+                yield from self.unlocks.get(group_id, ())
         yield from self.by_root.get(node, ())
         yield from self.by_parent.get(node, ())
 
@@ -172,8 +181,9 @@ class _WorkflowLinks:
         parent = _link(task.parent_id, member)
         if parent:
             return parent
-        group_id = self.group_of.get(member)
-        if group_id is not None and len(self.group_members.get(group_id, ())) > 1:
+        unlocks = self.unlock_of.get(member)  # chord_unlock hangs under the group it waits for
+        group_id = unlocks if unlocks and self.group_members.get(unlocks) else self.group_of.get(member)
+        if group_id is not None and (len(self.group_members.get(group_id, ())) > 1 or self.unlocks.get(group_id)):
             if group_id not in self.groups_used:
                 self.groups_used.append(group_id)
             return _GROUP + group_id
@@ -194,6 +204,17 @@ class _WorkflowLinks:
         near = sorted((item for item in unknown if item[0] is not None and item[1] not in members
                        and distance(item) <= GROUP_WINDOW), key=distance)
         return (mine + [u for _t, u in near])[:GROUP_LOOKUP_MAX]
+
+
+#: The task celery sends to wait for a chord's header where the result
+#: backend cannot join chords itself; its first argument is the header's group id.
+CHORD_UNLOCK = "celery.chord_unlock"
+_FIRST_ARGUMENT = re.compile(r"""\(\s*['"]([^'"]+)['"]""")
+
+
+def _chord_unlock_group(args):
+    match = _FIRST_ARGUMENT.match(args) if type(args) is str else None
+    return match.group(1) if match else None
 
 
 def _link(value, own: str):

@@ -50,11 +50,13 @@ def test_a_task_running_on_a_killed_worker_is_flagged_and_the_worker_folds(broke
         running = broker.app.send_task("tests.sleep", (60,))
         term.wait_for(lambda t: "STARTED" in line_with(t, running.id[:8]), timeout=30)
         victim.kill()  # SIGKILL: no worker-offline event, its heartbeats just stop
-        term.wait_for(lambda t: "offline" in line_with(t, victim.hostname[:20]), timeout=30)
-        assert "ago" in line_with(term, victim.hostname[:20])
-        term.wait_for(lambda t: "worker offline" in line_with(t, running.id[:8]))
+        term.wait_for(lambda t: "worker offline" in line_with(t, running.id[:8]), timeout=30)
         term.wait_for("+1 offline", timeout=30)
         assert victim.hostname[:20] not in term.text()
+        term.press("tab", "o")  # the workers pane: list the folded worker
+        term.wait_for(lambda t: "offline" in line_with(t, victim.hostname[:20]))
+        assert "ago" in line_with(term, victim.hostname[:20]) and "−1 offline" in term.text()
+        term.press("tab")
         focus_task(term, running.id)
         term.press("enter")
         term.wait_for("worker offline: the task was running there and may be lost")

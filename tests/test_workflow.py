@@ -170,3 +170,24 @@ def test_a_backend_that_cannot_tell_groups_is_said_on_the_tree():
 def render(view, cols=160, rows=30):
     canvas = view.render((cols, rows), focus=True)
     return "\n".join(line.decode("utf-8", "replace") for line in canvas.text)
+
+
+def test_where_the_backend_cannot_join_chords_chord_unlock_hangs_under_the_header_group():
+    # e.g. the file:// backend: celery sends celery.chord_unlock(group_id, callback), and the
+    # callback is its child; chord_unlock stores no result (ignore_result)
+    unlock = "e4b0a7c2-96f1-4a8e-b7a3-2f3c5d8e9a10"
+    events = [e for e in chord_events() if e["uuid"] != CALLBACK]
+    events += [_sent(unlock, "celery.chord_unlock", f"('{CHORD_GROUP}', {{'task': 'tests.echo'}})",
+                     unlock, None, 1000.05),
+               _received(unlock, "celery.chord_unlock", f"('{CHORD_GROUP}', {{'task': 'tests.echo'}})",
+                         unlock, None, 1000.06)]
+    events += _ran(unlock, "None", 1000.6)
+    events += [_received(CALLBACK, "tests.echo", "([0, 2, 4],)", unlock, unlock, 1000.7)] + _ran(CALLBACK, "x", 1000.8)
+    model = model_with(events)
+    assert [n.uuid for n in model.workflow_tree(CALLBACK).nodes] == [unlock, CALLBACK]
+    model.note_groups({uuid: CHORD_GROUP for uuid in HEADER})
+    tree = model.workflow_tree(CALLBACK)
+    assert [(n.depth, n.kind, n.uuid) for n in tree.nodes] == [
+        (0, "group", CHORD_GROUP), (1, "task", HEADER[0]), (1, "task", HEADER[1]), (1, "task", HEADER[2]),
+        (1, "task", unlock), (2, "task", CALLBACK)]
+    assert tree.tasks == 5

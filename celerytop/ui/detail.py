@@ -13,6 +13,7 @@ import time
 import urwid
 
 from celerytop import formatting, palettes
+from celerytop.model import FINISHED_STATES
 from celerytop.ui.lazylist import LazyWalker, PaneListBox, Row, ScrollCommands
 from celerytop.ui.panes import FOCUS_MAP
 
@@ -392,9 +393,14 @@ class WorkflowView(DetailView):
         self.model.note_groups(found.groups)
         self.lookup_error = found.error
         if not found.error:
-            self.pending = set(found.pending)
+            # a finished task the backend does not know stores no result (celery.chord_unlock, ignore_result)
+            self.pending = {uuid for uuid in found.pending if self._unfinished(uuid)}
             self.answered.update(uuid for uuid in asked if uuid not in self.pending)
         self.refresh()
+
+    def _unfinished(self, uuid: str) -> bool:
+        row = self.model.task_row(uuid)
+        return row is not None and row.state not in FINISHED_STATES
 
     def _make_row(self, item):
         if isinstance(item, _WorkflowNote):
