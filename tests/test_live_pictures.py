@@ -60,3 +60,39 @@ def test_a_task_running_on_a_killed_worker_is_flagged_and_the_worker_folds(broke
         focus_task(term, running.id)
         term.press("enter")
         term.wait_for("worker offline: the task was running there and may be lost")
+
+
+def test_limits_set_outside_this_session_show_in_registered_and_pre_fill_the_prompts(broker, workers, tmp_path):
+    from tests.test_live_console import command
+    from tests.test_live_control import monitor as control_monitor
+    from tests.test_live_control import select_task
+
+    worker = workers("w1")
+    # set by someone else (celery's own control), before this celerytop started
+    assert broker.app.control.rate_limit("tests.add", "10/m", destination=[worker.hostname], reply=True, timeout=3)
+    assert broker.app.control.time_limit("tests.add", soft=30, hard=60, destination=[worker.hostname],
+                                         reply=True, timeout=3)
+    with control_monitor(broker, tmp_path) as term:
+        term.wait_for(lambda t: "online" in line_with(t, worker.hostname[:20]))
+        done = broker.app.send_task("tests.add", (1, 2))
+        assert done.get(timeout=20) == 3
+        term.wait_for(done.id[:8])
+        command(term, "inspect registered")
+        term.wait_for(lambda t: "tests.add" in line_with(t, "10/m"), timeout=10)
+        header = line_with(term, "RATE LIMIT")
+        assert "TIME LIMIT" in header and "SOFT LIMIT" in header
+        assert line_with(term, "tests.add").split()[1:4] == ["10/m", "60", "30"], line_with(term, "tests.add")
+        assert line_with(term, "tests.echo").split()[1:4] == ["-", "-", "-"], "none is '-', never 0"
+        term.press("esc")
+        select_task(term, done.id)
+        term.press("l")
+        term.wait_for("rate limit for tests.add")
+        term.wait_for("[now 10/m on 1 worker]", timeout=10)
+        assert term.lines()[-1].rstrip().endswith(": 10/m"), term.lines()[-1]
+        term.press("esc")
+        term.press("T")
+        term.wait_for("[now 30 60 on 1 worker]", timeout=10)
+        assert term.lines()[-1].rstrip().endswith(": 30 60"), term.lines()[-1]
+        term.send("20 40")  # typing replaces the value offered
+        term.wait_for(lambda t: t.lines()[-1].rstrip().endswith(": 20 40"))
+        term.press("esc")

@@ -150,3 +150,32 @@ def test_workers_offline_longer_than_the_limit_fold_into_one_line():
     assert fold_offline(rows[:2], 600.0, expanded=False) == rows[:2], "nothing to fold: no line"
     assert worker_cells(rows[3])[2] == ("worker.offline", "offline 2h ago")
     assert worker_cells(rows[1])[3] == ("row", "-"), "no ACTIVE count for an offline worker"
+
+
+def test_limits_read_from_inspect_registered_show_none_as_a_dash():
+    from celerytop.control import limit_text, limits_on_workers, task_info
+
+    # the shape celery's 'inspect registered rate_limit time_limit soft_time_limit' replies in
+    replies = {"w1@h": ["tests.add [rate_limit=10/m time_limit=60 soft_time_limit=30]",
+                        "tests.echo [rate_limit=None time_limit=None soft_time_limit=None]"],
+               "w2@h": ["tests.add [rate_limit=0 time_limit=None soft_time_limit=None]"]}
+    assert task_info("tests.add") == ("tests.add", {})
+    assert limits_on_workers(replies, "tests.add") == {
+        "w1@h": {"rate_limit": "10/m", "time_limit": "60", "soft_time_limit": "30"},
+        "w2@h": {"rate_limit": "-", "time_limit": "-", "soft_time_limit": "-"}}
+    assert [limit_text(v) for v in (None, "None", "0", "", "5/s", 12)] == ["-", "-", "-", "-", "5/s", "12"]
+
+
+def test_a_value_offered_in_a_prompt_is_replaced_by_typing_and_kept_by_editing():
+    from celerytop.ui.prompt import Prompt
+
+    prompt = Prompt("rate limit: ", "", lambda text: None, lambda: None)
+    prompt.offer("10/m")
+    prompt.keypress((40,), "2")
+    assert prompt.text == "2"
+    prompt.offer("10/m")
+    prompt.keypress((40,), "backspace")
+    prompt.keypress((40,), "s")
+    assert prompt.text == "10/s"
+    prompt.set_caption_note("now 10/m on 1 worker")
+    assert prompt.edit.caption == "rate limit [now 10/m on 1 worker]: "
