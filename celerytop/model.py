@@ -105,8 +105,7 @@ GROUP_LOOKUP_MAX = 100
 @dataclass(frozen=True)
 class WorkflowNode:
     depth: int
-    uuid: str  # a task's uuid, or a group's id
-    row: TaskRow | None
+    uuid: str  # a task's uuid, or a group's id (rows are read when drawn: task_row)
     kind: str  # "task", "missing" (named as parent or root, never seen) or "group"
     size: int = 0  # a group's members shown under it
 
@@ -631,7 +630,9 @@ class ClusterModel:
         placeholder) or, with group ids known, a group; :meth:`workflow_tree`
         tells them apart and says whether the tree may be incomplete.
         """
-        return [(node.depth, node.uuid, node.row) for node in self.workflow_tree(uuid).nodes]
+        with self.lock:
+            return [(node.depth, node.uuid, self.task_row(node.uuid) if node.kind == "task" else None)
+                    for node in self.workflow_tree(uuid).nodes]
 
     def workflow_tree(self, uuid: str) -> "Workflow":
         """Every task linked to ``uuid`` by root ids, parent ids and known group ids.
@@ -682,9 +683,8 @@ class ClusterModel:
 
     def _workflow_node(self, node: str, depth: int, children: dict) -> "WorkflowNode":
         if node.startswith(_GROUP):
-            return WorkflowNode(depth, node[len(_GROUP):], None, "group", len(children.get(node, ())))
-        row = self.task_row(node)
-        return WorkflowNode(depth, node, row, "task" if row is not None else "missing")
+            return WorkflowNode(depth, node[len(_GROUP):], "group", len(children.get(node, ())))
+        return WorkflowNode(depth, node, "task" if node in self._tasks else "missing")
 
     def note_groups(self, group_ids: dict) -> None:
         """Remember which group each task is in ({uuid: group id}, from the result backend)."""

@@ -333,6 +333,8 @@ class WorkflowView(DetailView):
         self.pending: set = set()  # asked, but the backend had nothing stored yet
         self.lookup_error = "" if lookup is not None else "no connection to the app"
         self._last_lookup = None
+        self._answers = 0  # result-backend answers so far: each may join more tasks
+        self._tree, self._tree_key = None, None
         super().__init__(f" Workflow of {formatting.short_uuid(uuid)}")
         self.walker = LazyWalker(self._make_row, key=_workflow_key)
         self.listbox.body = self.walker
@@ -353,7 +355,10 @@ class WorkflowView(DetailView):
         return False
 
     def refresh(self) -> None:
-        tree = self.model.workflow_tree(self.uuid)
+        key = (self.model.version, self._answers)
+        if key != self._tree_key:  # walking a long chain costs ~0.1 s: only when something changed
+            self._tree, self._tree_key = self.model.workflow_tree(self.uuid), key
+        tree = self._tree
         self._maybe_look_up(tree.lookup)
         members = {node.uuid for node in tree.nodes}
         notes = [_WorkflowNote(("help.section", f"{tree.tasks} tasks  (Enter opens one; "
@@ -390,6 +395,7 @@ class WorkflowView(DetailView):
     def groups_found(self, asked, found) -> None:
         """The result backend's answer (a control.GroupLookup) for ``asked``: on the UI thread."""
         self.fetching = False
+        self._answers += 1
         self.model.note_groups(found.groups)
         self.lookup_error = found.error
         if not found.error:
@@ -409,10 +415,9 @@ class WorkflowView(DetailView):
         if item.kind == "group":
             markup = [("row", indent), ("help.key", f"group {formatting.short_uuid(item.uuid)}"),
                       ("row", f"  ({item.size} tasks, from the result backend)")]
-        elif item.row is None:
+        elif (row := self.model.task_row(item.uuid)) is None:  # never seen, or evicted since
             markup = [("row", indent), ("state.other", f"? {formatting.short_uuid(item.uuid)}  (not seen)")]
         else:
-            row = item.row
             markup = [
                 ("row", indent),
                 (palettes.state_style(row.state), f"{formatting.sanitize(row.state):<8}"),
