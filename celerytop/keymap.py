@@ -89,8 +89,7 @@ DEFAULT_BINDINGS = (
     Binding("D", "workers", "worker.cancel_consumer", "Stop consuming from a queue (asks first)"),
     Binding("e", "workers", "worker.enable_events", "Enable events on the worker"),
     Binding("E", "workers", "worker.disable_events", "Disable events on the worker"),
-    Binding("o", "workers", "workers.toggle_offline", "List or fold the workers offline for long "
-            "(--fold-offline-after): the '+N offline' line"),
+    Binding("o", "workers", "workers.toggle_offline", "List or fold the long-offline workers ('+N offline')"),
     Binding("L", "global", "audit.show", "Commands sent this session, with replies (the audit log)"),
     Binding("enter", "workers", "view.open", "Worker detail: stats, active and reserved tasks, queues", "detail"),
     Binding("enter", "detail", "view.open", "Open the task on this line (worker detail)"),
