@@ -3,6 +3,7 @@
 The workers here are event publishers (celery's Dispatcher) on a filesystem
 broker: a worker that stops sending heartbeats is what a dead worker looks like.
 """
+import re
 import time
 
 from tests.screen import EventSource, cell_fg, connected, monitor
@@ -24,7 +25,7 @@ def test_an_offline_worker_is_dated_its_running_task_flagged_and_after_the_limit
             # ghost sends nothing more: offline in about a second, with no ACTIVE count
             term.wait_for(lambda t: "offline" in line_with(t, "ghost@example"), timeout=10)
             row = line_with(term, "ghost@example")
-            assert " 7 " not in row and ("offline 1s ago" in row or "offline 2s ago" in row), row
+            assert " 7 " not in row and re.search(r"offline \d+s ago", row), row
             term.wait_for(lambda t: "worker offline: ghost" in line_with(t, "proj.lost"))
             assert cell_fg(term, "proj.lost", "worker offline") == "yellow"
             # past the limit: folded into one line at the bottom of the workers pane
