@@ -66,6 +66,10 @@ MONITOR_OPTIONS = (
     click.option("--max-failures", type=click.IntRange(min=0), default=1000, show_default=True, metavar="N",
                  help="Failed tasks kept in memory on top of --max-tasks, so a flood of successes "
                       "never evicts the failures."),
+    click.option("--fold-offline-after", type=click.FloatRange(min=0), default=10.0, show_default=True,
+                 metavar="MINUTES",
+                 help="Workers offline for longer than this fold into one '+N offline' line at the bottom of "
+                      "the workers pane ('o' lists them); --batch still lists every worker."),
     click.option("--timeout", type=float, default=1.0, show_default=True, metavar="SECONDS",
                  callback=_positive_float,
                  help="Seconds to wait for worker replies to remote-control and inspect calls."),

@@ -61,6 +61,7 @@ _ALL = (
     Command("worker.cancel_consumer", "Make the selected worker stop consuming from a queue", destructive=True),
     Command("worker.enable_events", "Turn on task events on the selected worker", destructive=True),
     Command("worker.disable_events", "Turn off task events on the selected worker", destructive=True),
+    Command("workers.toggle_offline", "List the workers folded into '+N offline', or fold them again"),
     Command("audit.show", "Show the commands sent in this session and their replies"),
     Command("prompt.open", "Open the command prompt (inspect, control, purge, result, status, migrate, queues)"),
     Command("queues.show", "Show the queues view: depth, consumers, sparkline and trend"),

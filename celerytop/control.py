@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from celery import states
 from celery.backends.base import DisabledBackend
@@ -34,6 +34,15 @@ class BackendResult:
     state: str = ""
     result: str = ""
     traceback: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class GroupLookup:
+    """Group ids the result backend gave ({uuid: group id}), or why it could not."""
+
+    groups: dict = field(default_factory=dict)
+    pending: tuple = ()  # tasks it does not know yet (no result stored)
     error: str = ""
 
 
@@ -140,6 +149,36 @@ def normalise_replies(replies) -> dict:
         else:
             out[host] = (True, str(reply))
     return out
+
+
+#: What ``inspect registered`` is asked to say of each task type: its current limits.
+TASK_LIMITS = ("rate_limit", "time_limit", "soft_time_limit")
+_TASK_INFO = re.compile(r"^(?P<name>\S+)(?: \[(?P<info>.*)\])?$")
+
+
+def task_info(entry) -> tuple:
+    """One ``inspect registered`` entry, 'name [rate_limit=10/m time_limit=None]', as (name, {field: text})."""
+    match = _TASK_INFO.match(str(entry))
+    if not match:
+        return str(entry), {}
+    return match["name"], dict(item.partition("=")[::2] for item in (match["info"] or "").split())
+
+
+def limit_text(value) -> str:
+    """A limit as the screen shows it: '-' for none (celery says None; a rate limit of 0 is none too)."""
+    text = str(value).strip() if value is not None else ""
+    return "-" if text in ("", "None", "0", "0.0") else text
+
+
+def limits_on_workers(replies: dict, name: str) -> dict:
+    """{hostname: {limit: text}} for task type ``name`` from ``inspect registered`` replies."""
+    found = {}
+    for host, entries in replies.items():
+        for entry in entries if isinstance(entries, list) else ():
+            entry_name, fields = task_info(entry)
+            if entry_name == name:
+                found[host] = {limit: limit_text(fields.get(limit)) for limit in TASK_LIMITS}
+    return found
 
 
 class ReadOnlyError(RuntimeError):
@@ -291,6 +330,43 @@ class Control:
                                  "no result stored yet, or it expired")
         return BackendResult(state=state, result=saferepr(meta.get("result"), maxlen=20000),
                              traceback=meta.get("traceback") or "")
+
+    def fetch_group_ids(self, uuids, timeout: float = BACKEND_TIMEOUT) -> GroupLookup:
+        """Which group each task is in, as the result backend stores it (``result_extended``).
+
+        Events never say: celery sends a group's tasks (and a chord's header)
+        each as its own root, without a parent.  One bounded wait for all of
+        ``uuids``; a task the backend does not know yet (still running) is in
+        ``pending``, to be asked again later.
+        """
+        backend = self.app.backend
+        if isinstance(backend, DisabledBackend):
+            return GroupLookup(error="no result backend is configured")
+        if not self.app.conf.result_extended:
+            return GroupLookup(error="result_extended is off, so it stores no group ids")
+        uuids = list(uuids)
+        answer: dict = {"groups": {}, "pending": []}
+
+        def ask():
+            try:
+                for uuid in uuids:
+                    meta = backend.get_task_meta(uuid) or {}
+                    group_id = meta.get("group_id")
+                    if isinstance(group_id, str) and group_id:
+                        answer["groups"][uuid] = group_id
+                    elif (meta.get("status") or states.PENDING) not in states.READY_STATES:
+                        answer["pending"].append(uuid)
+            except Exception as exc:  # noqa: BLE001 - reported in the view
+                answer["error"] = exc
+
+        asker = threading.Thread(target=ask, daemon=True, name="celerytop-groups")
+        asker.start()
+        asker.join(timeout)
+        if asker.is_alive():
+            return GroupLookup(dict(answer["groups"]), error=f"the result backend did not answer within {timeout:g} s")
+        if "error" in answer:
+            return GroupLookup(answer["groups"], error=f"the result backend failed: {one_line_error(answer['error'])}")
+        return GroupLookup(answer["groups"], tuple(answer["pending"]))
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -93,6 +93,7 @@ DEFAULT_BINDINGS = (
     Binding("/", "workers", "worker_filter.open", "Filter: hostname globs, all must hold, !glob excludes",
             "filter"),
     Binding("esc", "workers", "worker_filter.clear", "Clear the workers filter"),
+    Binding("o", "workers", "workers.toggle_offline", "List or fold the long-offline workers ('+N offline')"),
     Binding("L", "global", "audit.show", "Commands sent this session, with replies (the audit log)"),
     Binding("enter", "workers", "view.open", "Worker detail: stats, active and reserved tasks, queues", "detail"),
     Binding("enter", "detail", "view.open", "Open the task on this line (worker detail)"),

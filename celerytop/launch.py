@@ -21,6 +21,7 @@ class Options:
     max_tasks: int = 10000
     max_failures: int = 1000
     timeout: float = 1.0
+    fold_offline_after: float = 10.0  # minutes
     enable_events: bool = True
     colors: str = "auto"
     read_only: bool = False
@@ -213,7 +214,8 @@ def _run_screen(app, options: Options, model, handler, note: str) -> None:
     broker = f"file {os.path.basename(options.replay)}" if replaying else str(app.conf.broker_url)
     ui = MonitorApp(model, status, control, app_name=display_name(app), broker_url=broker,
                     refresh=options.refresh, enable_events=options.enable_events, colors=options.colors,
-                    history=History(default_history_path()), scope=options.scope)
+                    history=History(default_history_path()), scope=options.scope,
+                    fold_offline_after=options.fold_offline_after * 60)
     if note:
         ui.standing_notices.append(note)
     if replaying:

@@ -8,6 +8,7 @@ same lock, so it never sees a half-applied event.  No urwid here.
 from __future__ import annotations
 
 import heapq
+import re
 import sys
 from bisect import bisect_left, insort
 import threading
@@ -42,10 +43,10 @@ RATE_WINDOW = 5.0
 class WorkerRow:
     hostname: str
     online: bool
-    active: int | None
+    active: int | None  # None when offline: the last count is not what runs now
     processed: int | None
     loadavg: tuple | None
-    heartbeat_age: float | None
+    heartbeat_age: float | None  # since the worker was last heard from
     software: str
 
 
@@ -60,6 +61,7 @@ class TaskRow:
     runtime: float | None
     args: str
     kwargs: str
+    worker_offline: bool = False  # STARTED on a worker now offline: possibly lost
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,174 @@ class TaskDetail:
     received: float | None
     started: float | None
     runtime: float | None
-    timeline: tuple  # ((event, timestamp), ...) in arrival order
+    timeline: tuple  # ((event, timestamp), ...) in lifecycle order (see lifecycle_order)
+    worker_offline: bool = False
+
+
+#: Workflow node ids for groups: never a task uuid.
+_GROUP = "group:"
+#: Seconds around a parentless task in which another parentless task may be
+#: a member of the same group (asked of the result backend).
+GROUP_WINDOW = 5.0
+#: At most this many tasks are asked about in one result-backend lookup.
+GROUP_LOOKUP_MAX = 100
+
+
+@dataclass(frozen=True)
+class WorkflowNode:
+    depth: int
+    uuid: str  # a task's uuid, or a group's id (rows are read when drawn: task_row)
+    kind: str  # "task", "missing" (named as parent or root, never seen) or "group"
+    size: int = 0  # a group's members shown under it
+
+
+@dataclass(frozen=True)
+class Workflow:
+    nodes: list
+    tasks: int  # tasks seen (placeholders and groups not counted)
+    missing_parents: int  # placeholders: tasks named as parent or root, never seen
+    lookup: tuple  # tasks whose group the result backend may tell
+
+
+class _WorkflowLinks:
+    """Who is linked to whom, by root id, parent id and group id (one scan of the tasks)."""
+
+    def __init__(self, tasks: dict, group_of: dict, group_members: dict):
+        self.tasks, self.group_of, self.group_members = tasks, group_of, group_members
+        self.by_root: dict = {}
+        self.by_parent: dict = {}
+        self.parentless: list = []  # (time, uuid) of tasks that are their own root
+        self.unlock_of: dict = {}  # celery.chord_unlock uuid -> the group it waits for
+        self.unlocks: dict = {}  # group id -> [celery.chord_unlock uuid]
+        for uuid, task in tasks.items():
+            root, parent = _link(task.root_id, uuid), _link(task.parent_id, uuid)
+            if root:
+                self.by_root.setdefault(root, []).append(uuid)
+            if parent:
+                self.by_parent.setdefault(parent, []).append(uuid)
+            elif not root:
+                self.parentless.append((_first_time(task), uuid))
+            if task.name == CHORD_UNLOCK:
+                group_id = _chord_unlock_group(task.args)
+                if group_id:
+                    self.unlock_of[uuid] = group_id
+                    self.unlocks.setdefault(group_id, []).append(uuid)
+        self.groups_used: list = []
+        self._placeholder_parent: dict = {}
+
+    def component(self, start: str) -> set:
+        """Every id linked to ``start``: tasks, and ids named but never seen."""
+        found, queue = {start}, deque([start])
+        while queue:
+            node = queue.popleft()
+            for other in self._neighbours(node):
+                if other not in found:
+                    found.add(other)
+                    queue.append(other)
+        return found
+
+    def _neighbours(self, node: str):
+        task = self.tasks.get(node)
+        if task is not None:
+            root, parent = _link(task.root_id, node), _link(task.parent_id, node)
+            if root:
+                yield root
+            if parent:
+                yield parent
+                if parent not in self.tasks and root and root != parent:
+                    self._placeholder_parent.setdefault(parent, root)
+            group_id = self.group_of.get(node) or self.unlock_of.get(node)
+            if group_id is not None:
+                yield from self.group_members.get(group_id, ())
+                yield from self.unlocks.get(group_id, ())
+        yield from self.by_root.get(node, ())
+        yield from self.by_parent.get(node, ())
+
+    def parent_of(self, member: str, members: set):
+        """The node ``member`` hangs under in the tree; None at the top."""
+        task = self.tasks.get(member)
+        if task is None:  # a placeholder hangs off the root of the task that named it
+            return self._placeholder_parent.get(member)
+        parent = _link(task.parent_id, member)
+        if parent:
+            return parent
+        unlocks = self.unlock_of.get(member)  # chord_unlock hangs under the group it waits for
+        group_id = unlocks if unlocks and self.group_members.get(unlocks) else self.group_of.get(member)
+        if group_id is not None and (len(self.group_members.get(group_id, ())) > 1 or self.unlocks.get(group_id)):
+            if group_id not in self.groups_used:
+                self.groups_used.append(group_id)
+            return _GROUP + group_id
+        return _link(task.root_id, member)
+
+    def lookup_candidates(self, members: set) -> list:
+        """Parentless tasks whose group is not known yet: the members, then tasks seen near them."""
+        unknown = [(t, u) for t, u in self.parentless if u not in self.group_of]
+        mine = [u for t, u in unknown if u in members]
+        times = sorted(t for t, u in self.parentless if u in members and t is not None)
+        if not times:
+            return mine[:GROUP_LOOKUP_MAX]
+
+        def distance(item):
+            t, _u = item
+            return 0.0 if times[0] <= t <= times[-1] else min(abs(t - times[0]), abs(t - times[-1]))
+
+        near = sorted((item for item in unknown if item[0] is not None and item[1] not in members
+                       and distance(item) <= GROUP_WINDOW), key=distance)
+        return (mine + [u for _t, u in near])[:GROUP_LOOKUP_MAX]
+
+
+#: The task celery sends to wait for a chord's header where the result
+#: backend cannot join chords itself; its first argument is the header's group id.
+CHORD_UNLOCK = "celery.chord_unlock"
+_FIRST_ARGUMENT = re.compile(r"""\(\s*['"]([^'"]+)['"]""")
+
+
+def _chord_unlock_group(args):
+    match = _FIRST_ARGUMENT.match(args) if type(args) is str else None
+    return match.group(1) if match else None
+
+
+def _link(value, own: str):
+    """A root or parent id worth following: a non-empty string naming another task."""
+    return value if type(value) is str and value and value != own else None
+
+
+def _first_time(task):
+    for value in (task.sent, task.received, task.timestamp):
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None
+
+
+#: Where each event falls in one attempt of a task; the rest (started and
+#: what ends the attempt) keep their arrival order after these.
+_LIFECYCLE_RANK = {"sent": 0, "received": 1}
+
+
+def lifecycle_order(steps) -> tuple:
+    """``steps`` ((event, time), ...) in lifecycle order: sent, received, started, then the outcome.
+
+    Events come in arrival order, and the client's task-sent often arrives
+    after the worker's task-received.  Each attempt (up to a retried) is
+    ordered on its own, so a retried task reads as its attempts in turn.
+    """
+    ordered, attempt, next_attempt = [], [], []
+    started = False
+    for step in steps:
+        if step[0] == "sent" and started:  # a retry sends the task again before its task-retried
+            next_attempt.append(step)
+            continue
+        attempt.append(step)
+        started = started or step[0] == "started"
+        if step[0] == "retried":
+            ordered += sorted(attempt, key=_lifecycle_rank)
+            attempt, next_attempt, started = next_attempt, [], False
+    ordered += sorted(attempt + next_attempt, key=_lifecycle_rank)
+    return tuple(ordered)
+
+
+def _lifecycle_rank(step) -> int:
+    return _LIFECYCLE_RANK.get(step[0], 2)
 
 
 def _hostname(task) -> str:
@@ -147,6 +316,9 @@ class ClusterModel:
         self._workers: dict = {}  # hostname -> celery's events.state.Worker
         self._task_types: set = set()
         self._orphans: dict = {}  # parent uuid -> [child uuid]: children seen before their parent
+        self._group_of: dict = {}  # uuid -> group id, as the result backend told (note_groups)
+        self._group_members: dict = {}  # group id -> {uuid}
+        self._offline_at: dict = {}  # hostname -> when its worker-offline came (celery forgets its heartbeats)
         self._next_seq = 0
         # Eviction candidates as heaps of tasks, oldest first seen (lowest seq)
         # on top; an entry whose task has since changed or gone is skipped
@@ -328,6 +500,8 @@ class ClusterModel:
                 worker = Worker(hostname)
                 if subject != "offline":  # as celery: an unknown worker going offline is not kept
                     self._workers[hostname] = worker
+            elif subject == "offline":
+                self._offline_at[hostname] = event["local_received"]
             worker.event(subject, event["timestamp"], event["local_received"], event)
         except Exception:  # noqa: BLE001
             self.malformed_events += 1
@@ -492,45 +666,96 @@ class ClusterModel:
                 expires=task.expires, queue=_text(getattr(task, "queue", None)), exchange=_text(task.exchange), routing_key=_text(task.routing_key),
                 root_id=_text(task.root_id), parent_id=_text(task.parent_id), children=children,
                 received=task.received, started=task.started, runtime=row.runtime,
-                timeline=task.steps(),
+                timeline=lifecycle_order(task.steps()), worker_offline=row.worker_offline,
             )
 
     def workflow(self, uuid: str) -> list:
-        """The tree of tasks sharing ``uuid``'s root, depth first.
+        """The tree of tasks linked to ``uuid``, depth first, as [(depth, id, TaskRow or None)].
 
-        Returns [(depth, uuid, TaskRow or None)]: None marks a task named as a
-        parent or root but never seen (a placeholder).  Siblings are ordered
-        by when they were first seen.
+        None marks a task named as a parent or root but never seen (a
+        placeholder) or, with group ids known, a group; :meth:`workflow_tree`
+        tells them apart and says whether the tree may be incomplete.
         """
         with self.lock:
-            task = self._tasks.get(uuid)
-            root = (task.root_id if task is not None else None) or uuid
-            members = [u for u, t in self._tasks.items() if u == root or t.root_id == root]
-            if uuid not in members:
-                members.append(uuid)
+            return [(node.depth, node.uuid, self.task_row(node.uuid) if node.kind == "task" else None)
+                    for node in self.workflow_tree(uuid).nodes]
+
+    def workflow_tree(self, uuid: str) -> "Workflow":
+        """Every task linked to ``uuid`` by root ids, parent ids and known group ids.
+
+        celery gives each task of a group (and each header task of a chord)
+        its own root id and no parent, so events alone cannot join them: the
+        group ids read from the result backend (:meth:`note_groups`) do.
+        A task hangs under its parent; a task without one under its group;
+        a parent never seen is a placeholder under the root.  Siblings are in
+        first-seen order.  Walked without recursion: a chain of 10,000 tasks
+        is 10,000 levels deep.
+        """
+        with self.lock:
+            links = _WorkflowLinks(self._tasks, self._group_of, self._group_members)
+            members = links.component(uuid)
+            order = {u: i for i, u in enumerate(u for u in self._tasks if u in members)}
+            parents = {member: links.parent_of(member, members) for member in members}
+            for member, parent in parents.items():  # a placeholder sits where its first child was seen
+                if parent in members and parent not in order and member in order:
+                    order[parent] = min(order.get(parent, order[member]), order[member] - 0.5)
             children: dict = {}
-            known = set(members)
-            for member in members:
-                if member == root:
-                    continue
-                member_task = self._tasks.get(member)
-                parent = (member_task.parent_id if member_task is not None else None) or root
-                if parent not in known:  # a parent we never saw hangs off the root
-                    known.add(parent)
-                    children.setdefault(root, []).append(parent)
-                children.setdefault(parent, []).append(member)
-            out, seen = [], set()
+            for member in sorted(members, key=lambda u: order.get(u, -1)):
+                children.setdefault(parents[member], []).append(member)
+            for group_id in links.groups_used:
+                children.setdefault(None, []).insert(0, _GROUP + group_id)
+            nodes = self._walk_workflow(children, members, order)
+            placeholders = sum(1 for node in nodes if node.kind == "missing")
+            return Workflow(nodes=nodes, tasks=sum(1 for node in nodes if node.kind == "task"),
+                            missing_parents=placeholders, lookup=tuple(links.lookup_candidates(members)))
 
-            def walk(node, depth):
+    def _walk_workflow(self, children: dict, members: set, order: dict) -> list:
+        """Depth first from the tops (parent None); members in a parent cycle are shown as tops."""
+        nodes, seen = [], set()
+        tops = children.get(None, [])
+        leftovers = sorted((m for m in members), key=lambda u: order.get(u, -1))
+        for start in (*tops, *leftovers):
+            if start in seen:
+                continue
+            stack = [(start, 0)]
+            while stack:
+                node, depth = stack.pop()
                 if node in seen:  # a malformed parent cycle must not loop forever
-                    return
+                    continue
                 seen.add(node)
-                out.append((depth, node, self.task_row(node)))
-                for child in children.get(node, ()):
-                    walk(child, depth + 1)
+                nodes.append(self._workflow_node(node, depth, children))
+                stack.extend((child, depth + 1) for child in reversed(children.get(node, ())))
+        return nodes
 
-            walk(root, 0)
-            return out
+    def _workflow_node(self, node: str, depth: int, children: dict) -> "WorkflowNode":
+        if node.startswith(_GROUP):
+            return WorkflowNode(depth, node[len(_GROUP):], "group", len(children.get(node, ())))
+        return WorkflowNode(depth, node, "task" if node in self._tasks else "missing")
+
+    def note_groups(self, group_ids: dict) -> None:
+        """Remember which group each task is in ({uuid: group id}, from the result backend)."""
+        with self.lock:
+            for uuid, group_id in group_ids.items():
+                if type(uuid) is not str or type(group_id) is not str or not group_id:
+                    continue
+                old = self._group_of.get(uuid)
+                if old == group_id:
+                    continue
+                if old is not None:
+                    self._group_members[old].discard(uuid)
+                self._group_of[uuid] = group_id
+                self._group_members.setdefault(group_id, set()).add(uuid)
+            if len(self._group_of) > 2 * self.max_tasks:  # forget evicted tasks' groups
+                for uuid in [u for u in self._group_of if u not in self._tasks]:
+                    group_id = self._group_of.pop(uuid)
+                    members = self._group_members[group_id]
+                    members.discard(uuid)
+                    if not members:
+                        del self._group_members[group_id]
+
+    def group_of(self, uuid: str):
+        with self.lock:
+            return self._group_of.get(uuid)
 
     def task_row(self, uuid: str) -> TaskRow | None:
         with self.lock:
@@ -539,8 +764,16 @@ class ClusterModel:
                 return None
             worker = _hostname(task)
             runtime = task.runtime
-            if runtime is None and task.state == states.STARTED and task.started:
-                runtime = max(0.0, self._clock() - task.started)
+            lost = task.state == states.STARTED and task.worker is not None and \
+                not _is_alive(task.worker, self._clock())
+            if runtime is None and task.started:
+                if lost:  # its clock stops when the worker was last heard from
+                    last = self._last_heard(task.worker.hostname, task.worker)
+                    runtime = max(0.0, last - task.started) if last is not None else None
+                elif task.state == states.STARTED:
+                    runtime = max(0.0, self._clock() - task.started)
+                elif task.state == FAILURE and isinstance(task.failed, (int, float)):
+                    runtime = max(0.0, task.failed - task.started)  # task-failed carries no runtime
             return TaskRow(
                 uuid=uuid,
                 name=task.name or "",
@@ -551,6 +784,7 @@ class ClusterModel:
                 runtime=runtime,
                 args=task.args if task.args is not None else "",
                 kwargs=task.kwargs if task.kwargs is not None else "",
+                worker_offline=lost,
             )
 
     def now(self) -> float:
@@ -575,13 +809,14 @@ class ClusterModel:
         rows = []
         with self.lock:
             for hostname, worker in list(self._workers.items()):
-                last = worker.heartbeats[-1] if worker.heartbeats else None
+                last = self._last_heard(hostname, worker)
                 software = " ".join(str(p) for p in (worker.sw_ident, worker.sw_ver) if p)
+                online = _is_alive(worker, now)
                 rows.append(
                     WorkerRow(
                         hostname=hostname,
-                        online=_is_alive(worker, now),
-                        active=worker.active,
+                        online=online,
+                        active=worker.active if online else None,
                         processed=worker.processed,
                         loadavg=tuple(worker.loadavg) if _is_sequence(worker.loadavg) else None,
                         heartbeat_age=(now - last) if last else None,
@@ -590,6 +825,12 @@ class ClusterModel:
                 )
         rows.sort(key=lambda r: (not r.online, r.hostname))
         return rows
+
+    def _last_heard(self, hostname: str, worker):
+        """When the worker was last heard from (a worker-offline empties celery's heartbeats)."""
+        if worker.heartbeats:
+            return worker.heartbeats[-1]
+        return self._offline_at.get(hostname)
 
     def summary(self) -> Summary:
         now = self._monotonic()

@@ -85,6 +85,10 @@ def _register_tasks(app):
     def echo(value):
         return value
 
+    @app.task(name='tests.total')
+    def total(values):
+        return sum(values)
+
 
 def _fail_outer(message):
     _fail_inner(message)

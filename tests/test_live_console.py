@@ -207,8 +207,8 @@ def test_task_ids_are_taken_as_the_screen_shows_them(broker, workers, tmp_path):
         term.wait_for(f"Not run: task id '{stem}' matches 2 tasks: {twins[0]}, {twins[1]}; type more of it")
         command(term, f"control revoke {running.id[:3]}")
         term.wait_for(f"Not run: task id '{running.id[:3]}' is too short: type at least 4 characters")
-        command(term, "inspect query_task 0000zzzz")
-        term.wait_for("Not run: no task in memory has an id starting '0000zzzz' (evicted, or never seen)")
+        command(term, "inspect query_task 0000ffff")
+        term.wait_for("Not run: no task in memory has an id starting '0000ffff' (evicted, or never seen)")
         assert audit_entries(term) == []  # none of them sent anything
 
         # Tab: an ambiguous prefix cycles through its candidates, a unique one completes

@@ -1,5 +1,7 @@
 import time
 
+import pytest
+
 from celery.events.state import State
 
 from celerytop.model import ClusterModel
@@ -232,3 +234,60 @@ def test_workflow_tree_from_root_and_parent_ids_with_placeholders():
     assert tree[2][2] is None, "an unseen parent is a placeholder"
     assert tree[1][2].name == "wf.second"
     assert model.workflow(unrelated) == [(0, unrelated, model.task_row(unrelated))]
+
+
+def test_a_failed_task_has_its_runtime_from_started_to_failed():
+    model = ClusterModel()
+    uuid, events = task_lifecycle(name="proj.fail", final=None, t0=1000.0)
+    feed(model, events)  # started at 1000.01
+    model.on_event(event("task-failed", timestamp=1003.51, uuid=uuid, exception="ValueError()", traceback=""))
+    assert model.task_row(uuid).runtime == 3.5
+    assert model.task_detail(uuid).runtime == 3.5
+
+
+def test_the_timeline_is_in_lifecycle_order_whatever_order_events_arrive():
+    model = ClusterModel()
+    uuid, events = task_lifecycle(name="proj.add", t0=1000.0)
+    feed(model, events)  # the worker's received, started, succeeded arrive first
+    model.on_event(event("task-sent", hostname="client@host", timestamp=1000.2, uuid=uuid, name="proj.add"))
+    assert [step for step, _ in model.task_detail(uuid).timeline] == ["sent", "received", "started", "succeeded"]
+    # a retry sends the task again before its task-retried: that sent opens the second attempt
+    other, events = task_lifecycle(name="proj.retry", final=None, t0=2000.0)
+    feed(model, events)
+    model.on_event(event("task-sent", hostname="w1@host", timestamp=2000.5, uuid=other, name="proj.retry"))
+    model.on_event(event("task-retried", timestamp=2000.6, uuid=other, exception="Retry", traceback=""))
+    model.on_event(event("task-received", timestamp=2001.0, uuid=other, name="proj.retry", retries=1))
+    model.on_event(event("task-started", timestamp=2001.1, uuid=other))
+    assert [step for step, _ in model.task_detail(other).timeline] == [
+        "received", "started", "retried", "sent", "received", "started"]
+
+
+def test_an_offline_worker_shows_no_active_count_and_when_it_was_last_heard_from():
+    now = [1000.0]
+    model = ClusterModel(clock=lambda: now[0])
+    model.on_event(heartbeat("w1@host", timestamp=1000.0, active=3))
+    model.on_event(heartbeat("w2@host", timestamp=1000.0, active=2))
+    model.on_event(event("worker-offline", "w2@host", timestamp=1001.0))
+    now[0] = 1100.0  # w1's heartbeats stopped (expired after 2 × freq)
+    rows = {row.hostname: row for row in model.worker_rows()}
+    assert not rows["w1@host"].online and rows["w1@host"].active is None
+    assert rows["w1@host"].heartbeat_age == 100.0
+    assert rows["w2@host"].active is None and rows["w2@host"].heartbeat_age == 99.0  # since its worker-offline
+
+
+def test_a_task_started_on_a_worker_that_went_offline_is_flagged_and_its_clock_stops():
+    now = [1000.0]
+    model = ClusterModel(clock=lambda: now[0])
+    model.on_event(heartbeat("w1@host", timestamp=1000.0))
+    running, events = task_lifecycle(final=None, t0=1000.0)
+    done, more = task_lifecycle(t0=1000.0)
+    feed(model, events + more)
+    now[0] = 1002.0
+    assert not model.task_row(running).worker_offline
+    assert model.task_row(running).runtime == pytest.approx(1.99)
+    now[0] = 1300.0
+    row = model.task_row(running)
+    # last heard from at the other task's task-succeeded (1000.03): the runtime stops there
+    assert row.worker_offline and row.runtime == pytest.approx(0.02)
+    assert model.task_detail(running).worker_offline
+    assert not model.task_row(done).worker_offline, "a finished task is not lost"

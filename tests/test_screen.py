@@ -72,7 +72,7 @@ def test_help_overlay_lists_every_binding_and_closes(fs):
         for opener in ("?", "f1"):
             term.press(opener)
             # The whole overlay, not just its title: a CPU-starved program can pause longer than
-            # the harness's settle time between the writes of one 140x80 frame.
+            # the harness's settle time between the writes of one 140x90 frame.
             term.wait_for(every_binding_shown)
             term.press("esc")
             term.wait_gone("celerytop keys")

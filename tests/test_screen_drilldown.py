@@ -188,3 +188,30 @@ def test_a_filter_narrows_over_10000_tasks_on_screen(make_broker):
     finally:
         for source in sources:
             source.close()
+
+
+def test_a_failed_task_shows_its_runtime_and_the_timeline_marks_clock_skew(fs, events):
+    import time
+    import uuid as uuidlib
+
+    with monitor(fs, 140, 40) as term:
+        connected(term)
+        uuid, t = str(uuidlib.uuid4()), time.time()
+        events.send("task-received", uuid=uuid, name="proj.crash", args="()", kwargs="{}", retries=0, timestamp=t)
+        events.send("task-started", uuid=uuid, timestamp=t + 0.5)
+        events.send("task-failed", uuid=uuid, exception="ValueError('x')", traceback="", timestamp=t + 4.0)
+        # the client's clock is 0.3 s ahead of the worker's: its task-sent is stamped after the receipt
+        events.send("task-sent", uuid=uuid, name="proj.crash", timestamp=t + 0.3)
+        term.wait_for("proj.crash")
+        term.wait_for(lambda term: "3.50s" in next(line for line in term.lines() if "proj.crash" in line))
+        term.press("enter")
+        term.wait_for(f" Task {uuid}")
+        term.wait_for("(started → failed)")
+        lines = term.lines()
+        steps = [line.split()[1] for line in lines if line.strip()[:2].isdigit() and len(line.split()) > 1]
+        assert steps == ["sent", "received", "started", "failed"], term.text()
+        assert "runtime     3.50s  (started → failed)" in term.text()
+        assert "clock skew: 300ms before the step above" in term.text()
+        assert term.fg("clock skew: 300ms", bright=False) == "yellow"
+        assert "waited      200ms  (sent → started)" in term.text()
+        assert "-300ms" not in term.text() and "+-" not in term.text()

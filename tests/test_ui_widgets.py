@@ -130,3 +130,52 @@ def test_no_task_events_hint_only_when_workers_are_busy():
     model.on_event(heartbeat("w1@host", active=0, processed=9))  # it ran tasks we never heard of
     app.refresh()
     assert any(hint in n for n in app.notices(model.summary(), status.snapshot()))
+
+
+def test_workers_offline_longer_than_the_limit_fold_into_one_line():
+    from celerytop.model import WorkerRow
+    from celerytop.ui.panes import FoldedWorkers, fold_offline, worker_cells
+
+    def row(name, online, age):
+        return WorkerRow(name, online, 1 if online else None, 5, None, age, "py-celery 5.7.0")
+
+    rows = [row("a@h", True, 1.0), row("b@h", False, 30.0), row("c@h", False, 700.0), row("d@h", False, 9000.0)]
+    folded = fold_offline(rows, 600.0, expanded=False)
+    assert [r.hostname for r in folded] == ["a@h", "b@h", None]
+    assert isinstance(folded[-1], FoldedWorkers) and folded[-1].count == 2
+    assert [text for _style, text in worker_cells(folded[-1])[1:3]] == ["+2 offline", "o lists them"]
+    expanded = fold_offline(rows, 600.0, expanded=True)
+    assert [r.hostname for r in expanded] == ["a@h", "b@h", "c@h", "d@h", None]
+    assert worker_cells(expanded[-1])[2][1] == "o folds them"
+    assert fold_offline(rows[:2], 600.0, expanded=False) == rows[:2], "nothing to fold: no line"
+    assert worker_cells(rows[3])[2] == ("worker.offline", "offline 2h ago")
+    assert worker_cells(rows[1])[3] == ("row", "-"), "no ACTIVE count for an offline worker"
+
+
+def test_limits_read_from_inspect_registered_show_none_as_a_dash():
+    from celerytop.control import limit_text, limits_on_workers, task_info
+
+    # the shape celery's 'inspect registered rate_limit time_limit soft_time_limit' replies in
+    replies = {"w1@h": ["tests.add [rate_limit=10/m time_limit=60 soft_time_limit=30]",
+                        "tests.echo [rate_limit=None time_limit=None soft_time_limit=None]"],
+               "w2@h": ["tests.add [rate_limit=0 time_limit=None soft_time_limit=None]"]}
+    assert task_info("tests.add") == ("tests.add", {})
+    assert limits_on_workers(replies, "tests.add") == {
+        "w1@h": {"rate_limit": "10/m", "time_limit": "60", "soft_time_limit": "30"},
+        "w2@h": {"rate_limit": "-", "time_limit": "-", "soft_time_limit": "-"}}
+    assert [limit_text(v) for v in (None, "None", "0", "", "5/s", 12)] == ["-", "-", "-", "-", "5/s", "12"]
+
+
+def test_a_value_offered_in_a_prompt_is_replaced_by_typing_and_kept_by_editing():
+    from celerytop.ui.prompt import Prompt
+
+    prompt = Prompt("rate limit: ", "", lambda text: None, lambda: None)
+    prompt.offer("10/m")
+    prompt.keypress((40,), "2")
+    assert prompt.text == "2"
+    prompt.offer("10/m")
+    prompt.keypress((40,), "backspace")
+    prompt.keypress((40,), "s")
+    assert prompt.text == "10/s"
+    prompt.set_caption_note("now 10/m on 1 worker")
+    assert prompt.edit.caption == "rate limit [now 10/m on 1 worker]: "

@@ -9,7 +9,7 @@ ask first, with Cancel the default; the destination is always named.
 from __future__ import annotations
 
 from celerytop import capture, filtering, formatting, inputs
-from celerytop.control import Outcome
+from celerytop.control import TASK_LIMITS, Outcome, limits_on_workers
 from celerytop.model import FINISHED_STATES
 
 
@@ -157,6 +157,7 @@ class ControlActions:
 
         self.app.ask(f"rate limit for {name} (10/s, 100/m, 5/h; 0 removes): ",
                      self.rate_limits.get(name, ""), inputs.rate_limit, apply)
+        self._prefill_limits(name, lambda limits: limits["rate_limit"])
 
     def time_limit(self) -> None:
         if not self.allowed("time_limit"):
@@ -169,6 +170,34 @@ class ControlActions:
         self.app.ask(f"time limits for {name}, SOFT HARD seconds ('-' for none): ", "", inputs.time_limits,
                      lambda limits: self.send("time_limit", {"task_name": name, "soft": limits[0],
                                                              "hard": limits[1]}))
+        self._prefill_limits(name, lambda limits: f"{limits['soft_time_limit']} {limits['time_limit']}")
+
+    def _prefill_limits(self, name: str, as_text) -> None:
+        """Ask the workers (in the background) for task type ``name``'s current limits; put them in
+        the open prompt when they arrive, unless something was typed meanwhile."""
+        prompt = self.app.prompt
+        typed = prompt.text if prompt is not None else None
+        future = self.control.submit(self.control.inspect, "registered", None, *TASK_LIMITS)
+        future.add_done_callback(lambda f: self.app.deliver(self._limits_known, prompt, typed, name, as_text, f))
+
+    def _limits_known(self, prompt, typed, name, as_text, future) -> None:
+        if prompt is None or self.app.prompt is not prompt:
+            return  # answered or cancelled meanwhile
+        try:
+            on_workers = limits_on_workers(future.result(), name)
+        except Exception:  # noqa: BLE001 - without an answer the prompt simply stays as it was
+            return
+        values = {host: as_text(limits) for host, limits in on_workers.items()}
+        if not values:
+            return
+        if len(set(values.values())) == 1:
+            current = next(iter(values.values()))
+            prompt.set_caption_note(f"now {current} on {len(values)} worker{'s' if len(values) > 1 else ''}")
+            if prompt.text == typed:
+                prompt.offer("" if current == "-" else current)
+        else:
+            prompt.set_caption_note("workers differ: " + ", ".join(
+                f"{formatting.sanitize(host)} {formatting.sanitize(value)}" for host, value in sorted(values.items())))
 
     def retry(self) -> None:
         if not self.allowed("retry"):

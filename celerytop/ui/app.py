@@ -24,7 +24,8 @@ from celerytop.ui.dialogs import ConfirmDialog
 from celerytop.ui.header import Header
 from celerytop.ui.help import HelpOverlay
 from celerytop.ui.inspect_views import InspectView
-from celerytop.ui.panes import TASK_COLUMNS, WORKER_COLUMNS, Pane, task_cells, worker_cells
+from celerytop.ui.panes import (TASK_COLUMNS, WORKER_COLUMNS, FoldedWorkers, Pane, fold_offline, task_cells,
+                                worker_cells)
 from celerytop.ui.prompt import Prompt
 from celerytop.ui.queues_view import QueueMonitor, QueuesView
 from celerytop.ui.statusbar import StatusBar
@@ -72,13 +73,16 @@ class MonitorApp:
     PANES = ("workers", "tasks")
 
     def __init__(self, model, status, control=None, *, app_name="", broker_url="", refresh=1.0,
-                 enable_events=True, colors="auto", keymap=None, history=None, scope=""):
+                 enable_events=True, colors="auto", keymap=None, history=None, scope="",
+                 fold_offline_after: float | None = 600.0):
         self.model = model
         self.scope = scope  # e.g. "ONLY worker.#,task.failed": the broker sends only these events
         self.status = status
         self.control = control
         self.refresh_interval = max(0.05, float(refresh))
         self.enable_events = enable_events
+        self.fold_offline_after = fold_offline_after  # seconds; None never folds
+        self.show_folded = False  # 'o' lists the workers folded into '+N offline'
         self.colors = colors
         self.keymap = keymap or Keymap()
         self.loop = None
@@ -135,6 +139,7 @@ class MonitorApp:
             "task.traceback": self.show_traceback,
             "task.fetch_result": self.fetch_result,
             "task.workflow": self.show_workflow,
+            "workers.toggle_offline": self.toggle_offline_workers,
             "filter.open": self.open_filter_prompt,
             "filter.clear": lambda: self.apply_filter(""),
             "filter.cycle_state": self.cycle_state_filter,
@@ -260,7 +265,9 @@ class MonitorApp:
             return
         if self.focused_pane_name() == "workers":
             row = self.workers.walker.focus_item
-            if row is not None:
+            if isinstance(row, FoldedWorkers):
+                self.toggle_offline_workers()
+            elif row is not None:
                 view = WorkerDetailView(self.model, row.hostname)
                 self.push_view(view)
                 self._inspect_worker(view)
@@ -286,7 +293,22 @@ class MonitorApp:
         if uuid is None:
             self.flash("No task here")
             return
-        self.push_view(WorkflowView(self.model, uuid))
+        lookup = self._look_up_groups if self.control is not None else None
+        self.push_view(WorkflowView(self.model, uuid, lookup=lookup))
+
+    def _look_up_groups(self, view, uuids) -> None:
+        """Ask the result backend, off the UI thread, which group each task is in."""
+        future = self.control.submit(self.control.fetch_group_ids, uuids)
+        future.add_done_callback(lambda f: self.deliver(self._groups_looked_up, view, uuids, f))
+
+    def _groups_looked_up(self, view, uuids, future) -> None:
+        from celerytop.control import GroupLookup
+
+        try:
+            found = future.result()
+        except Exception as exc:  # noqa: BLE001 - shown in the view
+            found = GroupLookup(error=capture.one_line_error(exc))
+        view.groups_found(uuids, found)
 
     def show_traceback(self) -> None:
         view = self._task_view()
@@ -554,8 +576,15 @@ class MonitorApp:
         pane.walker.invalidate()
 
     def mark_all_workers(self) -> None:
-        self.worker_marks.update(row.hostname for row in self.workers.walker.items)
+        self.worker_marks.update(row.hostname for row in self.workers.walker.items if row.hostname)
         self.workers.walker.invalidate()
+
+    def toggle_offline_workers(self) -> None:
+        """List the workers folded into '+N offline', or fold them again."""
+        self.show_folded = not self.show_folded
+        self.refresh()
+        if not any(isinstance(row, FoldedWorkers) for row in self.workers.walker.items):
+            self.flash("No worker has been offline for long enough to fold")
 
     def flash(self, message: str, seconds: float = 5.0, holds=None) -> None:
         """Say ``message`` in the status line for ``seconds``; ``holds()`` ties it to the
@@ -579,13 +608,13 @@ class MonitorApp:
         self.header.update(summary, status, self.notices(summary, status), mode=self._mode())
 
         worker_rows = self.worker_filter.narrow(all_worker_rows)
-        self.workers.set_items(worker_rows)
+        self.workers.set_items(fold_offline(worker_rows, self.fold_offline_after, self.show_folded))
         # a hidden worker keeps no mark: commands go only to workers on screen
-        self.worker_marks.intersection_update(row.hostname for row in worker_rows)
+        self.worker_marks.intersection_update(row.hostname for row in self.workers.walker.items)
         self.workers.set_title(self._workers_title(summary, len(worker_rows)))
         self.workers.set_empty_text(" No worker matches the filter (Esc clears it)." if self.worker_filter
                                     else " No workers seen yet.")
-        self._size_workers_pane(len(worker_rows))
+        self._size_workers_pane(len(self.workers.walker.items))
 
         version = self.model.version
         following = self.tasks.walker.focus == 0 or reset_cursor

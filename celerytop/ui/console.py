@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from celerytop import capture, cmdline, formatting, seed, taskids
+from celerytop.control import TASK_LIMITS
 from celerytop.history import History
 from celerytop.ui.inspect_views import InspectView
 from celerytop.ui.prompt import Prompt
@@ -102,7 +103,10 @@ class CommandConsole:
 
     # -- read-only verbs: views --------------------------------------------------------
     def _run_inspect(self, invocation) -> None:
-        self.ask(InspectView(invocation.action, invocation.args, invocation.destination,
+        args = invocation.args
+        if invocation.action == "registered" and not args:  # show each task type's current limits
+            args = TASK_LIMITS
+        self.ask(InspectView(invocation.action, args, invocation.destination,
                              invocation.timeout or self.control.timeout, self._online_workers()))
 
     def _run_status(self, invocation) -> None:

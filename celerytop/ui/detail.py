@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import ast
 import pprint
+import time
 
 import urwid
 
 from celerytop import formatting, palettes
-from celerytop.ui.lazylist import LabelledRow, PaneListBox, Row, ScrollCommands
+from celerytop.model import FINISHED_STATES
+from celerytop.ui.lazylist import LabelledRow, LazyWalker, PaneListBox, Row, ScrollCommands
 from celerytop.ui.panes import FOCUS_MAP
 
 LABEL_WIDTH = 12
@@ -125,7 +127,11 @@ class TaskDetailView(DetailView):
         self.field(lines, "uuid", detail.uuid)
         self.field(lines, "name", detail.name)
         self.field(lines, "state", detail.state, palettes.state_style(detail.state))
-        self.field(lines, "worker", detail.worker)
+        if detail.worker_offline:
+            self.field(lines, "worker", f"{detail.worker}  worker offline: the task was running there and "
+                                        "may be lost", "status.warn")
+        else:
+            self.field(lines, "worker", detail.worker)
         self.field(lines, "client", detail.client)
         self.field(lines, "retries", detail.retries)
         self.field(lines, "eta", detail.eta)
@@ -156,23 +162,43 @@ class TaskDetailView(DetailView):
         self.set_lines(lines)
 
     def _timeline(self, lines, detail) -> None:
+        """The events in lifecycle order, each with the step from the one before.
+
+        task-sent is stamped by the client's clock and the rest by the
+        worker's: a step that goes backwards is the two clocks disagreeing,
+        and is said so rather than printed as a negative step.
+        """
         self.section(lines, "Timeline")
         previous = None
-        received = started = None
+        times: dict = {}
         for step, timestamp in detail.timeline:
-            gap = ""
+            gap, skewed = "", False
             if previous is not None and isinstance(timestamp, (int, float)):
-                gap = "+" + formatting.format_duration(max(0.0, timestamp - previous))
-            self.block(lines, [f"{clock_ms(timestamp)}  {formatting.sanitize(step):<10} {gap}"])
+                skewed = timestamp < previous
+                gap = (f"clock skew: {formatting.format_duration(previous - timestamp)} before the step above "
+                       "(client and worker clocks differ)") if skewed else \
+                    "+" + formatting.format_duration(timestamp - previous)
+            lines.append(Row([("row", f"  {clock_ms(timestamp)}  {formatting.sanitize(step):<10} "),
+                              ("status.warn" if skewed else "row", gap)]))
             if isinstance(timestamp, (int, float)):
                 previous = timestamp
-                if step == "received" and received is None:
-                    received = timestamp
-                if step == "started":
-                    started = timestamp
-        if received is not None and started is not None:
-            self.field(lines, "queue wait", formatting.format_duration(max(0.0, started - received)))
-        self.field(lines, "runtime", formatting.format_duration(detail.runtime))
+                if step == "retried":  # the wait shown is the last attempt's
+                    times = {}
+                times.setdefault(step, timestamp)
+        self._waited(lines, times)
+        self.field(lines, "runtime", formatting.format_duration(detail.runtime) + _runtime_span(detail.state))
+
+    def _waited(self, lines, times: dict) -> None:
+        """Time from being sent (or, without a task-sent event, received) to being started."""
+        started = times.get("started")
+        since = "sent" if "sent" in times else "received" if "received" in times else None
+        if started is None or since is None:
+            return
+        wait = started - times[since]
+        text = f"{formatting.format_duration(max(0.0, wait))}  ({since} → started)"
+        if wait < 0:
+            text += "  clock skew: the worker's clock is behind the client's"
+        self.field(lines, "waited", text)
 
     def _traceback(self, lines, traceback: str) -> None:
         text_lines = formatting.sanitize(traceback, keep_newlines=True, limit=200000).splitlines()
@@ -195,6 +221,12 @@ class TaskDetailView(DetailView):
             if self.backend.traceback:
                 self.field(lines, "traceback", "")
                 self._traceback(lines, self.backend.traceback)
+
+
+def _runtime_span(state: str) -> str:
+    """What the runtime measures, for the states where it is known."""
+    return {"SUCCESS": "  (started → succeeded)", "FAILURE": "  (started → failed)",
+            "STARTED": "  (started → now)"}.get(state, "")
 
 
 class TaskLink(urwid.AttrMap):
@@ -281,39 +313,143 @@ class WorkerDetailView(DetailView):
 
 
 class WorkflowView(DetailView):
-    """Every task sharing a root: chains, groups, chords, tasks calling tasks."""
+    """Every task linked to one: chains, groups, chords, tasks calling tasks.
 
-    def __init__(self, model, uuid: str):
+    Rows are built lazily (a chain may be 10,000 tasks deep).  Group members
+    are joined through the result backend: ``lookup(view, uuids)`` asks it
+    in the background and calls :meth:`groups_found` on the UI thread.
+    """
+
+    #: Seconds between result-backend lookups for tasks it did not know yet.
+    LOOKUP_EVERY = 3.0
+
+    def __init__(self, model, uuid: str, lookup=None, clock=time.monotonic):
         self.model = model
         self.uuid = uuid
+        self._lookup = lookup
+        self._clock = clock
+        self.fetching = False
+        self.answered: set = set()  # tasks the backend has told about (group, or none)
+        self.pending: set = set()  # asked, but the backend had nothing stored yet
+        self.lookup_error = "" if lookup is not None else "no connection to the app"
+        self._last_lookup = None
+        self._answers = 0  # result-backend answers so far: each may join more tasks
+        self._tree, self._tree_key = None, None
         super().__init__(f" Workflow of {formatting.short_uuid(uuid)}")
+        self.walker = LazyWalker(self._make_row, key=_workflow_key)
+        self.listbox.body = self.walker
         self.refresh()
         self._focus_on(uuid)
 
     def _focus_on(self, uuid: str) -> None:
-        for index, widget in enumerate(self.walker):
-            if getattr(widget, "uuid", None) == uuid:
+        for index, item in enumerate(self.walker.items):
+            if getattr(item, "uuid", None) == uuid and item.kind != "group":
                 self.walker.set_focus(index)
                 return
 
+    def selected_task(self):
+        item = self.walker.focus_item
+        return item.uuid if getattr(item, "kind", "group") != "group" else None
+
+    def jump_to(self, name: str) -> bool:
+        return False
+
     def refresh(self) -> None:
-        tree = self.model.workflow(self.uuid)
-        lines = [Row(("help.section", f"{len(tree)} tasks  (Enter opens one; ? placeholders were never seen)"))]
-        for depth, uuid, row in tree:
-            indent = "  " + "   " * max(0, depth - 1) + ("└─ " if depth else "")
-            if row is None:
-                markup = [("row", indent), ("state.other", f"? {formatting.short_uuid(uuid)}  (not seen)")]
-            else:
-                markup = [
-                    ("row", indent),
-                    (palettes.state_style(row.state), f"{formatting.sanitize(row.state):<8}"),
-                    ("row", f" {formatting.sanitize(row.name) or '?'}  {formatting.short_uuid(uuid)}  "
-                            f"{formatting.format_duration(row.runtime)}"),
-                ]
-            if uuid == self.uuid:
-                markup.append(("mark", "  ◀"))
-            lines.append(TaskLink(markup, uuid))
-        self.set_lines(lines)
+        key = (self.model.version, self._answers)
+        if key != self._tree_key:  # walking a long chain costs ~0.1 s: only when something changed
+            self._tree, self._tree_key = self.model.workflow_tree(self.uuid), key
+        tree = self._tree
+        self._maybe_look_up(tree.lookup)
+        members = {node.uuid for node in tree.nodes}
+        notes = [_WorkflowNote(("help.section", f"{tree.tasks} tasks  (Enter opens one; "
+                                                "? placeholders were never seen)"))]
+        notes += [_WorkflowNote(("status.warn", "  " + text)) for text in self.incomplete(tree, members)]
+        if self.fetching:
+            notes.append(_WorkflowNote(("row", "  asking the result backend which group each task is in…")))
+        self.walker.replace(notes + tree.nodes)
+
+    def incomplete(self, tree, members: set) -> list:
+        """Why the tree may be missing tasks, one line each."""
+        reasons = []
+        if tree.missing_parents:
+            reasons.append("tree may be incomplete: tasks whose parents were never seen (? lines)")
+        if self.lookup_error:
+            reasons.append("tree may be incomplete: group and chord members are joined through the "
+                           f"result backend: {formatting.sanitize(self.lookup_error)}")
+        waiting = len(self.pending & members)
+        if waiting:
+            reasons.append(f"tree may be incomplete: {waiting} task{'s' if waiting != 1 else ''} "
+                           "not in the result backend yet (running, or no result stored): their group is unknown")
+        return reasons
+
+    def _maybe_look_up(self, candidates) -> None:
+        wanted = [uuid for uuid in candidates if uuid not in self.answered]
+        now = self._clock()
+        if not wanted or self._lookup is None or self.fetching or (
+                self._last_lookup is not None and now - self._last_lookup < self.LOOKUP_EVERY):
+            return
+        self.fetching = True
+        self._last_lookup = now
+        self._lookup(self, wanted)
+
+    def groups_found(self, asked, found) -> None:
+        """The result backend's answer (a control.GroupLookup) for ``asked``: on the UI thread."""
+        self.fetching = False
+        self._answers += 1
+        self.model.note_groups(found.groups)
+        self.lookup_error = found.error
+        if not found.error:
+            # a finished task the backend does not know stores no result (celery.chord_unlock, ignore_result)
+            self.pending = {uuid for uuid in found.pending if self._unfinished(uuid)}
+            self.answered.update(uuid for uuid in asked if uuid not in self.pending)
+        self.refresh()
+
+    def _unfinished(self, uuid: str) -> bool:
+        row = self.model.task_row(uuid)
+        return row is not None and row.state not in FINISHED_STATES
+
+    def _make_row(self, item):
+        if isinstance(item, _WorkflowNote):
+            return Row(item.markup)
+        indent = _tree_indent(item.depth)
+        if item.kind == "group":
+            markup = [("row", indent), ("help.key", f"group {formatting.short_uuid(item.uuid)}"),
+                      ("row", f"  ({item.size} tasks, from the result backend)")]
+        elif (row := self.model.task_row(item.uuid)) is None:  # never seen, or evicted since
+            markup = [("row", indent), ("state.other", f"? {formatting.short_uuid(item.uuid)}  (not seen)")]
+        else:
+            markup = [
+                ("row", indent),
+                (palettes.state_style(row.state), f"{formatting.sanitize(row.state):<8}"),
+                ("row", f" {formatting.sanitize(row.name) or '?'}  {formatting.short_uuid(item.uuid)}  "
+                        f"{formatting.format_duration(row.runtime)}"),
+            ]
+        if item.uuid == self.uuid and item.kind != "group":
+            markup.append(("mark", "  ◀"))
+        return TaskLink(markup, item.uuid if item.kind != "group" else None)
+
+
+#: Levels drawn as indentation; deeper ones (a long chain) say their depth instead.
+INDENT_LEVELS = 12
+
+
+def _tree_indent(depth: int) -> str:
+    if depth > INDENT_LEVELS:
+        return "  " + "   " * (INDENT_LEVELS - 1) + f"└─{depth}─ "
+    return "  " + "   " * max(0, depth - 1) + ("└─ " if depth else "")
+
+
+class _WorkflowNote:
+    """A line above the tree: the count, and why the tree may be incomplete."""
+
+    __slots__ = ("markup",)
+
+    def __init__(self, markup):
+        self.markup = markup
+
+
+def _workflow_key(item):
+    return ("note", item.markup[1]) if isinstance(item, _WorkflowNote) else (item.kind, item.uuid)
 
 
 class AuditView(DetailView):

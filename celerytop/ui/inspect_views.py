@@ -7,14 +7,12 @@ task detail view.  Everything a worker sent is sanitised before display.
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import datetime
 
 from celerytop import formatting
+from celerytop.control import TASK_LIMITS, limit_text, task_info
 from celerytop.ui.detail import DetailView, TaskLink
-
-_TASK_INFO = re.compile(r"^(?P<name>\S+)(?: \[(?P<info>.*)\])?$")
 
 
 class InspectView(DetailView):
@@ -127,16 +125,16 @@ class InspectView(DetailView):
         self._worker(lines, host, f"{len(names)} task types")
         rows = []
         for entry in names:
-            match = _TASK_INFO.match(str(entry))
-            name, info = (match["name"], match["info"] or "") if match else (str(entry), "")
-            fields = dict(item.partition("=")[::2] for item in info.split())
-            rows.append((name, fields.pop("rate_limit", "None"), " ".join(f"{k}={v}" for k, v in fields.items())))
-        width = max((len(name) for name, _r, _o in rows), default=4)
+            name, fields = task_info(entry)
+            limits = [limit_text(fields.pop(limit, None)) for limit in TASK_LIMITS]
+            rows.append((name, *limits, " ".join(f"{k}={v}" for k, v in fields.items())))
+        width = max((len(row[0]) for row in rows), default=4)
         if rows:
-            self.block(lines, [f"{'NAME'.ljust(width)}  {'RATE LIMIT':<10}  OTHER"], "column.head")
-        for name, rate, other in sorted(rows):
-            rate = "-" if rate in ("None", "") else rate
-            self.block(lines, [formatting.sanitize(f"{name.ljust(width)}  {rate:<10}  {other}")])
+            self.block(lines, [f"{'NAME'.ljust(width)}  {'RATE LIMIT':<10}  {'TIME LIMIT':<10}  "
+                               f"{'SOFT LIMIT':<10}  OTHER"], "column.head")
+        for name, rate, hard, soft, other in sorted(rows):
+            self.block(lines, [formatting.sanitize(f"{name.ljust(width)}  {rate:<10}  {hard:<10}  {soft:<10}  "
+                                                   f"{other}".rstrip())])
 
     def _render_stats(self, lines, host, reply) -> None:
         stats = reply if isinstance(reply, dict) else {}

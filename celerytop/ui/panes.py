@@ -11,7 +11,7 @@ from celerytop.ui.lazylist import LazyWalker, PaneListBox, Row, ScrollCommands
 WORKER_COLUMNS = (
     table.Column("", 1),  # mark
     table.Column("HOSTNAME", 12, weight=3, maximum=48),
-    table.Column("STATUS", 7),
+    table.Column("STATUS", 15),  # "offline 59m ago"
     table.Column("ACTIVE", 6, align="right"),
     table.Column("PROCESSED", 9, align="right"),
     table.Column("LOAD", 14),
@@ -113,8 +113,49 @@ class Pane(ScrollCommands, urwid.WidgetWrap):
         self.walker.replace(items, follow_top=follow_top)
 
 
+class FoldedWorkers:
+    """The line standing for workers offline longer than the fold limit (``o`` shows them)."""
+
+    hostname = None  # no worker: nothing to mark, inspect or command
+
+    def __init__(self, count: int, expanded: bool):
+        self.count = count
+        self.expanded = expanded
+
+
+def fold_offline(rows, after: float | None, expanded: bool) -> list:
+    """``rows`` with the workers offline for more than ``after`` seconds folded into one last line.
+
+    Expanded, they are listed and the last line says how to fold them again.
+    """
+    if after is None:
+        return list(rows)
+    old = [row for row in rows if not row.online and row.heartbeat_age is not None and row.heartbeat_age > after]
+    if not old:
+        return list(rows)
+    if expanded:
+        return [*rows, FoldedWorkers(len(old), expanded=True)]
+    return [row for row in rows if row not in old] + [FoldedWorkers(len(old), expanded=False)]
+
+
+def coarse_age(seconds: float) -> str:
+    """How long ago, in one unit: 45s, 3m, 2h, 5d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def worker_status(row) -> str:
+    if row.online:
+        return "online"
+    return "offline" if row.heartbeat_age is None else f"offline {coarse_age(row.heartbeat_age)} ago"
+
+
 def worker_cells(row, marked=False):
-    online = ("worker.online", "online") if row.online else ("worker.offline", "offline")
+    if isinstance(row, FoldedWorkers):
+        return _folded_cells(row)
+    online = ("worker.online", "online") if row.online else ("worker.offline", worker_status(row))
     return [
         ("mark", "*") if marked else ("row", " "),
         ("row", formatting.sanitize(row.hostname)),
@@ -127,6 +168,15 @@ def worker_cells(row, marked=False):
     ]
 
 
+def _folded_cells(fold: FoldedWorkers) -> list:
+    if fold.expanded:
+        label, hint = f"−{fold.count} offline", "o folds them"
+    else:
+        label, hint = f"+{fold.count} offline", "o lists them"
+    cells = [("row", " "), ("worker.offline", label), ("row", hint)]
+    return cells + [("row", "")] * (len(WORKER_COLUMNS) - len(cells))
+
+
 def task_cells(row, marked=False):
     if row is None:  # evicted between the snapshot and the render
         return [("row", "")] * len(TASK_COLUMNS)
@@ -135,7 +185,8 @@ def task_cells(row, marked=False):
         ("row", formatting.short_uuid(row.uuid)),
         ("row", formatting.sanitize(row.name) or "?"),
         (palettes.state_style(row.state), formatting.sanitize(row.state)),
-        ("row", formatting.sanitize(row.worker)),
+        ("status.warn", "worker offline: " + formatting.sanitize(row.worker)) if row.worker_offline
+        else ("row", formatting.sanitize(row.worker)),
         ("row", formatting.format_clock(row.received)),
         ("row", formatting.format_duration(row.runtime)),
         ("row", formatting.args_summary(row.args, row.kwargs)),

@@ -18,6 +18,8 @@ class Prompt(urwid.WidgetWrap):
         self._completer = completer
         self._history = history
         self._cycle: list = []  # candidates Tab is cycling through
+        self._caption = caption
+        self._offered = False  # the text is a default offered (see offer), not typed
         self.edit = urwid.Edit(("prompt.caption", caption), text)
         self.edit.set_edit_pos(len(text))
         self._on_submit = on_submit
@@ -43,7 +45,20 @@ class Prompt(urwid.WidgetWrap):
         self.edit.set_edit_text(text)
         self.edit.set_edit_pos(len(text))
 
+    def offer(self, text: str) -> None:
+        """Pre-fill ``text`` as a default: Enter takes it, editing keys change it, typing replaces it."""
+        self.set_text(text)
+        self._offered = True
+
+    def set_caption_note(self, note: str) -> None:
+        """Add what was learnt since the prompt opened (e.g. the current value) to its caption."""
+        caption = self._caption.rstrip().rstrip(":")
+        self.edit.set_caption(("prompt.caption", f"{caption} [{note}]: "))
+
     def keypress(self, size, key):
+        offered, self._offered = self._offered, False
+        if offered and len(key) == 1 and key.isprintable():
+            self.set_text("")  # typing replaces a pre-filled default
         if key != "tab":
             self._cycle = []
             self.show_hint("")
