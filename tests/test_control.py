@@ -89,7 +89,7 @@ def test_broker_actions_take_the_same_guard_and_audit_as_broadcasts(tmp_path):
 
 
 #: Control's methods that only read (or run other code): everything else must refuse in read-only mode.
-READING_METHODS = {"submit", "ping", "inspect", "fetch_result", "close", "refuse_if_read_only"}
+READING_METHODS = {"submit", "ping", "inspect", "fetch_result", "fetch_group_ids", "close", "refuse_if_read_only"}
 
 
 def test_read_only_refuses_every_cluster_change_at_the_control_layer(fs, tmp_path):
