@@ -674,8 +674,9 @@ class MonitorApp:
         """The model's ``on_new_worker``, on whichever thread added the worker:
         refresh now rather than at the next tick, once for a burst of them."""
         if not self._new_worker_refresh_due:
-            self._new_worker_refresh_due = True
-            self.deliver(self._refresh_for_new_worker)
+            self._new_worker_refresh_due = True  # set first: the refresh may run before deliver returns
+            if not self.deliver(self._refresh_for_new_worker):
+                self._new_worker_refresh_due = False  # no loop to take it: the next one asks again
 
     def _refresh_for_new_worker(self) -> None:
         self._new_worker_refresh_due = False  # before reading the model: a worker added from now on asks again
@@ -687,15 +688,16 @@ class MonitorApp:
         self.seed_error = error
         self.refresh()
 
-    def deliver(self, callback, *args) -> None:
-        """Run ``callback(*args)`` on the UI thread (from any thread)."""
+    def deliver(self, callback, *args) -> bool:
+        """Run ``callback(*args)`` on the UI thread (from any thread); False if no loop runs to take it."""
         loop = self.loop
         if loop is None:
-            return
+            return False
         try:
             loop.call_from_thread(callback, *args)
         except RuntimeError:  # the loop stopped meanwhile
-            pass
+            return False
+        return True
 
     # -- run ------------------------------------------------------------------
     def build_screen(self):
