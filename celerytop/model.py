@@ -339,6 +339,10 @@ class ClusterModel:
         self._id_index: list = []
         self._id_index_seq = 0
         self._rate_samples: deque = deque()
+        #: Called (with the hostname, on the ingesting thread, under the lock)
+        #: when a worker first appears: the screen shows it at once instead of
+        #: at its next refresh.  Only on that rare path, never per event.
+        self.on_new_worker = None
 
     # -- ingest (capture thread) -------------------------------------------
     def on_event(self, event: dict, counted: bool = True) -> None:
@@ -417,6 +421,7 @@ class ClusterModel:
             worker = self._workers.get(hostname)
             if worker is None:
                 worker = self._workers[hostname] = Worker(hostname)
+                self._worker_added(hostname)
             task.worker = worker
             if local_received:  # a task event is a sign of life (celery's argument order)
                 worker.event(None, local_received, timestamp)
@@ -500,11 +505,16 @@ class ClusterModel:
                 worker = Worker(hostname)
                 if subject != "offline":  # as celery: an unknown worker going offline is not kept
                     self._workers[hostname] = worker
+                    self._worker_added(hostname)
             elif subject == "offline":
                 self._offline_at[hostname] = event["local_received"]
             worker.event(subject, event["timestamp"], event["local_received"], event)
         except Exception:  # noqa: BLE001
             self.malformed_events += 1
+
+    def _worker_added(self, hostname: str) -> None:
+        if self.on_new_worker is not None:
+            self.on_new_worker(hostname)
 
     def _heap_for(self, state):
         """The eviction heap a task in ``state`` belongs in; None for unfinished tasks."""
@@ -798,6 +808,12 @@ class ClusterModel:
     def has_worker(self, hostname: str) -> bool:
         with self.lock:
             return hostname in self._workers
+
+    def heartbeat_freq(self, hostname: str):
+        """The heartbeat interval the worker's latest heartbeat announced (None: unknown worker)."""
+        with self.lock:
+            worker = self._workers.get(hostname)
+            return worker.freq if worker is not None else None
 
     def has_task(self, uuid: str) -> bool:
         with self.lock:

@@ -4,6 +4,10 @@ Events only tell what happens from now on; ``ping``/``inspect stats`` name
 the workers and ``inspect active``/``reserved`` the tasks already in flight.
 Replies become the same events a worker would have sent, applied uncounted
 (they are not part of the event stream's statistics).
+
+Each worker goes into the model as its ping reply arrives, not when the
+ping's timeout is over (the ping waits the whole timeout: nobody knows how
+many workers will answer); the inspect replies fill in the rest after.
 """
 
 from __future__ import annotations
@@ -37,15 +41,17 @@ def _processed(stats) -> int | None:
         return None
 
 
-def worker_event(hostname: str, stats, active_count: int, now: float) -> dict:
+def worker_event(hostname: str, stats, active_count: int | None, now: float) -> dict:
+    """A heartbeat as the worker would send it; ``active_count`` None: not known yet (a ping reply)."""
     event = {
         "type": "worker-heartbeat",
         "hostname": hostname,
         "timestamp": now,
         "local_received": now,
         "freq": SEEDED_HEARTBEAT_FREQ,
-        "active": active_count,
     }
+    if active_count is not None:
+        event["active"] = active_count
     processed = _processed(stats)
     if processed is not None:
         event["processed"] = processed
@@ -92,7 +98,15 @@ def seed(model, control, enable_events: bool = True, clock=time.time) -> SeedRep
     """Ask the cluster what it is doing and put the answers into ``model``."""
     if enable_events and not control.read_only:  # read-only changes nothing, events included
         control.enable_events()
-    pongs = control.ping()
+    seeded = set()  # workers this round put on screen, known from nothing but their ping reply
+
+    def pong(hostname):
+        with model.lock:  # a heartbeat of the worker's own between the check and the write would be overwritten
+            if not model.has_worker(hostname):
+                model.on_event(worker_event(hostname, None, None, clock()), counted=False)
+                seeded.add(hostname)
+
+    pongs = control.ping(on_reply=pong)
     # Named destinations let each reply round end as soon as every worker that
     # answered the ping has answered (kombu stops at len(destination) replies).
     answering = sorted(pongs)
@@ -100,10 +114,11 @@ def seed(model, control, enable_events: bool = True, clock=time.time) -> SeedRep
     active = control.inspect("active", answering) if pongs else {}
     reserved = control.inspect("reserved", answering) if pongs else {}
     now = clock()
-    for hostname in pongs:
-        if not model.has_worker(hostname):
-            tasks = active.get(hostname) or []
-            model.on_event(worker_event(hostname, stats.get(hostname), len(tasks), now), counted=False)
+    for hostname in sorted(seeded):
+        with model.lock:
+            if model.heartbeat_freq(hostname) == SEEDED_HEARTBEAT_FREQ:  # else its own heartbeat says it better
+                tasks = active.get(hostname) or []
+                model.on_event(worker_event(hostname, stats.get(hostname), len(tasks), now), counted=False)
     for replies, started in ((reserved, False), (active, True)):
         for hostname, requests in replies.items():
             for request in requests or ():

@@ -88,8 +88,8 @@ def test_tab_and_shift_tab_switch_panes(fs, events):
         connected(term)
         events.heartbeat()
         events.task()
-        term.wait_for("w1@example")
         tasks_title, workers_title = " Tasks  1 in memory", " Workers  1 online"
+        term.wait_for(lambda t: "w1@example" in t.text() and tasks_title in t.text())  # the worker may show first
         assert term.bg(tasks_title, bright=False) == "cyan"
         assert term.bg(workers_title, bright=False) != "cyan"
         term.press("tab")

@@ -2,7 +2,8 @@
 
 Data flows one way: the capture thread feeds the model; a timer
 (``refresh`` seconds) reads snapshots from the model and the connection
-status and updates the widgets.  Keys resolve through the keymap to a
+status and updates the widgets (at once, too, when a worker first appears,
+so a new worker never waits for the timer).  Keys resolve through the keymap to a
 command name, and commands to the handlers below.
 """
 
@@ -93,6 +94,7 @@ class MonitorApp:
         self._message_holds = None  # while it returns true, the message still describes the screen
         self._task_version = -1
         self._started = time.monotonic()
+        self._new_worker_refresh_due = False
 
         self.header = Header(app_name, broker_url)
         self.worker_marks: set = set()
@@ -756,21 +758,34 @@ class MonitorApp:
         except Exception as exc:  # noqa: BLE001 - shown on screen, never raised
             self.deliver(self._seeded, None, capture.one_line_error(exc))
 
+    def _worker_appeared(self, _hostname) -> None:
+        """The model's ``on_new_worker``, on whichever thread added the worker:
+        refresh now rather than at the next tick, once for a burst of them."""
+        if not self._new_worker_refresh_due:
+            self._new_worker_refresh_due = True  # set first: the refresh may run before deliver returns
+            if not self.deliver(self._refresh_for_new_worker):
+                self._new_worker_refresh_due = False  # no loop to take it: the next one asks again
+
+    def _refresh_for_new_worker(self) -> None:
+        self._new_worker_refresh_due = False  # before reading the model: a worker added from now on asks again
+        self.refresh()
+
     def _seeded(self, report, error) -> None:
         if report is not None:
             self.seed_report = report
         self.seed_error = error
         self.refresh()
 
-    def deliver(self, callback, *args) -> None:
-        """Run ``callback(*args)`` on the UI thread (from any thread)."""
+    def deliver(self, callback, *args) -> bool:
+        """Run ``callback(*args)`` on the UI thread (from any thread); False if no loop runs to take it."""
         loop = self.loop
         if loop is None:
-            return
+            return False
         try:
             loop.call_from_thread(callback, *args)
         except RuntimeError:  # the loop stopped meanwhile
-            pass
+            return False
+        return True
 
     # -- run ------------------------------------------------------------------
     def build_screen(self):
@@ -789,8 +804,10 @@ class MonitorApp:
         self.loop.set_alarm_in(0, self._tick)
         if on_start is not None:
             self.loop.set_alarm_in(0, lambda *_: on_start())
+        self.model.on_new_worker = self._worker_appeared
         try:
             self.loop.run()
         finally:
+            self.model.on_new_worker = None
             self.loop = None
             self.queues.close()
