@@ -134,19 +134,25 @@ class TaskFilter:
         return bool(self.terms)
 
 
-def parse(text: str) -> TaskFilter:
-    """Compile ``text``; raise FilterError with a one-line explanation."""
+def _terms(text: str, example: str):
+    """(negated, word) for each word of ``text`` (quotes keep spaces; a leading ``!`` or ``-`` negates)."""
     try:
         words = shlex.split(text)
     except ValueError as exc:
         raise FilterError(f"{exc} (close the quote)") from None
-    terms = []
     for word in words:
         negated = word[:1] in ("!", "-")
         if negated:
             word = word[1:]
         if not word:
-            raise FilterError("'!' and '-' need a term after them, e.g. !state:SUCCESS")
+            raise FilterError(f"'!' and '-' need a term after them, e.g. {example}")
+        yield negated, word
+
+
+def parse(text: str) -> TaskFilter:
+    """Compile ``text``; raise FilterError with a one-line explanation."""
+    terms = []
+    for negated, word in _terms(text, "!state:SUCCESS"):
         field, sep, pattern = word.partition(":")
         if sep and field.lower() in FIELDS:
             if not pattern:
@@ -184,16 +190,8 @@ class HostFilter:
 
 def parse_hosts(text: str) -> HostFilter:
     """Compile a workers-pane filter; raise FilterError with a one-line explanation."""
-    try:
-        words = shlex.split(text)
-    except ValueError as exc:
-        raise FilterError(f"{exc} (close the quote)") from None
     terms = []
-    for word in words:
-        negated = word[:1] in ("!", "-")
-        pattern = word[1:] if negated else word
-        if not pattern:
-            raise FilterError("'!' and '-' need a hostname glob after them, e.g. !beta*")
+    for negated, pattern in _terms(text, "!beta*"):
         if not any(c in pattern for c in "*?["):
             pattern = f"*{pattern}*"
         terms.append((_glob_test(pattern), negated))

@@ -217,7 +217,7 @@ def test_hostname_filter(text, shown):
 
 
 def test_a_bad_hostname_filter_is_explained_in_one_line():
-    with pytest.raises(filtering.FilterError, match="need a hostname glob"):
+    with pytest.raises(filtering.FilterError, match="need a term after them, e.g. !beta"):
         filtering.parse_hosts("beta !")
     with pytest.raises(filtering.FilterError, match="close the quote"):
         filtering.parse_hosts('"beta')
