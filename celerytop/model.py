@@ -373,6 +373,26 @@ class ClusterModel:
                 if len(self.unknown_types) < 100 or event_type in self.unknown_types:
                     self.unknown_types[str(event_type)[:80]] += 1
 
+    def reconcile(self, corrections) -> list:
+        """Put right what lost events left wrong (celerytop/reconcile.py): the one way in for it.
+
+        ``corrections``: [(uuid, state shown when the cluster was asked, the event a worker
+        would have sent)], each applied uncounted, as seeding's are, and only if the task
+        still shows that state (an event that arrived meanwhile knows better).
+        Returns [(uuid, state before, state after)] for the tasks that changed.
+        """
+        changed = []
+        with self.lock:
+            for uuid, shown, event in corrections:
+                task = self._tasks.get(uuid)
+                if task is None or task.state != shown:
+                    continue
+                self.on_event(event, counted=False)
+                task = self._tasks.get(uuid)
+                if task is not None and task.state != shown:
+                    changed.append((uuid, shown, task.state))
+        return changed
+
     def _apply_task_event(self, event: dict, subject: str, counted: bool = True) -> None:
         uuid = event.get("uuid")
         hostname = event.get("hostname")
