@@ -85,6 +85,7 @@ def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
             "unknown_events": summary.unknown_events,
             "malformed_events": summary.malformed_events,
             "evicted": summary.evicted,
+            "missed_task_events": summary.missed_task_events,
         },
         "workers": workers,
         "tasks": tasks,

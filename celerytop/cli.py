@@ -10,6 +10,7 @@ nothing the user types produces a traceback.
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 import os
 import re
@@ -303,8 +304,17 @@ def _raise_terminated(signum, _frame):
     raise Terminated(signum)
 
 
-def crash_log_path() -> str:
-    return os.path.join(state_dir(), time.strftime("crash-%Y%m%d-%H%M%S.log"))
+def open_crash_log() -> tuple:
+    """(path, file) of a new crash file: named to the second and the process, and never
+    an earlier crash's, even one in the same second (``-2``, ``-3``, ...); 0600."""
+    stem = os.path.join(state_dir(), time.strftime("crash-%Y%m%d-%H%M%S") + f"-{os.getpid()}")
+    for attempt in itertools.count(1):
+        path = stem + (f"-{attempt}" if attempt > 1 else "") + ".log"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        return path, os.fdopen(fd, "w", encoding="utf-8")
 
 
 def log_to_file() -> None:
@@ -331,8 +341,8 @@ def report_crash(exc: BaseException) -> None:
     """One line on stderr; the traceback goes to a file, for a bug report."""
     where = ""
     try:
-        path = crash_log_path()
-        with open(path, "w", encoding="utf-8") as fh:
+        path, fh = open_crash_log()
+        with fh:
             traceback.print_exception(type(exc), exc, exc.__traceback__, file=fh)
         where = f" (traceback in {path})"
     except OSError:

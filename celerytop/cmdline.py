@@ -71,6 +71,9 @@ VERBS = {spec.name: spec for spec in (
     Spec("status", "[-d WORKER,…] [--timeout S]", "Ping workers: who is online"),
     Spec("migrate", "URL [-Q QUEUE,…]", "Move waiting messages to the broker at URL (asks first)"),
     Spec("queues", "", "Open the queues view: depth, consumers, trend, purge"),
+    Spec("reconcile", "[--timeout S]",
+         "Ask workers and the result backend about tasks shown STARTED or RECEIVED; correct those that "
+         "finished (changes nothing in the cluster)"),
 )}
 
 #: Which options each verb takes, by canonical name.
@@ -82,6 +85,7 @@ OPTIONS = {
     "migrate": ("queues",),
     "result": (),
     "queues": (),
+    "reconcile": ("timeout",),
 }
 _OPTION_NAMES = {
     "-d": "destination", "--destination": "destination",

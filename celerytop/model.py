@@ -20,6 +20,7 @@ from operator import attrgetter
 from celery import states
 from celery.events.state import Worker
 
+from celerytop.eventloss import ProcessedGaps
 from celerytop.filtering import EMPTY
 from celerytop.taskrecord import TIMELINE_MAX, TaskRecord, apply_task_event
 from celerytop.taskrecord import as_text as _text
@@ -300,6 +301,7 @@ class Summary:
     malformed_events: int
     evicted: int
     unknown_types: tuple = field(default=())
+    missed_task_events: int = 0  # estimated from the workers' processed counts (ProcessedGaps)
 
 
 class ClusterModel:
@@ -339,6 +341,7 @@ class ClusterModel:
         self._id_index: list = []
         self._id_index_seq = 0
         self._rate_samples: deque = deque()
+        self._gaps = ProcessedGaps()
         #: Called (with the hostname, on the ingesting thread, under the lock)
         #: when a worker first appears: the screen shows it at once instead of
         #: at its next refresh.  Only on that rare path, never per event.
@@ -364,11 +367,31 @@ class ClusterModel:
             if subject is not None:
                 self._apply_task_event(event, subject, counted)
             elif event_type in WORKER_SUBJECTS:
-                self._apply_worker_event(event, WORKER_SUBJECTS[event_type])
+                self._apply_worker_event(event, WORKER_SUBJECTS[event_type], counted)
             else:
                 self.unknown_events += 1
                 if len(self.unknown_types) < 100 or event_type in self.unknown_types:
                     self.unknown_types[str(event_type)[:80]] += 1
+
+    def reconcile(self, corrections) -> list:
+        """Put right what lost events left wrong (celerytop/reconcile.py): the one way in for it.
+
+        ``corrections``: [(uuid, state shown when the cluster was asked, the event a worker
+        would have sent)], each applied uncounted, as seeding's are, and only if the task
+        still shows that state (an event that arrived meanwhile knows better).
+        Returns [(uuid, state before, state after)] for the tasks that changed.
+        """
+        changed = []
+        with self.lock:
+            for uuid, shown, event in corrections:
+                task = self._tasks.get(uuid)
+                if task is None or task.state != shown:
+                    continue
+                self.on_event(event, counted=False)
+                task = self._tasks.get(uuid)
+                if task is not None and task.state != shown:
+                    changed.append((uuid, shown, task.state))
+        return changed
 
     def _apply_task_event(self, event: dict, subject: str, counted: bool = True) -> None:
         uuid = event.get("uuid")
@@ -398,6 +421,8 @@ class ClusterModel:
             self.malformed_events += 1
         if counted:
             self.task_events += 1
+            if subject == "started":
+                self._gaps.started(hostname, timestamp)
         after = task.state
         if before != after:
             counts = self.state_counts
@@ -492,7 +517,7 @@ class ClusterModel:
         elif child not in waiting:
             waiting.append(child)
 
-    def _apply_worker_event(self, event: dict, subject: str) -> None:
+    def _apply_worker_event(self, event: dict, subject: str, counted: bool = True) -> None:
         hostname = event.get("hostname")
         if not isinstance(hostname, str) or not hostname:
             self.malformed_events += 1
@@ -511,6 +536,8 @@ class ClusterModel:
             worker.event(subject, event["timestamp"], event["local_received"], event)
         except Exception:  # noqa: BLE001
             self.malformed_events += 1
+        if counted:
+            self._gaps.beat(hostname, subject, event.get("processed"), event.get("timestamp"))
 
     def _worker_added(self, hostname: str) -> None:
         if self.on_new_worker is not None:
@@ -873,6 +900,7 @@ class ClusterModel:
                 malformed_events=self.malformed_events,
                 evicted=self.evicted,
                 unknown_types=tuple(self.unknown_types),
+                missed_task_events=self._gaps.missed,
             )
 
     def _live_children(self, task: TaskRecord) -> list:

@@ -85,7 +85,7 @@ def test_bad_commands_explain_themselves_in_one_line(line, message):
 
 
 @pytest.mark.parametrize("line, candidates", [
-    ("", ["inspect ", "control ", "purge ", "result ", "status ", "migrate ", "queues "]),
+    ("", ["inspect ", "control ", "purge ", "result ", "status ", "migrate ", "queues ", "reconcile "]),
     ("in", ["inspect "]),
     ("inspect act", ["inspect active ", "inspect active_queues "]),
     ("control ra", ["control rate_limit "]),

@@ -2,10 +2,12 @@
 leaves no process and no temp folder behind."""
 
 import os
+import signal
 import sys
 
 import pytest
 
+from celerytop.demo.cluster import remove_stale_folders
 from tests.live import wait_until
 from tests.terminal import Terminal, normalise_colour
 
@@ -52,6 +54,21 @@ def demo_folder(pids):
     return None
 
 
+def carrying(folder):
+    """Every live process whose environment names the demo's folder (wherever it hangs in the tree)."""
+    marker = f"CELERYTOP_DEMO_DIR={folder}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and alive(int(entry)):
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as fh:
+                    if marker in fh.read().split(b"\0"):
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
 def cell_fg(term, cell_text):
     for y, line in enumerate(term.lines()):
         if cell_text in line and y > 3:
@@ -91,3 +108,24 @@ def test_demo_fits_an_80x24_terminal():
         assert any(line.lstrip().startswith("HOSTNAME") for line in lines)
         term.press("q")
         assert term.wait_exit(timeout=30) == 0
+
+
+def test_a_sigkilled_demo_leaves_no_process_behind():
+    """Nobody is left to stop the cluster: its workers (and their pool children) notice their
+    parent is gone (PR_SET_PDEATHSIG) and go too; the producer was a thread of the UI."""
+    with Terminal([BIN, "--demo", "--refresh", "0.5"], cols=200, rows=60) as term:
+        term.wait_for("Workers 3/3 online", timeout=60)
+        folder = demo_folder(descendants(term.pid))
+        assert folder and os.path.isdir(folder)
+        wait_until(lambda: len(carrying(folder)) >= 9, timeout=30,
+                   message="3 workers with 2 pool processes each")  # the pool children, too
+        os.kill(term.pid, signal.SIGKILL)
+        assert term.wait_exit(timeout=10) == -signal.SIGKILL
+        try:
+            wait_until(lambda: not carrying(folder), timeout=15,
+                       message=f"demo processes left behind: {carrying(folder)}")
+        finally:  # a failure must not leave them running either
+            for pid in carrying(folder):
+                os.kill(pid, signal.SIGKILL)
+    remove_stale_folders()  # as the next demo would: its owner is gone
+    assert not os.path.exists(folder)

@@ -291,3 +291,33 @@ def test_a_task_started_on_a_worker_that_went_offline_is_flagged_and_its_clock_s
     assert row.worker_offline and row.runtime == pytest.approx(0.02)
     assert model.task_detail(running).worker_offline
     assert not model.task_row(done).worker_offline, "a finished task is not lost"
+
+
+@pytest.mark.parametrize("failure_at", [0, 1, 2])
+def test_a_failure_is_never_evicted_for_unfinished_tasks(failure_at):
+    """max_tasks=2, one failure and three STARTED tasks: the oldest STARTED task goes, the failure stays
+    (it has its own bound, --max-failures), whenever it came."""
+    model = ClusterModel(max_tasks=2)
+    streams = [task_lifecycle(final=None) for _ in range(3)]
+    streams.insert(failure_at, task_lifecycle(name="proj.fail", final="task-failed"))
+    for _uuid, events in streams:
+        feed(model, events)
+    failed = streams[failure_at][0]
+    started = [uuid for uuid, _events in streams if uuid != failed]
+    assert model.task_row(failed).state == "FAILURE"
+    assert set(model.task_order()) == {failed, started[1], started[2]}
+    assert model.summary().state_counts == {"FAILURE": 1, "STARTED": 2}
+    assert model.summary().evicted == 1
+
+
+def test_a_restored_failure_is_never_evicted_for_unfinished_tasks():
+    source = ClusterModel()
+    failed, events = task_lifecycle(name="proj.fail", final="task-failed")
+    feed(source, events)
+    for _ in range(3):
+        feed(source, task_lifecycle(final=None)[1])
+    tasks, workers, _evicted = source.export_all()
+    model = ClusterModel(max_tasks=2)
+    model.restore(tasks, workers)
+    assert model.has_task(failed)
+    assert model.summary().state_counts == {"FAILURE": 1, "STARTED": 2}

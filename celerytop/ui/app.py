@@ -9,6 +9,7 @@ command name, and commands to the handlers below.
 
 from __future__ import annotations
 
+import os
 import time
 
 import urwid
@@ -44,6 +45,12 @@ SORT_TITLES = {"received": "RECEIVED", "name": "NAME", "state": "STATE", "worker
 
 COLOR_MODES = {"auto": None, "mono": 1, "16": 16, "256": 256, "truecolor": 2**24}
 
+#: A TEST HOOK, not a feature: with CELERYTOP_TEST_CRASH_KEY set to a key name (``f12``),
+#: that key raises inside the urwid loop, so tests/test_crash_report.py can show what an
+#: unexpected exception does to the terminal.  Every real way to raise one is a bug,
+#: fixed once found, so no real one can stay in a test.
+CRASH_TEST_KEY = os.environ.get("CELERYTOP_TEST_CRASH_KEY") or None
+
 
 class KeyRouter(urwid.WidgetWrap):
     """The top widget: every key goes through the keymap before any widget."""
@@ -56,6 +63,8 @@ class KeyRouter(urwid.WidgetWrap):
         self._w = widget
 
     def keypress(self, size, key):
+        if key == CRASH_TEST_KEY:
+            raise RuntimeError("test hook: CELERYTOP_TEST_CRASH_KEY pressed")
         if self._app.dialog is not None:  # a confirmation takes the next key, whatever it is
             return self._app.dialog.keypress(size, key)
         if self._app.prompt is not None:  # an open prompt takes every key

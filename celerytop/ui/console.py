@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from celerytop import capture, cmdline, formatting, seed, taskids
+import threading
+
+from celerytop import capture, cmdline, formatting, reconcile, seed, taskids
 from celerytop.control import TASK_LIMITS
 from celerytop.history import History
 from celerytop.ui.inspect_views import InspectView
@@ -150,6 +152,35 @@ class CommandConsole:
                 if isinstance(request, dict) and not self.app.model.has_task(request.get("id")):
                     for event in seed.task_events(host, request, _TASK_LISTS[method], now):
                         self.app.model.on_event(event, counted=False)
+
+    def _run_reconcile(self, invocation) -> None:
+        """Ask in the background; the corrections and what stayed as it was come back to the status line and L."""
+        asked = reconcile.candidates(self.app.model)
+        if not asked:
+            self.app.flash("reconcile: no task is shown STARTED or RECEIVED, nothing to ask about")
+            return
+        self.app.flash(f"reconcile: asking the workers and the result backend about {len(asked)} task(s)…",
+                       seconds=30)
+
+        def work():
+            try:
+                report = reconcile.reconcile(self.app.model, self.control, asked, invocation.timeout)
+            except Exception as exc:  # noqa: BLE001 - a broker error is a message
+                report = reconcile.Report(len(asked), (), (), (f"reconcile failed: {capture.one_line_error(exc)}",))
+            self.app.deliver(self._reconciled, report)
+
+        threading.Thread(target=work, daemon=True, name="celerytop-reconcile").start()
+
+    def _reconciled(self, report) -> None:
+        audit = self.control.audit
+        if audit is not None:  # L shows each task: what changed, what stayed and why
+            lines = {uuid: {"ok": f"{before} → {after} ({source})"} for uuid, before, after, source in report.changed}
+            lines.update({uuid: {"ok" if not why.startswith("unknown") else "error": f"{state}: {why}"}
+                          for uuid, state, why in report.unchanged})
+            audit.record("reconcile", {"tasks": report.asked}, (),
+                         {"replies": lines, "no_reply": [], "sent": report.summary()})
+        self.app.flash(report.summary(), seconds=30)
+        self.app.refresh()
 
     def _run_result(self, invocation) -> None:
         self.app.open_task(invocation.task_id, fetch=True)

@@ -56,6 +56,14 @@ def lost_markup(status) -> list:
     return [("header.error", f"  events lost: stream broke {times}, last at {when}")]
 
 
+def missed_markup(summary) -> list:
+    """Task events the workers' processed counts say were sent but never arrived (celerytop/eventloss.py)."""
+    missed = summary.missed_task_events
+    if not missed:
+        return []
+    return [("header.error", f"  ~{missed:,} task events missed (:reconcile)")]
+
+
 def counts_markup(summary) -> list:
     parts = [("header", f"Tasks {summary.task_count}")]
     counts = dict(summary.state_counts)
@@ -77,7 +85,7 @@ def header_lines(app_name: str, broker: str, summary, status, notices=(), mode: 
         ("header", broker),
         ("header.dim", "  "),
     ]
-    first += connection_markup(status)
+    first += connection_markup(status) + missed_markup(summary)
     if mode:
         first += [("header.dim", "  "), ("header.warn", mode)]
     second = cluster_markup(summary) + [("header.dim", "   ")] + events_markup(summary)
