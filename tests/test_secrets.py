@@ -119,7 +119,11 @@ def command(term, line):
 
 
 def screen_session(folder, env):
-    """The screen, a failed task's result fetched from the backend, and migrate to each URL, confirmed."""
+    """The screen, a failed task's result fetched from the backend, and migrate to each URL, confirmed.
+
+    Returns every byte written to the terminal except those that echo the typing at the prompt
+    (a shell echoes a typed password too); what is drawn once Enter is pressed is all kept.
+    """
     with Terminal([BIN, "-A", "secretapp", "--refresh", "0.2"], cols=160, rows=40, env=env, cwd=str(folder)) as term:
         term.wait_for("● connected")
         term.wait_for("secret-")
@@ -131,15 +135,25 @@ def screen_session(folder, env):
         term.press("r")
         term.wait_for("the task failed")
         term.press("esc")
+        typing = []  # (start, end) of the bytes that echo what was typed at the prompt: the user's own
         for url in MIGRATE_URLS:
+            start = len(term.raw)
             command(term, f"migrate {url}")
+            term.wait_for(lambda t: not t.lines()[-1].startswith(":"))
+            typing.append((start, len(term.raw)))
             term.wait_for(lambda t: "Migrate " in t.text() or "migrate" in t.lines()[-1])
+            assert not any(secret in term.text() for secret in SECRETS), term.text()
             if "Migrate " in term.text():
                 term.press("y")
             term.wait_for(lambda t: "migrate" in t.text().lower() and "failed" in t.text().lower(), timeout=20)
         term.press("q")
         assert term.wait_exit() == 0
-        return bytes(term.raw)
+        raw = bytes(term.raw)
+    shown, end = [], 0
+    for start, stop in typing:
+        shown.append(raw[end:start])
+        end = stop
+    return b"".join(shown) + raw[end:]
 
 
 def dump_session(folder, env):
