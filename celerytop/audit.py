@@ -16,6 +16,7 @@ import threading
 import time
 
 from celerytop import paths
+from celerytop.formatting import mask_secrets
 
 
 def default_path() -> str:
@@ -48,13 +49,26 @@ class AuditLog:
             "destination": list(destination) if destination else "all workers",
             **outcome,
         }
+        entry = _masked(entry)  # the view shows these, the file keeps them: neither a password
         with self._lock:
             self.entries.append(entry)
             if self.path:
                 try:
-                    os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-                    with open(self.path, "a", encoding="utf-8") as fh:
-                        fh.write(json.dumps(entry, default=repr) + "\n")
+                    paths.private_dir(os.path.dirname(os.path.abspath(self.path)))
+                    with paths.open_private(self.path, "a", encoding="utf-8") as fh:
+                        fh.write(mask_secrets(json.dumps(entry, default=repr)) + "\n")
                 except OSError as exc:
                     self.error = f"cannot write the audit log {self.path}: {exc.strerror or exc}"
         return entry
+
+
+def _masked(value):
+    """``value`` with every string in it passed through :func:`mask_secrets`."""
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, dict):
+        return {_masked(key): _masked(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [_masked(item) for item in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    return value

@@ -22,7 +22,8 @@ import traceback
 import click
 
 from celerytop import __version__
-from celerytop.paths import state_dir
+from celerytop.formatting import mask_secrets
+from celerytop.paths import open_private, state_dir
 
 try:
     from celerytop import launch
@@ -317,6 +318,13 @@ def open_crash_log() -> tuple:
         return path, os.fdopen(fd, "w", encoding="utf-8")
 
 
+class MaskingFormatter(logging.Formatter):
+    """Log lines with every URL's password masked: a library may log the URL it failed on."""
+
+    def format(self, record) -> str:
+        return mask_secrets(super().format(record))
+
+
 def log_to_file() -> None:
     """Send every log record and warning to a file: the terminal belongs to the UI.
 
@@ -328,8 +336,10 @@ def log_to_file() -> None:
     for handler in list(root.handlers):
         root.removeHandler(handler)
     try:
-        handler = logging.FileHandler(os.path.join(state_dir(), "celerytop.log"), encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+        path = os.path.join(state_dir(), "celerytop.log")
+        open_private(path, "a").close()  # created 0600 before logging opens it
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(MaskingFormatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
     except OSError:
         handler = logging.NullHandler()
     root.addHandler(handler)
@@ -343,11 +353,11 @@ def report_crash(exc: BaseException) -> None:
     try:
         path, fh = open_crash_log()
         with fh:
-            traceback.print_exception(type(exc), exc, exc.__traceback__, file=fh)
+            fh.write(mask_secrets("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
         where = f" (traceback in {path})"
     except OSError:
         pass
-    click.echo(f"celerytop: internal error: {one_line_error(exc)}{where}", err=True)
+    click.echo(mask_secrets(f"celerytop: internal error: {one_line_error(exc)}{where}"), err=True)
 
 
 def execute(app_name, broker, demo, **options) -> int:
@@ -378,7 +388,7 @@ def execute(app_name, broker, demo, **options) -> int:
         log_to_file()
         return launch.run(app, launch.Options(**options))
     except (CliError, launch.UsageError) as exc:
-        click.echo(f"celerytop: error: {exc}", err=True)
+        click.echo(mask_secrets(f"celerytop: error: {exc}"), err=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -429,11 +439,11 @@ def main(argv=None) -> None:
         command.main(args=argv, prog_name="celerytop", standalone_mode=False)
     except click.UsageError as exc:
         hint = " (see celerytop --help)"
-        click.echo(f"celerytop: error: {exc.format_message()}{hint}", err=True)
+        click.echo(mask_secrets(f"celerytop: error: {exc.format_message()}{hint}"), err=True)
         sys.exit(EXIT_USAGE)
     except click.Abort:
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
-        click.echo(f"celerytop: error: {exc.format_message()}", err=True)
+        click.echo(mask_secrets(f"celerytop: error: {exc.format_message()}"), err=True)
         sys.exit(exc.exit_code)
     sys.exit(EXIT_OK)

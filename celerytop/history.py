@@ -1,11 +1,15 @@
 """The command prompt's history: newest last, kept across runs in a file
-under the state directory, one command per line."""
+under the state directory, one command per line.
+
+A line is kept with every URL's password masked (``migrate redis://:**@host``):
+the file outlives the session, a typed password must not."""
 
 from __future__ import annotations
 
 import os
 
 from celerytop import paths
+from celerytop.formatting import mask_secrets
 
 #: Lines kept in the file; older ones are dropped when it is rewritten.
 LIMIT = 500
@@ -35,7 +39,7 @@ class History:
         return [line for line in lines if line.strip()][-self.limit:]
 
     def add(self, line: str) -> None:
-        line = line.strip()
+        line = mask_secrets(line.strip())
         if not line or "\n" in line:
             return
         if line in self.lines:  # one entry per command: the latest use wins
@@ -48,9 +52,9 @@ class History:
         if not self.path:
             return
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            paths.private_dir(os.path.dirname(os.path.abspath(self.path)))
             temporary = f"{self.path}.{os.getpid()}.tmp"
-            with open(temporary, "w", encoding="utf-8") as fh:
+            with paths.open_private(temporary, "w", encoding="utf-8") as fh:
                 fh.writelines(line + "\n" for line in self.lines)
             os.replace(temporary, self.path)  # a second celerytop never reads half a file
         except OSError as exc:

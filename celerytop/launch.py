@@ -10,6 +10,11 @@ from dataclasses import dataclass
 
 from celerytop import consumers, modes, recording
 
+#: Exit status when what the user asked to keep was not all kept: ``--record``
+#: stopped (a full disk) or the last ``--db`` save failed.  The reason is said on
+#: stderr, and in red in the screen's header while it runs.
+EXIT_NOT_SAVED = 3
+
 
 class UsageError(Exception):
     """Options that do not go together, or a file that cannot be used: one line, exit 2."""
@@ -41,6 +46,10 @@ class Options:
     speed: float = 1.0
     db: str | None = None
     only_events: str | None = None
+
+    @property
+    def screen(self) -> bool:
+        return not (self.batch or self.dump or self.camera)
 
     @property
     def routing_keys(self) -> tuple:
@@ -77,9 +86,17 @@ def display_name(app) -> str:
     return app.main or "default"
 
 
+def say(message: str) -> None:
+    """One line on stderr, where batch, dump and camera modes report what goes wrong while they run."""
+    sys.stderr.write(f"celerytop: {message}\n")
+    sys.stderr.flush()
+
+
 def run(app, options: Options) -> int:
     options.check()
-    recorder = _recorder(options.record)
+    # the screen says it in its header, and on stderr once it is closed
+    recorder = _recorder(options.record, on_error=None if options.screen else say)
+    not_saved = False
     try:
         if options.dump:
             from celerytop.dump import dumper
@@ -95,7 +112,7 @@ def run(app, options: Options) -> int:
             except modes.CameraError as exc:
                 raise UsageError(str(exc)) from None
         else:
-            return _run_monitor(app, options, recorder)
+            not_saved = _run_monitor(app, options, recorder)
     except modes.BrokerUnreachable as exc:
         raise UsageError(str(exc)) from None
     except recording.RecordingError as exc:
@@ -103,14 +120,18 @@ def run(app, options: Options) -> int:
     finally:
         if recorder is not None:
             recorder.close()
-    return 0
+    if recorder is not None and recorder.error:
+        if options.screen:
+            say(recorder.error)
+        not_saved = True
+    return EXIT_NOT_SAVED if not_saved else 0
 
 
-def _recorder(path):
+def _recorder(path, on_error=None):
     if not path:
         return None
     try:
-        return recording.Recorder(path)
+        return recording.Recorder(path, on_error=on_error)
     except recording.RecordingError as exc:
         raise UsageError(str(exc)) from None
 
@@ -131,7 +152,8 @@ def _history_store(options: Options, model):
     return store, ""
 
 
-def _run_monitor(app, options: Options, recorder) -> int:
+def _run_monitor(app, options: Options, recorder) -> bool:
+    """The screen or batch snapshots; True when the last --db save failed (said on stderr)."""
     from celerytop.model import ClusterModel
 
     clock = modes.ReplayClock()
@@ -142,22 +164,41 @@ def _run_monitor(app, options: Options, recorder) -> int:
     if store is not None and not note:
         from celerytop.store import SnapshotCamera
 
-        camera = SnapshotCamera(store, model)
+        camera = SnapshotCamera(store, model, on_error=None if options.screen else _say_once())
         camera.start()
     handler = modes.recorded(model.on_event, recorder)
     if options.replay:
         handler = clock.follow(handler)
+    alarms = [lambda: recorder.error] if recorder is not None else []
+    if camera is not None:
+        alarms.append(lambda: camera.last_error)
     try:
         if options.batch:
             _run_batch(app, options, model, handler, note)
         else:
-            _run_screen(app, options, model, handler, note)
+            _run_screen(app, options, model, handler, note, alarms)
     finally:
         if camera is not None:
             camera.stop()  # the last snapshot, also after Ctrl-C or SIGTERM
         elif store is not None:
             store.close()
-    return 0
+    if camera is None or not camera.last_error:
+        return False
+    if options.screen:  # batch said it as it happened
+        say(camera.last_error)
+    return True
+
+
+def _say_once():
+    """:func:`say`, but not the same message again and again: the camera retries every few seconds."""
+    said = []
+
+    def say_new(message: str) -> None:
+        if message not in said:
+            said.append(message)
+            say(message)
+
+    return say_new
 
 
 def _run_batch(app, options: Options, model, handler, note: str) -> None:
@@ -202,7 +243,7 @@ def _control(app, options: Options, audit: bool = True):
     return Control(app, timeout=options.timeout, read_only=options.read_only, audit=log)
 
 
-def _run_screen(app, options: Options, model, handler, note: str) -> None:
+def _run_screen(app, options: Options, model, handler, note: str, alarms=()) -> None:
     from celerytop.capture import ConnectionStatus, EventCapture
     from celerytop.history import History
     from celerytop.history import default_path as default_history_path
@@ -218,6 +259,7 @@ def _run_screen(app, options: Options, model, handler, note: str) -> None:
                     fold_offline_after=options.fold_offline_after * 60)
     if note:
         ui.standing_notices.append(note)
+    ui.alarms.extend(alarms)
     if replaying:
         source = recording.Replayer(options.replay, handler, speed=options.speed)
         ui.replay = source

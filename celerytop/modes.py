@@ -14,7 +14,7 @@ import time
 
 from celerytop import batch, capture, recording
 from celerytop.consumers import ALL_EVENTS
-from celerytop.formatting import mask_url
+from celerytop.formatting import mask_secrets, mask_url
 
 #: Seconds to wait for the broker before batch, dump or camera mode gives up.
 CONNECT_TIMEOUT = 15.0
@@ -71,7 +71,8 @@ def start_live(app, handler, on_connected=None, timeout: float = CONNECT_TIMEOUT
         if snap.state == capture.RETRYING or time.monotonic() > deadline:
             source.stop(timeout=1.0)
             reason = snap.error or f"no answer within {timeout:g} s"
-            raise BrokerUnreachable(f"cannot reach the broker at {mask_url(str(app.conf.broker_url))}: {reason}")
+            raise BrokerUnreachable(
+                mask_secrets(f"cannot reach the broker at {mask_url(str(app.conf.broker_url))}: {reason}"))
         time.sleep(0.02)
 
 
@@ -213,7 +214,7 @@ def _wait_forever(status) -> None:
         time.sleep(0.2)
         snap = status.snapshot()
         if snap.state == capture.RETRYING and not reported:
-            sys.stderr.write(f"celerytop: connection lost ({snap.error}); retrying\n")
+            sys.stderr.write(mask_secrets(f"celerytop: connection lost ({snap.error}); retrying\n"))
             reported = True
         elif snap.state == capture.CONNECTED:
             reported = False

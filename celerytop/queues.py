@@ -35,6 +35,8 @@ from kombu import Connection
 from kombu.exceptions import OperationalError
 from kombu.transport import virtual
 
+from celerytop.formatting import mask_secrets
+
 #: Queues no user task waits in: remote-control mailboxes, event receivers,
 #: celery's broadcast queues.  Their depth means nothing on a virtual
 #: transport (fanout is pub/sub there) and is noise on RabbitMQ.
@@ -434,7 +436,7 @@ def destination_connection(app, destination_url: str) -> Connection:
     url = (destination_url or "").strip()
     scheme = urlsplit(url).scheme if "://" in url else ""
     if not scheme:
-        raise ValueError(f"not a broker URL: {destination_url!r} (expected e.g. redis://host:6379/0)")
+        raise ValueError(mask_secrets(f"not a broker URL: {destination_url!r} (expected e.g. redis://host:6379/0)"))
     transport = None
     if scheme == "filesystem":
         from celerytop.fstransport import Transport as transport  # its writer: no half-written files
@@ -445,7 +447,7 @@ def destination_connection(app, destination_url: str) -> Connection:
             connect_timeout=app.conf.broker_connection_timeout)
         connection.transport  # loads the transport: an unknown scheme fails here, not mid-move
     except Exception as exc:
-        raise ValueError(f"bad broker URL {destination_url!r}: {_one_line(exc)}") from None
+        raise ValueError(mask_secrets(f"bad broker URL {destination_url!r}: {_one_line(exc)}")) from None
     return connection
 
 
@@ -481,7 +483,7 @@ def migrate(app, destination_url: str, queues=None, progress=None) -> int:
     source = connection_for_read(app)  # celerytop's reader for a filesystem source
     try:
         if _same_broker(source, destination):
-            raise ValueError(f"{destination_url} is the source broker: nothing to move")
+            raise ValueError(mask_secrets(f"{destination_url} is the source broker: nothing to move"))
         destination.ensure_connection(max_retries=0)
         source.ensure_connection(max_retries=0)
 

@@ -164,15 +164,18 @@ class Recorder:
     """Appends every event to FILE as JSON lines, gzip-compressed when the name ends in .gz.
 
     :meth:`record` is called from the capture thread for every event, so it
-    never raises: a write error (disk full) stops the recording and is kept
-    in :attr:`error` for the UI to show, while monitoring carries on.
+    never raises: a write error (disk full) stops the recording, keeps what
+    the file already holds (never truncated), and is kept in :attr:`error`
+    for the screen's header and told once to ``on_error(message)`` (batch and
+    dump say it on stderr), while monitoring carries on.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, on_error: Callable[[str], object] | None = None):
         self.path = os.fspath(path)
         self.gzip = self.path.lower().endswith(".gz")
         self.events_written = 0
         self.error = ""
+        self.on_error = on_error
         self._lock = threading.Lock()
         self._pending = 0
         self._timer: threading.Timer | None = None
@@ -260,15 +263,23 @@ class Recorder:
 
     def _fail(self, exc: Exception) -> None:
         reason = _reason(exc) if isinstance(exc, OSError) else str(exc)
-        self.error = f"recording to {_shown(self.path)} stopped: {sanitize(reason, limit=200)}"
+        stopped = time.strftime("%H:%M:%S")
+        self.error = (f"recording to {_shown(self.path)} stopped at {stopped}: {sanitize(reason, limit=200)}"
+                      " (the events before are kept)")
         log.warning("%s", self.error)
         for file in (self._file, self._raw):
+            # closing writes out what is still buffered, as far as it fits; the file is never truncated
             try:
                 if file is not None:
                     file.close()
             except Exception:  # noqa: BLE001 - already failed; the error above is what matters
                 pass
         self._file = self._raw = None
+        if self.on_error is not None:
+            try:
+                self.on_error(self.error)
+            except Exception:  # noqa: BLE001 - the capture thread must live on
+                log.exception("reporting the recording error failed")
 
 
 # -- reading ---------------------------------------------------------------------------------------------

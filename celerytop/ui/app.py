@@ -23,7 +23,7 @@ from celerytop.ui.actions import ControlActions
 from celerytop.ui.console import CommandConsole
 from celerytop.ui.detail import AuditView, TaskDetailView, WorkerDetailView, WorkflowView
 from celerytop.ui.dialogs import ConfirmDialog
-from celerytop.ui.header import Header
+from celerytop.ui.header import Alarm, Header
 from celerytop.ui.help import HelpOverlay
 from celerytop.ui.inspect_views import InspectView
 from celerytop.ui.panes import (TASK_COLUMNS, WORKER_COLUMNS, FoldedWorkers, Pane, fold_offline, task_cells,
@@ -125,6 +125,7 @@ class MonitorApp:
         self._processed_at_start: dict = {}
         self.actions = ControlActions(self)
         self.standing_notices: list = []  # said in the header for the whole session
+        self.alarms: list = []  # callables: '' or what is being lost now (a stopped --record), said in red
         self.replay = None  # a recording.Replayer when --replay feeds the screen
         self.queues = QueueMonitor(self)
         self.console = CommandConsole(self, history if history is not None else History(None))
@@ -677,7 +678,8 @@ class MonitorApp:
         return title
 
     def notices(self, summary, status) -> list:
-        notes = list(self.standing_notices)
+        notes = [Alarm(text) for text in (alarm() for alarm in self.alarms) if text]
+        notes += self.standing_notices
         audit = self.control.audit if self.control is not None else None
         if audit is not None and audit.error:
             notes.append(audit.error)

@@ -18,6 +18,10 @@ MESSAGES_QUEUED_SHOWN = 5000
 BYTES_QUEUED_SHOWN = 4 * 1024 * 1024
 
 
+class Alarm(str):
+    """A header notice drawn in red: something the user asked for is failing (data is being lost)."""
+
+
 def connection_markup(status) -> list:
     if status.state == capture.CONNECTED:
         return [("header.ok", "● connected")] + behind_markup(status) + lost_markup(status)
@@ -89,7 +93,8 @@ def header_lines(app_name: str, broker: str, summary, status, notices=(), mode: 
     if mode:
         first += [("header.dim", "  "), ("header.warn", mode)]
     second = cluster_markup(summary) + [("header.dim", "   ")] + events_markup(summary)
-    return [first, second] + [[("header.warn", " " + formatting.sanitize(n))] for n in notices]
+    return [first, second] + [[("header.error" if isinstance(n, Alarm) else "header.warn", " " + formatting.sanitize(n))]
+                              for n in notices]
 
 
 def cluster_markup(summary) -> list:
