@@ -218,13 +218,12 @@ class Control:
 
     def ping(self, destination=None, timeout: float | None = None, on_reply=None) -> dict:
         """``{hostname: reply}`` once the timeout is over; ``on_reply(hostname)`` runs as each reply arrives."""
-        callback = None
-        if on_reply is not None:
-            def callback(body):
-                for hostname in merge_replies([body]):
-                    on_reply(hostname)
+        def each_reply(body):
+            for hostname in merge_replies([body]):
+                on_reply(hostname)
+
         return merge_replies(self.app.control.ping(destination=destination, timeout=timeout or self.timeout,
-                                                   callback=callback))
+                                                   callback=each_reply if on_reply is not None else None))
 
     def inspect(self, method: str, destination=None, *args, timeout: float | None = None) -> dict:
         """``inspect <method>``: ``{hostname: reply}``, empty when nobody answered."""

@@ -10,7 +10,6 @@ root and its parent.  The group ids come from the result backend
 """
 import sys
 
-import urwid
 
 from celerytop.control import GroupLookup
 from celerytop.model import ClusterModel
