@@ -195,7 +195,7 @@ def test_record_then_replay_gives_the_same_final_picture(fs, fs_workers, tmp_pat
         results += [fs.app.send_task("tests.fail", (f"boom {n}",)) for n in range(3)]
         for result in results:
             result.get(timeout=30, propagate=False)
-        term.wait_for("SUCCESS 6  FAILURE 3", timeout=30)
+        term.wait_for("FAILURE 3  SUCCESS 6", timeout=30)
         live_rows = task_rows(term)
         live_counts = header_counts(term)
         term.press("q")
@@ -204,7 +204,7 @@ def test_record_then_replay_gives_the_same_final_picture(fs, fs_workers, tmp_pat
 
     with Terminal([BIN, "--replay", str(recording), "--speed", "0", "--refresh", "0.2"], cols=140, rows=40,
                   env=env, cwd=str(REPO_ROOT)) as term:
-        term.wait_for("SUCCESS 6  FAILURE 3", timeout=30)
+        term.wait_for("FAILURE 3  SUCCESS 6", timeout=30)
         term.wait_for("REPLAY")
         assert header_counts(term) == live_counts
         assert task_rows(term) == live_rows  # the same tasks, states, workers, times, args

@@ -9,7 +9,7 @@ import pytest
 
 from celerytop import cmdline
 from celerytop.keymap import Keymap
-from tests.screen import EventSource, connected, monitor
+from tests.screen import EventSource, cell_fg, connected, monitor
 
 
 def flowing(lines):
@@ -124,7 +124,7 @@ def test_a_long_dotted_name_keeps_its_end(fs, events):
     with monitor(fs, 80, 24) as term:
         connected(term)
         events.task(name=name, args="('card-1',)")
-        term.wait_for("charge_card")
+        term.wait_for(lambda t: any("charge_card" in line and "SUCCESS" in line for line in t.lines()))
         row = next(line for line in term.lines() if "charge_card" in line)
         assert re.search(r" …[a-z_.]*charge_card +SUCCESS", row), row
         assert "myproject" not in row
@@ -154,3 +154,6 @@ def test_the_events_figure_stays_in_the_header_at_80_columns(fs, events):
         line = term.lines()[1]
         assert "Workers 1/1 online" in line and "Tasks 5" in line
         assert re.search(r"Events \d+\.\d/s $", line), line
+        # what gives way is the tail of the counts: never the failures, counted first and in red
+        assert "FAILURE 1" in line, line
+        assert cell_fg(term, line, "FAILURE 1") == "red"

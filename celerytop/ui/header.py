@@ -8,8 +8,9 @@ import urwid
 
 from celerytop import capture, formatting
 
-#: Order in which task states are counted in the header.
-STATE_ORDER = ("PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "REJECTED")
+#: Order in which task states are counted in the header: failures first, as a narrow
+#: terminal clips the end of the line, then the lifecycle.
+STATE_ORDER = ("FAILURE", "PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "REVOKED", "REJECTED")
 
 
 #: Shown as behind from this lag (seconds) or these broker backlogs on.
