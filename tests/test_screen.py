@@ -128,6 +128,7 @@ def test_following_new_tasks_stops_when_the_cursor_moves_and_resumes_at_the_top(
         for i in range(5):
             events.task(name=f"tests.old{i}")
         term.wait_for("following new tasks")
+        term.wait_for(" 1/5")  # all five in: one arriving after the moves would shift the cursor's row
         term.press("j", "j")
         term.wait_gone("following new tasks")
         term.wait_for(" 3/5")
