@@ -79,6 +79,9 @@ def display_name(app) -> str:
 
 def run(app, options: Options) -> int:
     options.check()
+    if not (options.batch or options.dump or options.camera) and not _is_terminal(sys.stdin):
+        raise UsageError("the screen needs a terminal, and stdin is not one: "
+                         "use --batch for text snapshots (or --dump for the events)")
     recorder = _recorder(options.record)
     try:
         if options.dump:
@@ -104,6 +107,13 @@ def run(app, options: Options) -> int:
         if recorder is not None:
             recorder.close()
     return 0
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError, OSError):  # closed, or not a file at all
+        return False
 
 
 def _recorder(path):
