@@ -26,6 +26,7 @@ from celerytop.paths import state_dir
 try:
     from celerytop import launch
     from celerytop.capture import one_line_error
+    from celerytop.formatting import sanitize
 except ModuleNotFoundError as exc:  # kombu or celery without one of their own requirements (amqp)
     if (exc.name or "celerytop").startswith("celerytop"):
         raise  # our own bug: a traceback is the honest report
@@ -307,6 +308,14 @@ def crash_log_path() -> str:
     return os.path.join(state_dir(), time.strftime("crash-%Y%m%d-%H%M%S.log"))
 
 
+class SanitizingFormatter(logging.Formatter):
+    """Each record as on screen: what a worker sent (celery's clock-drift warning
+    names its hostname) must not carry escape sequences into a file read with ``tail -f``."""
+
+    def format(self, record) -> str:
+        return sanitize(super().format(record), keep_newlines=True, limit=None)
+
+
 def log_to_file() -> None:
     """Send every log record and warning to a file: the terminal belongs to the UI.
 
@@ -319,7 +328,7 @@ def log_to_file() -> None:
         root.removeHandler(handler)
     try:
         handler = logging.FileHandler(os.path.join(state_dir(), "celerytop.log"), encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(SanitizingFormatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
     except OSError:
         handler = logging.NullHandler()
     root.addHandler(handler)
@@ -333,7 +342,7 @@ def report_crash(exc: BaseException) -> None:
     try:
         path = crash_log_path()
         with open(path, "w", encoding="utf-8") as fh:
-            traceback.print_exception(type(exc), exc, exc.__traceback__, file=fh)
+            fh.write(sanitize("".join(traceback.format_exception(exc)), keep_newlines=True, limit=None))
         where = f" (traceback in {path})"
     except OSError:
         pass

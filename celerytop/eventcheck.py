@@ -5,9 +5,9 @@ event (from the broker, a recording or a seed) passes :func:`problem`
 before anything reads it: the streams (``consumers.py``) before celery's
 Receiver adjusts its clock and timestamps with it, and the model before it
 keeps it.  A malformed event is counted and shown (``N malformed``), never
-raised.  The check is of types only, a few dictionary look-ups per event:
-what a field holds beyond its type (a timestamp of 1e308, a 10 MB name,
-escape sequences) the model keeps as sent and the screen formats safely.
+raised.  The check is of types and ranges only, a few dictionary look-ups
+per event: what a text holds (10 MB, escape sequences) the model keeps as
+sent and the screen shows safely.
 """
 
 from __future__ import annotations
@@ -15,16 +15,20 @@ from __future__ import annotations
 #: Fields that, when present and not None, must be text: dictionary keys,
 #: links between tasks, and what is sorted, counted and shown as a name.
 TEXT_FIELDS = frozenset(("hostname", "uuid", "name", "state", "root_id", "parent_id", "client"))
-#: Fields that, when present and not None, must be a finite number: times
-#: (of the event, and of task events copied onto the task), durations and
-#: clocks, all of which are computed with, compared or sorted.  A worker's
-#: other fields (freq, counts, load) only describe it: each is read
-#: defensively where used, and a heartbeat with one broken still shows the worker.
-NUMBER_FIELDS = frozenset((
-    "timestamp", "local_received", "utcoffset", "clock", "runtime",
-    "sent", "received", "started", "succeeded", "failed", "retried", "rejected", "revoked",
-))
-_CHECKED = TEXT_FIELDS | NUMBER_FIELDS
+#: Fields that, when present and not None, must be a time: a number of
+#: seconds since 1970 no further than MAX_TIME either way.  The event's own
+#: times, and those of task events copied onto the task: computed with,
+#: compared, sorted, and turned into dates (by celery too, which cannot for
+#: a time of 1e308: its clock-drift warning raised OverflowError).
+TIME_FIELDS = frozenset(("timestamp", "local_received", "sent", "received", "started", "succeeded", "failed",
+                         "retried", "rejected", "revoked"))
+#: Seconds either side of 1970 a time may be (about the year 5138).
+MAX_TIME = 1e11
+#: Fields that, when present and not None, must be a finite number: a
+#: duration, the Lamport clock, a time zone's offset.  A worker's other
+#: fields (freq, counts, load) only describe it: each is read defensively
+#: where used, and a heartbeat with one broken still shows the worker.
+NUMBER_FIELDS = frozenset(("utcoffset", "clock", "runtime"))
 #: Hours a sender's clock may be off UTC (time zones span -12 to +14).
 MAX_UTCOFFSET = 24
 _INF = float("inf")
@@ -50,22 +54,21 @@ def fields_problem(fields: dict) -> str | None:
     plan = _PLANS.get(keys)
     if plan is None:
         plan = _plan_for(keys)
-    texts, numbers = plan
+    texts, times, numbers = plan
     for name in texts:
         value = fields[name]
         if type(value) is not str and value is not None:
             return f"its {name} is not text"
+    for name in times:
+        value = fields[name]
+        if (type(value) is float or type(value) is int) and -MAX_TIME <= value <= MAX_TIME:  # NaN fails too
+            continue
+        if value is not None:
+            return f"its {name} is not a time"
     for name in numbers:
         value = fields[name]
-        kind = type(value)
-        if kind is float:
-            if not -_INF < value < _INF:  # False for NaN too
-                return f"its {name} is not a finite number"
-        elif kind is int:
-            if not -_INT_LIMIT < value < _INT_LIMIT:
-                return f"its {name} is out of range"
-        elif value is not None:
-            return f"its {name} is not a number"
+        if value is not None and not is_finite_number(value):
+            return f"its {name} is not a finite number"
     offset = fields.get("utcoffset")
     if offset is not None and not -MAX_UTCOFFSET <= offset <= MAX_UTCOFFSET:
         return "its utcoffset is not a time zone's"  # celery's Receiver shifts the timestamp by it
@@ -75,7 +78,8 @@ def fields_problem(fields: dict) -> str | None:
 def _plan_for(keys: tuple) -> tuple:
     if len(_PLANS) >= _PLANS_MAX:
         _PLANS.clear()
-    plan = _PLANS[keys] = (tuple(k for k in keys if k in TEXT_FIELDS), tuple(k for k in keys if k in NUMBER_FIELDS))
+    plan = _PLANS[keys] = tuple(tuple(k for k in keys if k in fields)
+                                for fields in (TEXT_FIELDS, TIME_FIELDS, NUMBER_FIELDS))
     return plan
 
 
