@@ -8,7 +8,9 @@ examples every time, in seconds.
 
 import io
 import json
+import os
 import pathlib
+import re
 import tempfile
 import tracemalloc
 
@@ -25,7 +27,7 @@ from celerytop.ui.app import MonitorApp
 from celerytop.ui.detail import TaskDetailView, WorkerDetailView, WorkflowView
 from celerytop.ui.inspect_views import InspectView
 from tests.events import task_lifecycle
-from tests.hostile import T0, events, hostile_events, nested, visible_controls
+from tests.hostile import T0, events, hostile_events, nested, recording_text, visible_controls
 
 FUZZ = settings(derandomize=True, max_examples=40, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -190,3 +192,46 @@ def test_record_replay_and_db_keep_whatever_was_applied(event_list):
     assert replayed.summary().malformed_events == direct.summary().malformed_events
     assert replayed.query() == direct.query()
     render_every_view(loaded)
+
+
+# -- the real program ----------------------------------------------------------------------------
+#: What celerytop never draws itself: only a worker could have put these in the output.
+FOREIGN_SEQUENCES = {"OSC": "\x1b]", "DCS": "\x1bP", "C1 CSI": "\x9b", "BEL": "\x07", "NUL": "\x00",
+                     "RLO": "\u202e"}
+
+
+def test_the_screen_replays_hostile_events_and_shows_only_what_it_draws(tmp_path):
+    from celerytop.paths import state_dir
+    from tests.screen import BIN
+    from tests.terminal import Terminal
+
+    log = os.path.join(state_dir(), "celerytop.log")
+    log_before = os.path.getsize(log) if os.path.exists(log) else 0
+    path = tmp_path / "hostile.jsonl"
+    _uuid, good = task_lifecycle(name="proj.after_the_attack", hostname="w1@fine", t0=T0 + 5)
+    for event in good:
+        event["local_received"] = event["timestamp"]
+    path.write_text(recording_text(hostile_events() + good))
+    with Terminal([BIN, "--replay", str(path), "--speed", "0", "--refresh", "0.1"], cols=140, rows=40) as term:
+        term.wait_for("proj.after_the_attack")
+        term.wait_for(" malformed")
+        malformed = re.search(r"(\d+) malformed", term.text())
+        assert malformed and int(malformed.group(1)) >= 15, term.text()
+        term.press("/", *"hostile-name", "\r")  # the task with escapes in every field, then its detail
+        term.wait_for("1 of 5 match")
+        term.press("\r")
+        term.wait_for("Timeline")
+        term.press("q")  # back to the list, then quit
+        term.wait_gone("Timeline")
+        term.press("q")
+        assert term.wait_exit() == 0
+        assert term.modes_left_on() == set()
+        assert term.tty_attrs() == term.initial_tty_attrs
+        output = term.raw.decode("utf-8", "replace")
+    found = {name: output.count(seq) for name, seq in FOREIGN_SEQUENCES.items() if seq in output}
+    assert not found, f"escape sequences the program did not draw reached the terminal: {found}"
+    with open(log, encoding="utf-8", errors="replace") as written:
+        written.seek(log_before)
+        logged = written.read()
+    assert "Substantial drift from evil" in logged, "celery's warning naming the hostile host was logged"
+    assert not visible_controls(logged.replace("\n", "")), "the log holds raw control characters"
