@@ -235,3 +235,17 @@ def test_the_screen_replays_hostile_events_and_shows_only_what_it_draws(tmp_path
         logged = written.read()
     assert "Substantial drift from evil" in logged, "celery's warning naming the hostile host was logged"
     assert not visible_controls(logged.replace("\n", "")), "the log holds raw control characters"
+
+
+def test_a_camera_replays_hostile_events_into_celerys_state(tmp_path):
+    from celery import Celery
+
+    from celerytop import modes
+
+    path = tmp_path / "hostile.jsonl"
+    _uuid, good = task_lifecycle(name="proj.after", t0=T0)
+    path.write_text(recording_text(hostile_events() + good))
+    app = Celery("hostile-camera", broker="memory://", set_as_current=False)
+    out = io.StringIO()
+    modes.run_camera(app, "celery.events.snapshot.Polaroid", 60.0, None, replay=str(path), speed=0, out=out)
+    assert "Taking snapshots" in out.getvalue()
