@@ -14,7 +14,7 @@ import time
 
 from celerytop import formatting
 from celerytop.ui import table
-from celerytop.ui.header import header_lines
+from celerytop.ui.header import header_lines, ignored_events_note
 from celerytop.ui.panes import TASK_COLUMNS, WORKER_COLUMNS, task_cells, worker_cells
 
 #: Width when neither --width nor a terminal says otherwise (output piped).
@@ -40,6 +40,7 @@ def _table(columns, rows_cells, width: int) -> list:
 def render_text(model, status, width: int, app_name: str = "", broker: str = "", notices=(), mode: str = "") -> str:
     """One snapshot as the screen shows it, every line at most ``width`` columns."""
     summary = model.summary()
+    notices = (*notices, ignored_events_note(summary)) if ignored_events_note(summary) else notices
     lines = [plain(markup) for markup in header_lines(formatting.sanitize(app_name), formatting.mask_url(broker),
                                                        summary, status, notices, mode)]
     workers = model.worker_rows()

@@ -22,7 +22,7 @@ import traceback
 import click
 
 from celerytop import __version__
-from celerytop.formatting import mask_secrets
+from celerytop.formatting import mask_secrets, sanitize
 from celerytop.paths import open_private, state_dir
 
 try:
@@ -318,11 +318,18 @@ def open_crash_log() -> tuple:
         return path, os.fdopen(fd, "w", encoding="utf-8")
 
 
-class MaskingFormatter(logging.Formatter):
-    """Log lines with every URL's password masked: a library may log the URL it failed on."""
+def safe_for_file(text: str) -> str:
+    """``text`` as celerytop writes it to a file: every URL's password masked (a library may
+    log the URL it failed on), and escapes shown as on screen (celery's clock-drift warning
+    names a worker's hostname; the file is read with ``tail -f``)."""
+    return mask_secrets(sanitize(text, keep_newlines=True, limit=None))
+
+
+class SafeLogFormatter(logging.Formatter):
+    """Log records through :func:`safe_for_file`."""
 
     def format(self, record) -> str:
-        return mask_secrets(super().format(record))
+        return safe_for_file(super().format(record))
 
 
 def log_to_file() -> None:
@@ -339,7 +346,7 @@ def log_to_file() -> None:
         path = os.path.join(state_dir(), "celerytop.log")
         open_private(path, "a").close()  # created 0600 before logging opens it
         handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(MaskingFormatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(SafeLogFormatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
     except OSError:
         handler = logging.NullHandler()
     root.addHandler(handler)
@@ -353,7 +360,7 @@ def report_crash(exc: BaseException) -> None:
     try:
         path, fh = open_crash_log()
         with fh:
-            fh.write(mask_secrets("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
+            fh.write(safe_for_file("".join(traceback.format_exception(exc))))
         where = f" (traceback in {path})"
     except OSError:
         pass

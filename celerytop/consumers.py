@@ -35,6 +35,7 @@ import socket
 import struct
 import time
 
+from celerytop.eventcheck import problem
 from celerytop.fastjson import loads_json
 
 _FRAME_HEADER = struct.Struct(">BHI")  # AMQP frame: type, channel, payload size
@@ -126,12 +127,20 @@ class Stream:
         self.deliver_body(body)
 
     def deliver_body(self, body) -> None:
-        """One decoded message body: an event, or a list of them."""
+        """One decoded message body: an event, or a list of them.
+
+        A malformed event skips celery's Receiver (whose Lamport clock an
+        infinite ``clock`` would poison for good) and goes on as sent, for
+        the model to count and a recording or dump to keep.
+        """
         for item in body if isinstance(body, list) else (body,):
+            if problem(item) is not None:
+                self.on_event(item if isinstance(item, dict) else {})
+                continue
             try:
                 _, event = self._from_message(item)
             except Exception:  # noqa: BLE001 - a broken event is counted, never fatal
-                event = item if isinstance(item, dict) else {}
+                event = item
             self._deliver(event)
 
     def decode(self, raw, content_type, content_encoding):
@@ -168,6 +177,9 @@ class ReceiverStream(Stream):
             on_ready()
 
         receiver.on_consume_ready = on_consume_ready
+        # celery's own _receive raises on a malformed event (a list for a type
+        # is an unhashable handler key), which would end the stream: check first.
+        receiver._receive = lambda body, message: self.deliver_body(body)
         if self.should_stop:
             return
         receiver.capture(limit=None, timeout=None, wakeup=True)  # returns once should_stop is set

@@ -12,7 +12,7 @@ import json
 
 from celery.events.dumper import Dumper
 
-from celerytop import formatting
+from celerytop import formatting, recording
 
 
 class SafeDumper(Dumper):
@@ -36,7 +36,11 @@ class JsonDumper:
         self.out = out
 
     def on_event(self, event) -> None:
-        self.out.write(json.dumps(event, default=repr, ensure_ascii=True) + "\n")
+        try:
+            line = json.dumps(event, default=repr, ensure_ascii=True)
+        except (ValueError, TypeError, RecursionError):  # runaway nesting, keys JSON cannot hold
+            line = json.dumps(recording.jsonable(event), ensure_ascii=True)
+        self.out.write(line + "\n")
         self.out.flush()
 
 

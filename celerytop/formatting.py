@@ -9,6 +9,7 @@ batch output and dumps share them.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import unicodedata
@@ -127,25 +128,53 @@ def short_uuid(uuid: str | None, length: int = 8) -> str:
     return sanitize(uuid or "")[:length]
 
 
+#: Longest duration shown (about 2,700 years); beyond it a time is not one.
+MAX_DURATION = 1e11
+
+
+def as_seconds(value) -> float | None:
+    """``value`` as a finite float, or None for anything else (a string, NaN, infinity, a list, True).
+
+    What a worker sends in a time field is not trusted to be a time: every
+    formatter goes through this.
+    """
+    if type(value) is bool:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return seconds if -math.inf < seconds < math.inf else None
+
+
 def format_clock(timestamp: float | None) -> str:
     """Local wall-clock time of an event, HH:MM:SS."""
-    if not timestamp:
+    if timestamp is None or timestamp == 0:
         return "-"
-    try:
-        return time.strftime("%H:%M:%S", time.localtime(float(timestamp)))
-    except (TypeError, ValueError, OverflowError, OSError):
+    seconds = as_seconds(timestamp)
+    if seconds is None:
         return "?"
+    try:
+        return time.strftime("%H:%M:%S", time.localtime(seconds))
+    except (ValueError, OverflowError, OSError):
+        return "?"
+
+
+def format_clock_ms(timestamp) -> str:
+    """HH:MM:SS.mmm, or '?' for what is not a time."""
+    seconds = as_seconds(timestamp)
+    clock = format_clock(seconds)
+    if seconds is None or len(clock) != 8:  # '-' or '?'
+        return "?"
+    return f"{clock}.{int(seconds * 1000) % 1000:03d}"
 
 
 def format_duration(seconds: float | None) -> str:
     """A compact duration: 850µs, 12ms, 1.25s, 2m03s, 1h02m, 3d04h."""
     if seconds is None:
         return "-"
-    try:
-        s = float(seconds)
-    except (TypeError, ValueError):
-        return "?"
-    if s != s or s < 0:  # NaN or clock skew
+    s = as_seconds(seconds)
+    if s is None or s < 0 or s > MAX_DURATION:  # not a number, clock skew, or not a duration
         return "?"
     if s < 0.001:
         return f"{s * 1e6:.0f}µs"
@@ -169,6 +198,9 @@ def format_age(seconds: float | None) -> str:
     """How long ago: ``3s``, ``2m05s``; '-' when unknown."""
     if seconds is None:
         return "-"
+    seconds = as_seconds(seconds)
+    if seconds is None:
+        return "?"
     if seconds < 1:
         return "now"
     if seconds < 60:

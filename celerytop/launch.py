@@ -94,6 +94,9 @@ def say(message: str) -> None:
 
 def run(app, options: Options) -> int:
     options.check()
+    if not (options.batch or options.dump or options.camera) and not _is_terminal(sys.stdin):
+        raise UsageError("the screen needs a terminal, and stdin is not one: "
+                         "use --batch for text snapshots (or --dump for the events)")
     # the screen says it in its header, and on stderr once it is closed
     recorder = _recorder(options.record, on_error=None if options.screen else say)
     not_saved = False
@@ -125,6 +128,13 @@ def run(app, options: Options) -> int:
             say(recorder.error)
         not_saved = True
     return EXIT_NOT_SAVED if not_saved else 0
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError, OSError):  # closed, or not a file at all
+        return False
 
 
 def _recorder(path, on_error=None):

@@ -20,6 +20,7 @@ from operator import attrgetter
 from celery import states
 from celery.events.state import Worker
 
+from celerytop.eventcheck import fields_problem, is_finite_number, problem
 from celerytop.eventloss import ProcessedGaps
 from celerytop.filtering import EMPTY
 from celerytop.taskrecord import TIMELINE_MAX, TaskRecord, apply_task_event
@@ -358,12 +359,11 @@ class ClusterModel:
         with self.lock:
             if counted:
                 self.events_total += 1
-            try:
-                event_type = event["type"]
-            except (KeyError, TypeError):
+            if problem(event) is not None:
                 self.malformed_events += 1
                 return
-            subject = TASK_SUBJECTS.get(event_type) if type(event_type) is str else None
+            event_type = event["type"]
+            subject = TASK_SUBJECTS.get(event_type)
             if subject is not None:
                 self._apply_task_event(event, subject, counted)
             elif event_type in WORKER_SUBJECTS:
@@ -1016,9 +1016,9 @@ class ClusterModel:
 
     def _restore_worker(self, record: dict):
         hostname = record.get("hostname")
-        if not isinstance(hostname, str) or not hostname or hostname in self._workers:
+        if not isinstance(hostname, str) or not hostname or hostname in self._workers or fields_problem(record):
             return None
-        heartbeats = [h for h in record.get("heartbeats") or () if isinstance(h, (int, float))]
+        heartbeats = [h for h in record.get("heartbeats") or () if is_finite_number(h)]
         fields = {name: record[name] for name in self._WORKER_FIELDS[1:] if name in record}
         fields["heartbeats"] = sorted(heartbeats)[-Worker.heartbeat_max:]
         try:
@@ -1036,7 +1036,7 @@ class ClusterModel:
     def _restore_task(self, record: dict, seq: int, live: dict):
         uuid, state = record.get("uuid"), record.get("state")
         if not isinstance(uuid, str) or not uuid or uuid in live or uuid in self._tasks \
-                or not isinstance(state, str):
+                or not isinstance(state, str) or fields_problem(record):  # as an event's fields are checked
             return None
         task = TaskRecord(uuid, seq)
         extra = record.get("extra")

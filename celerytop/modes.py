@@ -8,13 +8,17 @@ the model adds fields to the events it applies).
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 import time
 
 from celerytop import batch, capture, recording
 from celerytop.consumers import ALL_EVENTS
+from celerytop.eventcheck import problem
 from celerytop.formatting import mask_secrets, mask_url
+
+log = logging.getLogger(__name__)
 
 #: Seconds to wait for the broker before batch, dump or camera mode gives up.
 CONNECT_TIMEOUT = 15.0
@@ -33,9 +37,9 @@ class ReplayClock:
 
     def follow(self, handler):
         def note_time(event):
-            when = event.get("local_received", event.get("timestamp")) if isinstance(event, dict) else None
-            if isinstance(when, (int, float)):
-                self.latest = float(when)
+            when = recording.event_time(event) if problem(event) is None else None
+            if when is not None:
+                self.latest = when
             handler(event)
 
         return note_time
@@ -171,9 +175,24 @@ def run_camera(app, camera: str, frequency: float, maxrate, *, recorder=None, re
     out.flush()
     cam.install()
     try:
-        _feed_until_done(app, recorded(state.event, recorder), replay, speed, routing_keys)
+        _feed_until_done(app, recorded(_applied_safely(state.event), recorder), replay, speed, routing_keys)
     finally:
         cam.cancel()  # takes the last snapshot, as celery's evcam does on exit
+
+
+def _applied_safely(apply):
+    """celery's ``State.event`` for a camera: malformed events left out, and what
+    State itself cannot apply (e.g. a task event without a uuid) logged, not raised."""
+
+    def apply_event(event) -> None:
+        if problem(event) is not None:
+            return
+        try:
+            apply(event)
+        except Exception as exc:  # noqa: BLE001 - celery's code, fed by whoever can publish
+            log.warning("celery's State could not apply a %s event: %s", event["type"], capture.one_line_error(exc))
+
+    return apply_event
 
 
 class CameraError(Exception):

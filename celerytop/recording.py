@@ -95,6 +95,11 @@ def _safe_repr(value: object) -> str:
         return f"<unrepresentable {type(value).__name__}>"
 
 
+def jsonable(value: object) -> object:
+    """``value`` as json can always write it (see :func:`_jsonable`), nested at most ``_MAX_DEPTH`` deep."""
+    return _jsonable(value, _MAX_DEPTH)
+
+
 def _jsonable(value: object, depth: int, seen: frozenset = frozenset()) -> object:
     """``value`` reduced to what json can always write: string keys, no cycles, bounded depth."""
     if value is None or isinstance(value, (str, int, float, bool)):
@@ -453,6 +458,8 @@ def replay_all(path: str, handler: Callable[[dict], object], stats: ReadStats | 
 
 def event_time(event: dict) -> float | None:
     """When the event happened, for pacing: when the receiver got it, else when it was sent."""
+    if not isinstance(event, dict):
+        return None
     for key in ("local_received", "timestamp"):
         value = event.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):

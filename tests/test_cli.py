@@ -144,3 +144,11 @@ def test_a_foreign_history_database_is_one_line(tmp_path):
     recording.write_text("")
     assert_one_line_error(celerytop("--db", str(foreign), "--replay", str(recording), "--batch", "--speed", "0"),
                           str(foreign))
+
+
+def test_the_screen_without_a_terminal_says_so_in_one_line(tmp_path):
+    recording = tmp_path / "events.jsonl"
+    recording.write_text('{"type": "worker-heartbeat", "hostname": "w1@host", "timestamp": 1700000000.0}\n')
+    result = celerytop("--replay", str(recording))  # stdin is /dev/null: no terminal
+    assert_one_line_error(result, "needs a terminal", "--batch")
+    assert celerytop("--replay", str(recording), "--batch").returncode == 0  # the way out it names works

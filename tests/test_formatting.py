@@ -117,3 +117,14 @@ def test_format_loadavg_tolerates_garbage():
 def test_fit_dotted_cuts_a_long_dotted_name_from_the_start(name, width, shown):
     assert f.fit_dotted(name, width) == shown
     assert f.display_width(f.fit_dotted(name, width)) == width
+
+
+def test_every_time_formatter_takes_values_that_are_not_times():
+    from celerytop.ui.detail import clock_ms
+    from celerytop.ui.panes import coarse_age
+
+    for value in (float("nan"), float("inf"), float("-inf"), 1e308, -1e308, 10 ** 400, "soon", "", [1], {}, True):
+        shown = (f.format_clock(value), clock_ms(value), f.format_duration(value),
+                 f.format_age(value), coarse_age(value))
+        assert all(text in ("?", "-") for text in shown) or shown[3] == "now" and value == -1e308, (value, shown)
+    assert f.format_duration(-1) == "?" and f.format_clock_ms(1700000000.123).endswith(".123")

@@ -19,6 +19,7 @@ from celery import states
 from celery.events.state import State
 
 from benchmarks import workload
+from celerytop.eventcheck import problem
 from celerytop.model import FINISHED_STATES, ClusterModel
 from celerytop.taskrecord import EVENT_FIELDS
 from tests.events import event, task_lifecycle
@@ -47,7 +48,8 @@ def run_both(events, model=None):
     reference = State(max_tasks_in_memory=10 ** 6)
     for e in events:
         model.on_event(dict(e))
-        reference.event(dict(e))
+        if problem(e) is None:  # celerytop counts a malformed event where celery would keep it
+            reference.event(dict(e))
     return model, reference
 
 

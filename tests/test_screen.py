@@ -206,7 +206,7 @@ def test_unknown_and_malformed_events_are_counted_and_ignored(fs, events):
         events.send("task-received", uuid=None, name="no.uuid")
         events.task(name="tests.fine")
         term.wait_for("tests.fine")
-        term.wait_for("Ignored events: 1 of unknown type (task-exploded), 1 malformed")
+        term.wait_for("Ignored events: 1 malformed, 1 of unknown type (task-exploded)")
         assert "no.uuid" not in term.text()
 
 

@@ -23,7 +23,7 @@ from celerytop.ui.actions import ControlActions
 from celerytop.ui.console import CommandConsole
 from celerytop.ui.detail import AuditView, TaskDetailView, WorkerDetailView, WorkflowView
 from celerytop.ui.dialogs import ConfirmDialog
-from celerytop.ui.header import Alarm, Header
+from celerytop.ui.header import Alarm, Header, ignored_events_note
 from celerytop.ui.help import HelpOverlay
 from celerytop.ui.inspect_views import InspectView
 from celerytop.ui.panes import (TASK_COLUMNS, WORKER_COLUMNS, FoldedWorkers, Pane, fold_offline, task_cells,
@@ -699,14 +699,9 @@ class MonitorApp:
                 f"{len(report.workers)} worker(s) answer pings and run tasks but send no task events: "
                 "start them with -E or run 'celery control enable_events'"
             )
-        if summary.unknown_events or summary.malformed_events:
-            kinds = ", ".join(formatting.sanitize(t, limit=40) for t in summary.unknown_types[:3])
-            parts = []
-            if summary.unknown_events:
-                parts.append(f"{summary.unknown_events} of unknown type ({kinds})")
-            if summary.malformed_events:
-                parts.append(f"{summary.malformed_events} malformed")
-            notes.append("Ignored events: " + ", ".join(parts))
+        ignored = ignored_events_note(summary)
+        if ignored:
+            notes.append(ignored)
         return notes
 
     def _note_worker_counts(self, rows) -> None:

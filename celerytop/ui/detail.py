@@ -33,11 +33,7 @@ def pretty(text: str, width: int = 100) -> list:
 
 
 def clock_ms(timestamp) -> str:
-    try:
-        seconds = float(timestamp)
-    except (TypeError, ValueError):
-        return "?"
-    return formatting.format_clock(seconds) + f".{int(seconds * 1000) % 1000:03d}"
+    return formatting.format_clock_ms(timestamp)
 
 
 class DetailView(ScrollCommands, urwid.WidgetWrap):
@@ -275,26 +271,27 @@ class WorkerDetailView(DetailView):
         self.set_lines(lines)
 
     def _inspected(self, lines) -> None:
-        stats = self.inspected.get("stats") or {}
-        pool = stats.get("pool") or {}
-        broker = stats.get("broker") or {}
+        stats = _mapping(self.inspected.get("stats"))  # a worker's reply: any shape at all
+        pool = _mapping(stats.get("pool"))
+        broker = _mapping(stats.get("broker"))
         self.section(lines, f"Stats (inspect, fetched {formatting.format_clock(self.inspected_at)})")
         self.field(lines, "pid", stats.get("pid"))
         self.field(lines, "pool", pool.get("implementation"))
         self.field(lines, "concurrency", pool.get("max-concurrency"))
-        self.field(lines, "processes", ", ".join(str(p) for p in pool.get("processes") or ()) or "-")
+        processes = pool.get("processes")
+        self.field(lines, "processes", ", ".join(str(p) for p in processes) if isinstance(processes, list) else "-")
         self.field(lines, "prefetch", stats.get("prefetch_count"))
         self.field(lines, "uptime", formatting.format_duration(stats.get("uptime")))
         self.field(lines, "transport", broker.get("transport"))
-        totals = stats.get("total") or {}
+        totals = _mapping(stats.get("total"))
         self.section(lines, "Processed by task type")
         if not totals:
             self.block(lines, ["-"])
-        for name, count in sorted(totals.items(), key=lambda item: -int(item[1] or 0)):
+        for name, count in sorted(totals.items(), key=lambda item: -(formatting.as_seconds(item[1]) or 0)):
             self.field(lines, str(count), name)
         for title, key in (("Active tasks", "active"), ("Reserved tasks", "reserved")):
             self.section(lines, title)
-            requests = self.inspected.get(key) or []
+            requests = [r for r in _sequence(self.inspected.get(key)) if isinstance(r, dict)]
             if not requests:
                 self.block(lines, ["none"])
             for request in requests:
@@ -303,13 +300,21 @@ class WorkerDetailView(DetailView):
                        f"{formatting.args_summary(request.get('args'), request.get('kwargs'))}"
                 lines.append(TaskLink(("row", text), uuid))
         self.section(lines, "Queues consumed")
-        queues = self.inspected.get("active_queues") or []
+        queues = [q for q in _sequence(self.inspected.get("active_queues")) if isinstance(q, dict)]
         if not queues:
             self.block(lines, ["-"])
         for queue in queues:
-            exchange = (queue.get("exchange") or {}).get("name", "")
+            exchange = _mapping(queue.get("exchange")).get("name", "")
             self.block(lines, [f"{formatting.sanitize(queue.get('name'))}  "
                                f"(exchange {formatting.sanitize(exchange)}, key {formatting.sanitize(queue.get('routing_key'))})"])
+
+
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _sequence(value) -> list:
+    return value if isinstance(value, list) else []
 
 
 class WorkflowView(DetailView):

@@ -98,6 +98,21 @@ def header_lines(app_name: str, broker: str, summary, status, notices=(), mode: 
                               for n in notices]
 
 
+def ignored_events_note(summary) -> str:
+    """'Ignored events: 17 malformed, 2 of unknown type (...)'; '' when none were.
+
+    The malformed count first: the unknown types are names a sender chose,
+    and long ones must not push the count off the line.
+    """
+    parts = []
+    if summary.malformed_events:
+        parts.append(f"{summary.malformed_events} malformed")
+    if summary.unknown_events:
+        kinds = ", ".join(formatting.sanitize(t, limit=40) for t in summary.unknown_types[:3])
+        parts.append(f"{summary.unknown_events} of unknown type ({kinds})")
+    return "Ignored events: " + ", ".join(parts) if parts else ""
+
+
 def cluster_markup(summary) -> list:
     return [
         ("header", f" Workers {summary.workers_online}/{summary.workers_total} online"),

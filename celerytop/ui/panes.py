@@ -140,6 +140,9 @@ def fold_offline(rows, after: float | None, expanded: bool) -> list:
 
 def coarse_age(seconds: float) -> str:
     """How long ago, in one unit: 45s, 3m, 2h, 5d."""
+    seconds = formatting.as_seconds(seconds)
+    if seconds is None or abs(seconds) > formatting.MAX_DURATION:
+        return "?"
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{int(seconds // size)}{unit}"
