@@ -11,6 +11,9 @@ Every process builds the same app from the same environment variables:
 ``CELERYTOP_TEST_NS``
     Per-test namespace naming the event exchange, the control exchange and
     the default queue, so tests sharing one Redis or RabbitMQ stay apart.
+``CELERYTOP_TEST_RESULT_BACKEND``
+    Optional: another result backend for this process only (a test points
+    celerytop at a backend that never answers while its workers keep theirs).
 
 ``celery -A tests.liveapp worker`` and ``celerytop -A tests.liveapp`` pick up
 the module-level ``app`` (built from the environment on first access); the
@@ -29,6 +32,7 @@ REDIS_RESULT_BACKEND = 'redis://127.0.0.1:6379/1'
 BROKER_URL_ENV = 'CELERYTOP_TEST_BROKER_URL'
 FSDIR_ENV = 'CELERYTOP_TEST_FSDIR'
 NS_ENV = 'CELERYTOP_TEST_NS'
+RESULT_BACKEND_ENV = 'CELERYTOP_TEST_RESULT_BACKEND'
 
 
 def make_app(url, ns, fsdir=None, set_as_current=False):
@@ -104,8 +108,11 @@ def app_from_env(environ=os.environ):
     if url.startswith('filesystem') and not fsdir:
         fsdir = os.path.join(tempfile.gettempdir(),
                              f'celerytop-liveapp-{os.getuid()}')
-    return make_app(url, environ.get(NS_ENV, 'default'), fsdir,
-                    set_as_current=True)
+    app = make_app(url, environ.get(NS_ENV, 'default'), fsdir,
+                   set_as_current=True)
+    if environ.get(RESULT_BACKEND_ENV):
+        app.conf.result_backend = environ[RESULT_BACKEND_ENV]
+    return app
 
 
 def __getattr__(name):

@@ -30,6 +30,64 @@ def test_a_backend_that_is_down_is_reported_in_one_line():
     control.close()
 
 
+def test_a_backend_that_never_answers_holds_no_command_and_keeps_no_connection():
+    """Six fetches and a group lookup against a backend that accepts and stays silent
+    (tests/silent.py: no real Redis does that): each times out on its own backend
+    thread while the control thread stays free, and every connection is closed."""
+    from tests.live import wait_until
+    from tests.silent import SilentServer
+
+    with SilentServer() as silent:
+        app = Celery("silent", broker="memory://", backend=silent.url, set_as_current=False)
+        app.conf.result_extended = True
+        control = Control(app)
+        fetches = [control.submit_backend(control.fetch_result, f"0f3c2a10-0000-0000-0000-00000000000{i}", 1)
+                   for i in range(6)]
+        groups = control.submit_backend(control.fetch_group_ids, ["0f3c2a10-0000-0000-0000-000000000009"], 1)
+        wait_until(lambda: silent.accepted == 7, message="the fetches did not all ask at once")
+        assert silent.closed == 0, "a fetch ended before the last one started: they ran one after another"
+        assert control.submit(lambda: "the control thread is free").result() == "the control thread is free"
+        assert all(not f.done() for f in fetches), "the control thread's call waited for the fetches"
+        for fetched in fetches:
+            assert fetched.result().error == "the result backend did not answer within 1 s"
+        assert groups.result().error == "the result backend did not answer within 1 s"
+        wait_until(lambda: silent.open_connections == 0, timeout=5,
+                   message=f"{silent.open_connections} connection(s) left open to the silent backend")
+        assert silent.accepted == 7  # closed, not reopened by a retry
+        control.close()
+
+
+def test_closing_a_backend_wakes_the_call_blocked_on_it():
+    """close_backend from another thread ends a read the silent backend would hold for
+    a minute (celery's socket timeout, set to 60 s here): the call fails, its connection closes."""
+    import threading
+
+    from celerytop.control import close_backend
+    from tests.live import wait_until
+    from tests.silent import SilentServer
+
+    with SilentServer() as silent:
+        app = Celery("silent", broker="memory://", backend=silent.url, set_as_current=False)
+        app.conf.redis_socket_timeout = 60
+        backend = app.backend  # celery keeps one per thread: this one, used from the caller's
+        failed = []
+
+        def fetch():
+            try:
+                backend.get_task_meta("0f3c2a10-0000-0000-0000-000000000000")
+            except Exception as exc:  # noqa: BLE001 - what the blocked call ends with
+                failed.append(exc)
+
+        caller = threading.Thread(target=fetch, daemon=True)
+        caller.start()
+        wait_until(lambda: silent.accepted == 1, message="the call never reached the silent backend")
+        assert caller.is_alive() and silent.open_connections == 1
+        close_backend(backend)
+        caller.join(10)
+        assert not caller.is_alive() and failed, "the call still waits on the closed backend"
+        wait_until(lambda: silent.open_connections == 0, timeout=5, message="the connection stayed open")
+
+
 def test_read_only_is_refused_in_the_command_path_itself(tmp_path):
     from celerytop.audit import AuditLog
 
@@ -89,7 +147,8 @@ def test_broker_actions_take_the_same_guard_and_audit_as_broadcasts(tmp_path):
 
 
 #: Control's methods that only read (or run other code): everything else must refuse in read-only mode.
-READING_METHODS = {"submit", "ping", "inspect", "fetch_result", "fetch_group_ids", "close", "refuse_if_read_only"}
+READING_METHODS = {"submit", "ping", "inspect", "fetch_result", "fetch_group_ids", "close", "refuse_if_read_only",
+                   "submit_backend", "ask_backend"}
 
 
 def test_read_only_refuses_every_cluster_change_at_the_control_layer(fs, tmp_path):

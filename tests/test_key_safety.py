@@ -42,6 +42,8 @@ class SpyControl(Control):
             future.set_exception(exc)
         return future
 
+    submit_backend = submit  # result-backend calls too: at once
+
     def execute(self, command, arguments=None, destination=(), timeout=None):
         self.sent.append((command, arguments, tuple(destination or ())))
         return Outcome(command, tuple(destination or ()), {})

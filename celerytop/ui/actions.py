@@ -9,7 +9,7 @@ ask first, with Cancel the default; the destination is always named.
 from __future__ import annotations
 
 from celerytop import capture, filtering, formatting, inputs
-from celerytop.control import TASK_LIMITS, Outcome, limits_on_workers
+from celerytop.control import TASK_LIMITS, BackendTimeout, Outcome, has_result_backend, limits_on_workers
 from celerytop.model import FINISHED_STATES
 
 
@@ -30,7 +30,15 @@ class ControlActions:
         if self.control.read_only:
             self.app.flash(f"Read-only mode: {what} changes the cluster and is disabled")
             return False
-        return True
+        return self.broker_up(what)
+
+    def broker_up(self, what: str) -> bool:
+        """True, or says at once that ``what`` was not sent because the broker is down
+        (rather than waiting out the reply timeout for nothing)."""
+        down = self.app.broker_down()
+        if down:
+            self.app.flash(f"broker down: {what} not sent ({down})", seconds=15)
+        return not down
 
     def request(self, command: str, arguments: dict, destination=(), timeout=None, confirm=None) -> None:
         """The shared path of keys and the ``:`` prompt: the read-only guard, then
@@ -47,6 +55,8 @@ class ControlActions:
         """Broadcast on the control thread; ``marks`` ('tasks' or 'workers') names
         the marks that chose the targets: used once, they are cleared."""
         where = ", ".join(destination) if destination else "all workers"
+        if not self.broker_up(f"{command} → {where}"):  # it went down while a prompt was open
+            return
         wait = timeout or self.control.timeout
         note = self._clear_marks(marks)
         self.app.flash(f"{note}{command} → {where}: waiting up to {wait:g} s for replies…", seconds=30)
@@ -207,22 +217,26 @@ class ControlActions:
             self.app.flash("Retry works on one task: put the cursor on it (and clear the marks)")
             return
         uuid, row = tasks[0]
-        future = self.control.submit(self._recover_call, uuid, row)
+        future = self.control.submit_backend(self._recover_call, uuid, row)
         future.add_done_callback(lambda f: self.app.deliver(self._confirm_retry, row, f))
 
     def _recover_call(self, uuid, row):
         """(name, args, kwargs, source) or raises InputError: the backend first (exact
-        with result_extended), then the event reprs when they parse exactly."""
+        with result_extended, bounded like ``r``), then the event reprs when they parse exactly."""
+        why_not = ""
         try:
-            meta = self.control.app.backend.get_task_meta(uuid)
-        except Exception:  # noqa: BLE001 - no backend, or it failed: fall back to the events
+            meta = self.control.ask_backend(lambda backend: backend.get_task_meta(uuid))
+        except Exception as exc:  # noqa: BLE001 - no backend, or it failed: fall back to the events
             meta = {}
+            if has_result_backend(self.control.app):
+                why_not = f" ({exc})" if isinstance(exc, BackendTimeout) else \
+                    f" (the result backend failed: {capture.one_line_error(exc)})"
         if isinstance(meta, dict) and meta.get("name") and meta.get("args") is not None:
             return meta["name"], tuple(meta["args"]), dict(meta.get("kwargs") or {}), "the result backend"
         if not row.name:
-            raise inputs.InputError("its name is not known")
+            raise inputs.InputError("its name is not known" + why_not)
         args, kwargs = inputs.call_from_reprs(row.args, row.kwargs)
-        return row.name, args, kwargs, "its events"
+        return row.name, args, kwargs, "its events" + why_not
 
     def _confirm_retry(self, row, future) -> None:
         try:
@@ -235,6 +249,8 @@ class ControlActions:
                          lambda: self._send_retry(name, args, kwargs))
 
     def _send_retry(self, name, args, kwargs) -> None:
+        if not self.broker_up(f"retry of {name}"):
+            return
         future = self.control.submit(self.control.send_task, name, args, kwargs)
 
         def sent(f):

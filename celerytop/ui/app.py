@@ -310,7 +310,7 @@ class MonitorApp:
 
     def _look_up_groups(self, view, uuids) -> None:
         """Ask the result backend, off the UI thread, which group each task is in."""
-        future = self.control.submit(self.control.fetch_group_ids, uuids)
+        future = self.control.submit_backend(self.control.fetch_group_ids, uuids)
         future.add_done_callback(lambda f: self.deliver(self._groups_looked_up, view, uuids, f))
 
     def _groups_looked_up(self, view, uuids, future) -> None:
@@ -338,12 +338,15 @@ class MonitorApp:
         view.refresh()
         view.jump_to("Result backend")
         self.flash("fetching the result from the backend…", holds=lambda: self._showing(view))
-        future = self.control.submit(self.control.fetch_result, view.uuid)
+        future = self.control.submit_backend(self.control.fetch_result, view.uuid)
+        view.latest_fetch = future
         future.add_done_callback(lambda f: self.deliver(self._result_fetched, view, f))
 
     def _result_fetched(self, view, future) -> None:
         from celerytop.control import BackendResult
 
+        if future is not view.latest_fetch:
+            return  # r was pressed again meanwhile: that newer answer is the one shown
         try:
             view.backend = future.result()
         except Exception as exc:  # noqa: BLE001 - shown in the view
@@ -353,12 +356,26 @@ class MonitorApp:
         self.flash("result fetched" if not view.backend.error else view.backend.error,
                    holds=lambda: self._showing(view))
 
+    def broker_down(self) -> str:
+        """Why commands cannot reach the workers now ('' when they can): the event
+        capture lost the broker and has not got it back (retrying, or reconnecting
+        after a failure).  Never the first connection attempt: that may yet succeed."""
+        status = self.status.snapshot()
+        if status.state == capture.RETRYING or (status.state == capture.CONNECTING and status.attempts > 1):
+            return status.error or "not connected"
+        return ""
+
     def _showing(self, view) -> bool:
         return bool(self.views) and self.views[-1] is view and self.help is None
 
     def _inspect_worker(self, view) -> None:
         if self.control is None:
             view.error = "No connection to the app: cannot inspect"
+            view.refresh()
+            return
+        down = self.broker_down()
+        if down:
+            view.error = f"broker down: inspect not sent ({down})"
             view.refresh()
             return
 

@@ -122,6 +122,11 @@ class CommandConsole:
         """(Re)send the view's question in the background; the answer fills the view."""
         if view not in self.app.views:
             self.app.push_view(view)
+        down = self.app.broker_down()
+        if down:
+            asked = view.method if view.method == "status" else f"inspect {view.method}"
+            view.failed(f"broker down: {asked} not sent ({down})")
+            return
         view.asking()
         destination = list(view.destination) or None
         if view.method == "status":
