@@ -135,7 +135,7 @@ def test_at_200_columns_name_and_worker_are_as_wide_as_their_text_and_args_get_t
     with monitor(fs, 200, 30) as term:
         connected(term)
         events.task(name="tests.add_numbers", args=args)
-        term.wait_for("tests.add_numbers")
+        term.wait_for(lambda t: any("tests.add_numbers" in line and "SUCCESS" in line for line in t.lines()))
         row = next(line for line in term.lines() if "tests.add_numbers" in line)
         assert re.search(r" tests\.add_numbers SUCCESS +w1@example \d", row), row
         assert args in row, row
