@@ -30,6 +30,15 @@ class ControlActions:
         if self.control.read_only:
             self.app.flash(f"Read-only mode: {what} changes the cluster and is disabled")
             return False
+        return self.broker_up(what)
+
+    def broker_up(self, what: str) -> bool:
+        """False, said at once, while the broker is down: a command would only wait
+        on kombu's retries and fail, or go out whenever the broker returns."""
+        down = self.app.broker_down()
+        if down:
+            self.app.flash(f"broker down: {what} not sent ({down})", seconds=10)
+            return False
         return True
 
     def request(self, command: str, arguments: dict, destination=(), timeout=None, confirm=None) -> None:
@@ -46,6 +55,8 @@ class ControlActions:
     def send(self, command: str, arguments: dict, destination=(), timeout=None, marks: str = "") -> None:
         """Broadcast on the control thread; ``marks`` ('tasks' or 'workers') names
         the marks that chose the targets: used once, they are cleared."""
+        if not self.broker_up(command):  # it may have gone down while a prompt or confirmation was open
+            return
         where = ", ".join(destination) if destination else "all workers"
         wait = timeout or self.control.timeout
         note = self._clear_marks(marks)

@@ -120,6 +120,10 @@ class CommandConsole:
         """(Re)send the view's question in the background; the answer fills the view."""
         if view not in self.app.views:
             self.app.push_view(view)
+        down = self.app.broker_down()
+        if down:
+            view.failed(f"broker down: {view.method} not asked ({down}); Ctrl-R asks again")
+            return
         view.asking()
         destination = list(view.destination) or None
         if view.method == "status":
