@@ -14,6 +14,7 @@ answers and still refuses us (a wrong password, a broker still starting).
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 import time
@@ -54,6 +55,20 @@ def one_line_error(exc: BaseException) -> str:
     if not text.startswith(name):
         text = f"{name}: {text}"
     return sanitize(text, limit=200)
+
+
+#: What brokers and their clients call a refused login (RabbitMQ, Redis with a password or ACL users).
+LOGIN_REFUSED = re.compile(r"AccessRefused|ACCESS_REFUSED|AuthenticationError|WRONGPASS|NOAUTH"
+                           r"|invalid username-password|Authentication required")
+
+
+def failure_text(exc: BaseException) -> str:
+    """The one line the header (and batch mode's error) says about a failed connection;
+    a refused login says first what to check, before the broker's own words."""
+    text = one_line_error(exc)
+    if LOGIN_REFUSED.search(f"{exc.__class__.__name__} {text}"):
+        return sanitize(f"login refused, check the user and password: {text}", limit=200)
+    return text
 
 
 def broker_addresses(connection) -> tuple:
@@ -217,6 +232,22 @@ class ConnectionStatus:
             )
 
 
+class Backoff:
+    """The delays between connection attempts, longer after each failure in a row."""
+
+    def __init__(self, delays=BACKOFF):
+        self.delays = delays
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        delay = self.delays[min(self.failures, len(self.delays) - 1)]
+        self.failures += 1
+        return delay
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
 class EventCapture(threading.Thread):
     """Consume the event stream into ``on_event`` until :meth:`stop`."""
 
@@ -250,27 +281,26 @@ class EventCapture(threading.Thread):
         return self._stop_requested.is_set()
 
     def run(self) -> None:
-        failures = 0  # attempts failed in a row since the broker was last reached or came back
+        backoff = Backoff(self.backoff)
         outage = False  # a failure is logged whole once per outage, then in one line per retry
         while not self.stopping:
             self.status.connecting()
             self._reached_at = None
             try:
-                self._capture_once()
+                self._capture_once()  # returns only once stop() was called
             except Exception as exc:  # noqa: BLE001 - any broker error means: retry
                 if self.stopping:
                     break
-                if self._reached_at is not None and time.monotonic() - self._reached_at >= STABLE_AFTER:
-                    failures, outage = 0, False  # connected, then the stream broke: a new outage, backoff from the start
-                delay = self.backoff[min(failures, len(self.backoff) - 1)]
-                failures += 1
+                if self._reached_at is not None:  # connected, then the stream broke: a new outage
+                    outage = False
+                    if time.monotonic() - self._reached_at >= STABLE_AFTER:
+                        backoff.reset()
+                delay = backoff.next_delay()
                 self._log_failure(exc, delay, first=not outage)
                 outage = True
-                self.status.failed(one_line_error(exc), delay)
+                self.status.failed(failure_text(exc), delay)
                 if self._wait_to_retry(delay):
-                    failures = 0  # the broker is back: try at once, and back off from the start if it refuses
-            else:
-                failures = 0
+                    backoff.reset()  # the broker is back: try at once, and from the first delay should it refuse
         self.status.stopped()
 
     def _log_failure(self, exc, delay: float, first: bool) -> None:
