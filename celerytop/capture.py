@@ -87,8 +87,8 @@ def broker_addresses(connection) -> tuple:
         if url is not None:
             parts = parse_url(url)
             host, port = parts.get("hostname"), parts.get("port")
-        if not host or not (port or default_port):
-            return ()  # e.g. a Unix socket: nothing to knock on
+        if not host or "/" in host or not (port or default_port):
+            return ()  # e.g. a Unix socket (redis+socket://): nothing to knock on
         addresses.append((host, int(port or default_port)))
     return tuple(addresses)
 
