@@ -40,16 +40,19 @@ to the workers (unless
 is given), asks them for a heartbeat, and seeds the screen from remote
 control (ping, inspect stats, inspect active and reserved) so that tasks
 already running show before their next event.
-If the broker is down it says so in the header and retries with backoff
-(1, 2, 4, 8, 16, then every 30 seconds); after a broker restart it
-reconnects without losing what is shown.
+If the broker is down it says so in the header; while nothing listens on
+the broker's port it checks every second and reconnects within about a second
+of the broker's return, however long the outage; a broker that answers but
+refuses (a wrong password) is retried with backoff (1, 2, 4, 8, 16, then
+every 30 seconds), which starts again after each connection. What is shown
+survives the outage; commands are refused at once while the broker is down.
 """.strip()
 
 SCREEN = r"""
 .TP
 .B Header
 App name, broker URL (password masked), connection state
-(connected; disconnected, retry in N s, with the error; connecting),
+(connected; disconnected, retry in N s or waiting for the broker, with the error; connecting),
 workers online/known, task counts by state, events per second, and
 notices: events ignored as unknown or malformed, workers that answer pings and run tasks
 but send no task events.

@@ -88,9 +88,9 @@ def _one_line(exc):
 class LiveBroker:
     """One broker plus a fresh namespace, and the app built for both."""
 
-    def __init__(self, name, fsdir=None, ns=None):
+    def __init__(self, name, fsdir=None, ns=None, url=None):
         self.name = name
-        self.url = BROKER_URLS[name]
+        self.url = url or BROKER_URLS[name]  # url: a broker of the test's own (tests/private_brokers.py)
         self.ns = ns or uuid.uuid4().hex[:10]
         self.fsdir = None
         if name == 'filesystem':

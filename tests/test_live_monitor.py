@@ -2,16 +2,12 @@
 
 import os
 import re
-import shutil
 import signal
-import socket
-import subprocess
 import sys
 import time
 
-import pytest
-
 from tests.live import REPO_ROOT, wait_until
+from tests.private_brokers import PrivateRedis, private_redis  # noqa: F401 - the fixture, and the class for others
 from tests.terminal import Terminal, normalise_colour
 
 BIN = os.path.join(os.path.dirname(sys.executable), "celerytop")
@@ -108,56 +104,10 @@ def test_enable_events_is_broadcast_at_start(broker, workers):
         assert "send no task events" not in term.text()
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class PrivateRedis:
-    """A redis-server of our own on a free port, to take down and bring back."""
-
-    def __init__(self, tmp_path):
-        self.port = free_port()
-        self.dir = tmp_path
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(self.answers, timeout=10, message="redis-server did not start")
-
-    def answers(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    """Taking a broker down and up again needs one of our own: a private
-    redis-server (the shared ones on 6379 and 5672 must stay up)."""
-    assert shutil.which("redis-server"), "redis-server is not installed"
-    server = PrivateRedis(tmp_path)
-    yield server
-    server.stop()
-
-
 def test_broker_down_at_start_then_up_then_restarted(private_redis, tmp_path):
     url = f"redis://127.0.0.1:{private_redis.port}/0"
     with Terminal([BIN, "-b", url, "--refresh", "0.25"], cols=140, rows=30, cwd=str(tmp_path)) as term:
-        term.wait_for("disconnected, retry in")
+        term.wait_for("disconnected, waiting for the broker")
         assert "Connection refused" in term.lines()[0] or "Error" in term.lines()[0], term.text()
         assert cell_fg(term, "celerytop", "disconnected") == "red"
         private_redis.start()
@@ -174,7 +124,7 @@ def test_broker_down_at_start_then_up_then_restarted(private_redis, tmp_path):
         term.wait_for("tests.kept")
 
         private_redis.stop()
-        term.wait_for("disconnected, retry in", timeout=30)
+        term.wait_for("disconnected, waiting for the broker", timeout=30)
         assert "tests.kept" in term.text(), "what was shown was lost when the broker went away"
         private_redis.start()
         term.wait_for("● connected", timeout=40)

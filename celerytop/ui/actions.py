@@ -33,8 +33,9 @@ class ControlActions:
         return self.broker_up(what)
 
     def broker_up(self, what: str) -> bool:
-        """True, or says at once that ``what`` was not sent because the broker is down
-        (rather than waiting out the reply timeout for nothing)."""
+        """True, or says at once that ``what`` was not sent because the broker is down:
+        a command would only wait on kombu's retries and fail, or go out whenever the
+        broker returns."""
         down = self.app.broker_down()
         if down:
             self.app.flash(f"broker down: {what} not sent ({down})", seconds=15)
@@ -54,9 +55,9 @@ class ControlActions:
     def send(self, command: str, arguments: dict, destination=(), timeout=None, marks: str = "") -> None:
         """Broadcast on the control thread; ``marks`` ('tasks' or 'workers') names
         the marks that chose the targets: used once, they are cleared."""
-        where = ", ".join(destination) if destination else "all workers"
-        if not self.broker_up(f"{command} → {where}"):  # it went down while a prompt was open
+        if not self.broker_up(command):  # it may have gone down while a prompt or confirmation was open
             return
+        where = ", ".join(destination) if destination else "all workers"
         wait = timeout or self.control.timeout
         note = self._clear_marks(marks)
         self.app.flash(f"{note}{command} → {where}: waiting up to {wait:g} s for replies…", seconds=30)

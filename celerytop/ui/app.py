@@ -98,6 +98,7 @@ class MonitorApp:
         self.loop = None
         self.seed_report = None
         self.seed_error = ""
+        self.seed_connection = 0  # the connection (status.connects) the latest seed ran on
         self._message = ""
         self._message_until = 0.0
         self._message_holds = None  # while it returns true, the message still describes the screen
@@ -355,15 +356,6 @@ class MonitorApp:
         view.refresh()
         self.flash("result fetched" if not view.backend.error else view.backend.error,
                    holds=lambda: self._showing(view))
-
-    def broker_down(self) -> str:
-        """Why commands cannot reach the workers now ('' when they can): the event
-        capture lost the broker and has not got it back (retrying, or reconnecting
-        after a failure).  Never the first connection attempt: that may yet succeed."""
-        status = self.status.snapshot()
-        if status.state == capture.RETRYING or (status.state == capture.CONNECTING and status.attempts > 1):
-            return status.error or "not connected"
-        return ""
 
     def _showing(self, view) -> bool:
         return bool(self.views) and self.views[-1] is view and self.help is None
@@ -700,7 +692,7 @@ class MonitorApp:
         audit = self.control.audit if self.control is not None else None
         if audit is not None and audit.error:
             notes.append(audit.error)
-        if self.seed_error:
+        if self.seed_error and self._on_seed_connection(status):
             notes.append(f"Could not ask workers for their state: {self.seed_error}")
         report = self.seed_report
         if (
@@ -720,6 +712,20 @@ class MonitorApp:
         if ignored:
             notes.append(ignored)
         return notes
+
+    def broker_down(self) -> str:
+        """The error that took the broker away while it is down, else ''. The first
+        connection, not failed yet, is not 'down': commands wait for it."""
+        status = self.status.snapshot()
+        if status.state in (capture.RETRYING, capture.CONNECTING) and status.error:
+            return status.error
+        return ""
+
+    def _on_seed_connection(self, status) -> bool:
+        """Whether the connection the latest seed ran on is still the one up: a seed's
+        error describes that connection, never an outage since (the header says that)
+        nor a later connection (which seeds again)."""
+        return status.state == capture.CONNECTED and status.connects == self.seed_connection
 
     def _note_worker_counts(self, rows) -> None:
         """Remember what each worker had processed when first seen, and what now."""
@@ -772,14 +778,14 @@ class MonitorApp:
         """Called on the capture thread at each (re)connection."""
         if self.control is None:
             return
-        self.control.submit(self._seed)
+        self.control.submit(self._seed, self.status.snapshot().connects)
 
-    def _seed(self) -> None:
+    def _seed(self, connection: int) -> None:
         try:
             report = seed.seed(self.model, self.control, enable_events=self.enable_events)
-            self.deliver(self._seeded, report, "")
+            self.deliver(self._seeded, report, "", connection)
         except Exception as exc:  # noqa: BLE001 - shown on screen, never raised
-            self.deliver(self._seeded, None, capture.one_line_error(exc))
+            self.deliver(self._seeded, None, capture.one_line_error(exc), connection)
 
     def _worker_appeared(self, _hostname) -> None:
         """The model's ``on_new_worker``, on whichever thread added the worker:
@@ -793,10 +799,11 @@ class MonitorApp:
         self._new_worker_refresh_due = False  # before reading the model: a worker added from now on asks again
         self.refresh()
 
-    def _seeded(self, report, error) -> None:
+    def _seeded(self, report, error, connection: int) -> None:
         if report is not None:
             self.seed_report = report
         self.seed_error = error
+        self.seed_connection = connection
         self.refresh()
 
     def deliver(self, callback, *args) -> bool:

@@ -125,7 +125,7 @@ class CommandConsole:
         down = self.app.broker_down()
         if down:
             asked = view.method if view.method == "status" else f"inspect {view.method}"
-            view.failed(f"broker down: {asked} not sent ({down})")
+            view.failed(f"broker down: {asked} not sent ({down}); Ctrl-R asks again")
             return
         view.asking()
         destination = list(view.destination) or None

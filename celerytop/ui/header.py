@@ -28,6 +28,8 @@ def connection_markup(status) -> list:
         return [("header.ok", "● connected")] + behind_markup(status) + lost_markup(status)
     if status.state == capture.RETRYING:
         retry = f", retry in {status.retry_in:.0f} s" if status.retry_in is not None else ""
+        if status.awaiting_broker:  # it does not listen: reconnecting within a second of it doing so
+            retry = ", waiting for the broker"
         return ([("header.error", f"✖ disconnected{retry}"), ("header.dim", f"  {status.error}")]
                 + lost_markup(status))
     if status.state == capture.REPLAYING:
