@@ -4,6 +4,7 @@ import os
 import pytest
 
 from tests.live import LiveBroker, broker, make_broker, workers  # noqa: F401
+from tests.private_brokers import private_rabbit, private_redis  # noqa: F401
 
 
 @pytest.fixture(autouse=True, scope="session")

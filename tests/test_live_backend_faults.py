@@ -11,7 +11,7 @@ from tests.live import REPO_ROOT, Workers, wait_until
 from tests.liveapp import RESULT_BACKEND_ENV
 from tests.silent import SilentServer
 from tests.terminal import Terminal
-from tests.test_live_monitor import PrivateRedis
+from tests.private_brokers import PrivateRedis
 
 BIN = os.path.join(os.path.dirname(sys.executable), "celerytop")
 

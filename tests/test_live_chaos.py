@@ -23,7 +23,6 @@ import time
 import pytest
 
 from tests.live import REPO_ROOT, LiveBroker, Workers
-from tests.private_brokers import private_rabbit, private_redis  # noqa: F401 - fixtures
 from tests.screen import EventSource
 from tests.terminal import normalise_colour, Terminal
 

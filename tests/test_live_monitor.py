@@ -7,7 +7,6 @@ import sys
 import time
 
 from tests.live import REPO_ROOT, wait_until
-from tests.private_brokers import PrivateRedis, private_redis  # noqa: F401 - the fixture, and the class for others
 from tests.terminal import Terminal, normalise_colour
 
 BIN = os.path.join(os.path.dirname(sys.executable), "celerytop")
