@@ -13,7 +13,7 @@ from celerytop import consumers, modes, recording
 #: Exit status when what the user asked to keep was not all kept: ``--record``
 #: stopped (a full disk) or the last ``--db`` save failed.  The reason is said on
 #: stderr, and in red in the screen's header while it runs.
-EXIT_NOT_SAVED = 3
+EXIT_NOT_SAVED = 4  # 3 is left for alerts (--exit-on-alert)
 
 
 class UsageError(Exception):

@@ -151,7 +151,7 @@ Internal error; one line on standard error, the traceback in a file.
 Bad usage: unknown option, bad value, an app that does not load, a malformed broker URL,
 a broker transport whose packages are not installed (the line says what to pip install).
 .TP
-.B 3
+.B 4
 Not all was kept: \-\-record stopped (a full disk) or the last \-\-db save failed;
 the reason on standard error.
 .TP

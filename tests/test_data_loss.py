@@ -1,6 +1,6 @@
 """``--record`` on a full disk and a failing ``--db`` save: said where the user
 looks (red in the screen's header; a line on stderr in batch and dump), exit
-status 3, and what was written before the failure is kept.
+status 4, and what was written before the failure is kept.
 
 The full disk is a real one: a tmpfs of a few kilobytes mounted for the test.
 tmpfs keeps no blocks in reserve for root, so its ENOSPC is what a user's full
@@ -23,7 +23,7 @@ from tests.screen import BIN
 from tests.terminal import Terminal
 
 T0 = 1_700_000_000.0
-EXIT_NOT_SAVED = 3
+EXIT_NOT_SAVED = 4
 
 
 @contextmanager
@@ -86,7 +86,7 @@ def test_a_recording_stopped_by_a_full_disk_keeps_what_it_wrote_and_says_so_once
 
 
 @pytest.mark.parametrize("mode", ["--batch", "--dump"])
-def test_batch_and_dump_say_a_stopped_recording_on_stderr_and_exit_3(tmp_path, mode):
+def test_batch_and_dump_say_a_stopped_recording_on_stderr_and_exit_4(tmp_path, mode):
     source = tmp_path / "incident.jsonl"
     sent = write_recording(source, 400)
     with tiny_disk(tmp_path / "disk", "64k") as disk:
@@ -100,7 +100,7 @@ def test_batch_and_dump_say_a_stopped_recording_on_stderr_and_exit_3(tmp_path, m
     assert "task-00399" in done.stdout if mode == "--dump" else " Tasks 400 " in done.stdout
 
 
-def test_a_failing_db_save_is_said_on_stderr_exits_3_and_leaves_the_last_save(tmp_path):
+def test_a_failing_db_save_is_said_on_stderr_exits_4_and_leaves_the_last_save(tmp_path):
     small, big = tmp_path / "small.jsonl", tmp_path / "big.jsonl"
     write_recording(small, 20)
     write_recording(big, 800)  # about 1 MB of history for a 256 KB disk
@@ -116,7 +116,7 @@ def test_a_failing_db_save_is_said_on_stderr_exits_3_and_leaves_the_last_save(tm
             assert kept.execute("SELECT count(*) FROM tasks").fetchone()[0] == 20
 
 
-def test_the_screen_says_in_red_that_recording_and_saving_stopped_and_exits_3(tmp_path):
+def test_the_screen_says_in_red_that_recording_and_saving_stopped_and_exits_4(tmp_path):
     source = tmp_path / "incident.jsonl"
     sent = write_recording(source, 800)
     with tiny_disk(tmp_path / "disk", "256k") as disk:

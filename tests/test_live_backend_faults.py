@@ -85,7 +85,7 @@ def test_commands_while_the_broker_is_down_are_refused_at_once(private_redis, tm
     with Terminal([BIN, "-b", url, "--refresh", "0.25"], cols=160, rows=30, cwd=str(tmp_path)) as term:
         term.wait_for("● connected")
         private_redis.stop()
-        term.wait_for("disconnected, retry in", timeout=30)
+        term.wait_for("✖ disconnected", timeout=30)
 
         run_command(term, "control rate_limit tests.add 10/m")
         term.wait_for("broker down: rate_limit not sent")
