@@ -279,3 +279,26 @@ def test_a_confirmation_at_80_columns_wraps_and_still_shows_what_y_does():
     screen = "\n".join(line.decode("utf-8") for line in app.root.render((80, 24), focus=True).text)
     assert "will stop seeing that worker's tasks." in screen
     assert "y send     any other key cancel (nothing is sent)" in screen
+
+
+def test_a_limit_goes_to_the_marked_tasks_type_and_clears_the_marks_or_says_why_not():
+    app, uuids = make_app(states=("STARTED", "STARTED"))
+    app.marks.update(uuids)
+    press(app, "l")
+    assert "rate limit for proj.add" in app.prompt.edit.caption
+    for key in "10/m":
+        press(app, key)
+    press(app, "enter")
+    [(command, arguments, _where)] = app.control.sent
+    assert (command, arguments) == ("rate_limit", {"task_name": "proj.add", "rate_limit": "10/m"})
+    assert app.marks == set() and app._message.startswith("2 marks cleared · rate_limit → all workers")
+
+    other, events = task_lifecycle(name="proj.mul", final=None, hostname="alpha@vm")
+    for event in events:
+        app.model.on_event(event)
+    app.marks.update([uuids[0], other])
+    press(app, "T")  # a time limit is per type too: two types marked, nothing asked or sent
+    assert app.prompt is None and len(app.control.sent) == 1
+    assert app._message == ("time_limit is set per task type, and the marked tasks are of 2: proj.add, proj.mul; "
+                            "mark tasks of one type (U clears the marks)")
+    assert app.marks == {uuids[0], other}

@@ -153,18 +153,14 @@ class ControlActions:
     def rate_limit(self) -> None:
         if not self.allowed("rate_limit"):
             return
-        tasks = self._tasks()
-        if not tasks:
-            self.app.flash("No task selected")
+        name = self._task_type("rate_limit")
+        if name is None:
             return
-        name = tasks[0][1].name
-        if not name:
-            self.app.flash("This task's name is not known yet")
-            return
+        marks = "tasks" if self.app.marks else ""
 
         def apply(limit):
             self.rate_limits[name] = limit
-            self.send("rate_limit", {"task_name": name, "rate_limit": limit})
+            self.send("rate_limit", {"task_name": name, "rate_limit": limit}, marks=marks)
 
         self.app.ask(f"rate limit for {name} (10/s, 100/m, 5/h; 0 removes): ",
                      self.rate_limits.get(name, ""), inputs.rate_limit, apply)
@@ -173,15 +169,33 @@ class ControlActions:
     def time_limit(self) -> None:
         if not self.allowed("time_limit"):
             return
-        tasks = self._tasks()
-        if not tasks or not tasks[0][1].name:
-            self.app.flash("No task selected")
+        name = self._task_type("time_limit")
+        if name is None:
             return
-        name = tasks[0][1].name
+        marks = "tasks" if self.app.marks else ""
         self.app.ask(f"time limits for {name}, SOFT HARD seconds ('-' for none): ", "", inputs.time_limits,
                      lambda limits: self.send("time_limit", {"task_name": name, "soft": limits[0],
-                                                             "hard": limits[1]}))
+                                                             "hard": limits[1]}, marks=marks))
         self._prefill_limits(name, lambda limits: f"{limits['soft_time_limit']} {limits['time_limit']}")
+
+    def _task_type(self, command: str):
+        """The task type a per-type limit is for: the marked tasks' when they are all of one
+        type, else the selected task's; None, said in the status line, when there is none."""
+        tasks = self._tasks()
+        if not tasks:
+            self.app.flash("No task selected")
+            return None
+        names = sorted({row.name for _uuid, row in tasks if row.name})
+        if not names:
+            self.app.flash("This task's name is not known yet")
+            return None
+        if len(names) > 1:
+            shown = ", ".join(formatting.sanitize(name, limit=60) for name in names[:3])
+            more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+            self.app.flash(f"{command} is set per task type, and the marked tasks are of {len(names)}: "
+                           f"{shown}{more}; mark tasks of one type (U clears the marks)", seconds=10)
+            return None
+        return names[0]
 
     def _prefill_limits(self, name: str, as_text) -> None:
         """Ask the workers (in the background) for task type ``name``'s current limits; put them in
