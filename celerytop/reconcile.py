@@ -10,21 +10,21 @@ cluster, so read-only mode reconciles too.
 
 Runs in a thread of its own: the worker questions go through the control
 thread (one question at a time, see control.Control), the result backend is
-asked with a deadline for all tasks together.
+asked with a deadline for all tasks together, on a backend of its own that is
+closed after (``Control.ask_backend``).
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from celery import states
-from celery.backends.base import DisabledBackend
 from celery.utils.saferepr import saferepr
 
 from celerytop import filtering
 from celerytop.capture import one_line_error
+from celerytop.control import BackendTimeout, has_result_backend
 
 #: The states a lost outcome leaves a task in.
 SHOWN_STATES = (states.STARTED, states.RECEIVED)
@@ -133,31 +133,26 @@ def ask_workers(control, uuids: list, timeout=None) -> Answers:
     return answers
 
 
-def ask_backend(app, uuids: list, answers: Answers, budget: float = BACKEND_BUDGET) -> None:
-    """The result backend's record of each of ``uuids``, as many as it gives within ``budget`` seconds."""
-    backend = app.backend
-    if isinstance(backend, DisabledBackend) or not uuids:
+def ask_backend(control, uuids: list, answers: Answers, budget: float = BACKEND_BUDGET) -> None:
+    """The result backend's record of each of ``uuids``, as many as it gives within ``budget``
+    seconds (through :meth:`Control.ask_backend`: bounded, its connections closed after)."""
+    if not uuids or not has_result_backend(control.app):
         return
     found: dict = {}
-    failure: list = []
 
-    def ask():
-        try:
-            for uuid in uuids:
-                meta = backend.get_task_meta(uuid)
-                if isinstance(meta, dict):
-                    found[uuid] = meta
-        except Exception as exc:  # noqa: BLE001
-            failure.append(exc)
+    def ask(backend):
+        for uuid in uuids:
+            meta = backend.get_task_meta(uuid)
+            if isinstance(meta, dict):
+                found[uuid] = meta
 
-    asker = threading.Thread(target=ask, daemon=True, name="celerytop-reconcile-backend")
-    asker.start()
-    asker.join(budget)
-    answers.backend.update(dict(found))  # a copy: the asker may still be adding
-    if asker.is_alive():
+    try:
+        control.ask_backend(ask, budget)
+    except BackendTimeout:
         answers.errors.append(f"the result backend did not answer for every task within {budget:g} s")
-    elif failure:
-        answers.errors.append(f"the result backend failed: {one_line_error(failure[0])}")
+    except Exception as exc:  # noqa: BLE001 - said in the report
+        answers.errors.append(f"the result backend failed: {one_line_error(exc)}")
+    answers.backend.update(dict(found))  # a copy: what it gave before the budget ran out
 
 
 def corrections(asked: list, answers: Answers, now: float) -> tuple:
@@ -222,7 +217,7 @@ def reconcile(model, control, asked: list, timeout=None, budget: float = BACKEND
         answers = control.submit(ask_workers, control, uuids, timeout).result()
     except Exception as exc:  # noqa: BLE001
         answers = Answers(errors=[f"asking the workers failed: {one_line_error(exc)}"])
-    ask_backend(control.app, [u for u in uuids if u not in answers.on_worker], answers, budget)
+    ask_backend(control, [u for u in uuids if u not in answers.on_worker], answers, budget)
     fixes, kept = corrections(asked, answers, model.now())
     sources = {uuid: source for uuid, _shown, _event, source in fixes}
     changed = model.reconcile([(uuid, shown, event) for uuid, shown, event, _source in fixes])
