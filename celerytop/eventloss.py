@@ -21,8 +21,9 @@ events their chance; one later still takes its task back off the count.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
+
+from celerytop.eventcheck import is_finite_number
 
 
 class ProcessedGaps:
@@ -39,14 +40,14 @@ class ProcessedGaps:
     def started(self, hostname: str, timestamp) -> None:
         """A task-started event from ``hostname`` arrived."""
         last = self._last.get(hostname)
-        if last is not None and _is_time(timestamp) and timestamp <= last[1]:
+        if last is not None and is_finite_number(timestamp) and timestamp <= last[1]:
             self._late[hostname] += 1
         else:
             self._started[hostname] += 1
 
     def beat(self, hostname: str, subject: str, processed, timestamp) -> None:
         """A worker-online, -heartbeat or -offline event (``subject``) arrived."""
-        if type(processed) is not int or processed < 0 or not _is_time(timestamp):
+        if type(processed) is not int or processed < 0 or not is_finite_number(timestamp):
             return  # says nothing we can count on
         last = self._last.get(hostname)
         if last is not None and timestamp <= last[1]:
@@ -65,7 +66,3 @@ class ProcessedGaps:
         lost = max(lost, -self.missed_by_worker[hostname])
         self.missed += lost
         self.missed_by_worker[hostname] += lost
-
-
-def _is_time(value) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)
