@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from tests.live import LiveBroker, broker, make_broker, workers  # noqa: F401
+from tests.live import LiveBroker, Workers, broker, make_broker, workers  # noqa: F401
 from tests.private_brokers import private_rabbit, private_redis  # noqa: F401
 
 
@@ -21,6 +21,16 @@ def fs(tmp_path):
     live = LiveBroker("filesystem", fsdir=tmp_path / "broker")
     yield live
     live.cleanup()
+
+
+@pytest.fixture
+def fs_workers(fs, tmp_path):
+    """Workers on ``fs``, for tests that need one broker, not three; SIGKILLed at teardown."""
+    started = Workers(fs, tmp_path)
+    try:
+        yield started
+    finally:
+        started.stop_all()
 
 
 @pytest.fixture

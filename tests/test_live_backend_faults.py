@@ -7,35 +7,15 @@ import sys
 
 import pytest
 
-from tests.live import REPO_ROOT, Workers, wait_until
+from tests.live import REPO_ROOT, wait_until
+from tests.test_live_console import command
+from tests.test_live_drilldown import focus_task
 from tests.liveapp import RESULT_BACKEND_ENV
 from tests.silent import SilentServer
 from tests.terminal import Terminal
 from tests.private_brokers import PrivateRedis
 
 BIN = os.path.join(os.path.dirname(sys.executable), "celerytop")
-
-
-def focus_task(term, uuid):
-    term.press("/")
-    term.send(f"id:{uuid}")
-    term.press("enter")
-    term.wait_for("1 of ")
-
-
-def run_command(term, line):
-    term.press(":")
-    term.send(line)
-    term.press("enter")
-
-
-@pytest.fixture
-def fs_workers(fs, tmp_path):
-    started = Workers(fs, tmp_path)
-    try:
-        yield started
-    finally:
-        started.stop_all()
 
 
 def test_six_fetches_from_a_silent_backend_hold_up_no_inspect_and_leave_no_connection(fs, fs_workers):
@@ -55,7 +35,7 @@ def test_six_fetches_from_a_silent_backend_hold_up_no_inspect_and_leave_no_conne
         wait_until(lambda: silent.accepted == 6, message="the six fetches did not all reach the backend")
         assert silent.closed == 0, "a fetch timed out before the last one started: they ran one after another"
 
-        run_command(term, "inspect active")
+        command(term, "inspect active")
         term.wait_for(lambda t: "1 worker(s) answered" in t.text() and "tests.sleep" in t.text())
         assert silent.closed < 6, "the inspect answer waited until every fetch had timed out"
 
@@ -87,17 +67,17 @@ def test_commands_while_the_broker_is_down_are_refused_at_once(private_redis, tm
         private_redis.stop()
         term.wait_for("✖ disconnected", timeout=30)
 
-        run_command(term, "control rate_limit tests.add 10/m")
+        command(term, "control rate_limit tests.add 10/m")
         term.wait_for("broker down: rate_limit not sent")
         assert "waiting up to" not in term.text()
-        run_command(term, "inspect active")
+        command(term, "inspect active")
         term.wait_for("broker down: inspect active not sent")
         assert "asking the workers" not in term.text()
         term.press("esc")
 
         private_redis.start()
         term.wait_for("● connected", timeout=40)
-        run_command(term, "inspect active")
+        command(term, "inspect active")
         term.wait_for("no worker replied within 1 s")  # sent, and nobody is there to answer
         term.press("esc")
         term.wait_for("HOSTNAME")  # the main screen again

@@ -9,9 +9,7 @@ import textwrap
 import threading
 import time
 
-import pytest
-
-from tests.live import REPO_ROOT, Workers, wait_until
+from tests.live import REPO_ROOT, wait_until
 from tests.screen import BIN
 
 CONTROL_BYTES = set(range(0x20)) - {0x0A}
@@ -46,14 +44,6 @@ class Output(threading.Thread):
     def wait_for(self, needle, timeout=30):
         wait_until(lambda: needle in self.text(), timeout=timeout,
                    message=f"{needle!r} not in the output:\n{self.text()[-3000:]}")
-
-
-@pytest.fixture
-def fs_workers(fs, tmp_path):
-    """Workers on ``fs``: the record, replay, camera and database tests need one broker, not three."""
-    started = Workers(fs, tmp_path)
-    yield started
-    started.stop_all()
 
 
 class Producer(threading.Thread):
