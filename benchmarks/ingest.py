@@ -98,7 +98,7 @@ def make_handler(kind: str, max_tasks: int, max_failures: int, clock=None):
         state = EventsState(max_tasks_in_memory=max_tasks)
         return state, state.event
     if kind == "celerytop":
-        from celerytop.model import ClusterModel
+        from celerytop.model.cluster import ClusterModel
 
         model = ClusterModel(max_tasks=max_tasks, max_failures=max_failures,
                              **({"clock": clock} if clock is not None else {}))
@@ -130,7 +130,8 @@ def rate(count: int, seconds: float) -> str:
 
 def replay_run(path: str, kind: str, source: str, max_tasks: int, max_failures: int) -> dict:
     """In a fresh process: feed the recording to one handler; CPU and wall seconds of the feeding only."""
-    from celerytop import modes, recording
+    from celerytop.events import recording
+    from celerytop.modes import runners as modes
 
     clock = None
     if kind == "celerytop" and source == "file":
@@ -159,7 +160,7 @@ def profile_run(path: str, max_tasks: int, max_failures: int, top: int = 15) -> 
     import io
     import pstats
 
-    from celerytop import recording
+    from celerytop.events import recording
 
     _, handler = make_handler("celerytop", max_tasks, max_failures)
     copies = [dict(event) for event in recording.read_events(path)]
@@ -256,7 +257,7 @@ def consume(kind: str, broker_url: str, node_id: str, shared: Shared, max_tasks:
             done.set()
 
     if kind == "celerytop":
-        from celerytop.capture import RETRYING, ConnectionStatus, EventCapture
+        from celerytop.events.capture import RETRYING, ConnectionStatus, EventCapture
 
         source = EventCapture(app, counted, ConnectionStatus(), on_connected=on_ready)
         source.node_id = node_id

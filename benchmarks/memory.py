@@ -67,7 +67,7 @@ def build(kind: str, bound: int, max_failures: int):
 
         state = EventsState(max_tasks_in_memory=bound)
         return state, state.event, lambda: len(state.tasks)
-    from celerytop.model import ClusterModel
+    from celerytop.model.cluster import ClusterModel
 
     for module in ("celerytop.launch", "celerytop.ui.app"):  # what a running monitor has loaded
         importlib.import_module(module)
@@ -156,6 +156,7 @@ def whole_section(options) -> None:
     import tempfile
 
     import workload
+
     from tests.terminal import Terminal
 
     events = options.tasks * 41 // 10  # about four events a task, plus the workers'

@@ -16,7 +16,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from celerytop.model import ClusterModel  # noqa: E402
+from celerytop.model.cluster import ClusterModel  # noqa: E402
 
 
 def add_tasks(model, count):

@@ -22,12 +22,12 @@ import traceback
 import click
 
 from celerytop import __version__
-from celerytop.formatting import mask_secrets, sanitize
 from celerytop.paths import open_private, state_dir
+from celerytop.present.errors import one_line_error
+from celerytop.present.formatting import mask_secrets, sanitize
 
 try:
     from celerytop import launch
-    from celerytop.capture import one_line_error
 except ModuleNotFoundError as exc:  # kombu or celery without one of their own requirements (amqp)
     if (exc.name or "celerytop").startswith("celerytop"):
         raise  # our own bug: a traceback is the honest report
@@ -135,7 +135,7 @@ def check_broker_url(url: str) -> None:
     from kombu.transport import TRANSPORT_ALIASES, resolve_transport
     from kombu.utils.url import parse_url
 
-    from celerytop.formatting import mask_url
+    from celerytop.present.formatting import mask_url
 
     for part in str(url).split(";"):
         part = part.strip()

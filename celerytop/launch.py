@@ -8,7 +8,8 @@ import os
 import sys
 from dataclasses import dataclass
 
-from celerytop import consumers, modes, recording
+from celerytop.events import consumers, recording
+from celerytop.modes import runners as modes
 
 #: Exit status when what the user asked to keep was not all kept: ``--record``
 #: stopped (a full disk) or the last ``--db`` save failed.  The reason is said on
@@ -102,7 +103,7 @@ def run(app, options: Options) -> int:
     not_saved = False
     try:
         if options.dump:
-            from celerytop.dump import dumper
+            from celerytop.modes.dump import dumper
 
             modes.run_dump(app, dumper(options.fmt, sys.stdout), recorder=recorder, replay=options.replay,
                            routing_keys=options.routing_keys,
@@ -150,7 +151,7 @@ def _history_store(options: Options, model):
     """The --db store, loaded into ``model``; (store or None, a note for the user)."""
     if not options.db:
         return None, ""
-    from celerytop.store import Store, StoreError
+    from celerytop.store.sqlite import Store, StoreError
 
     try:
         store = Store(options.db)
@@ -164,7 +165,7 @@ def _history_store(options: Options, model):
 
 def _run_monitor(app, options: Options, recorder) -> bool:
     """The screen or batch snapshots; True when the last --db save failed (said on stderr)."""
-    from celerytop.model import ClusterModel
+    from celerytop.model.cluster import ClusterModel
 
     clock = modes.ReplayClock()
     model = ClusterModel(max_tasks=options.max_tasks, max_failures=options.max_failures,
@@ -172,7 +173,7 @@ def _run_monitor(app, options: Options, recorder) -> bool:
     store, note = _history_store(options, model)
     camera = None
     if store is not None and not note:
-        from celerytop.store import SnapshotCamera
+        from celerytop.store.sqlite import SnapshotCamera
 
         camera = SnapshotCamera(store, model, on_error=None if options.screen else _say_once())
         camera.start()
@@ -232,20 +233,20 @@ def _run_batch(app, options: Options, model, handler, note: str) -> None:
 
 
 def _seed_quietly(model, control, options: Options) -> None:
-    from celerytop import seed
+    from celerytop.model import seed
 
     try:
         seed.seed(model, control, enable_events=options.enable_events)
     except Exception as exc:  # noqa: BLE001 - the snapshot still prints, without the seed
-        from celerytop.capture import one_line_error
+        from celerytop.present.errors import one_line_error
 
         sys.stderr.write(f"celerytop: could not ask the workers for their state: {one_line_error(exc)}\n")
 
 
 def _control(app, options: Options, audit: bool = True):
-    from celerytop.audit import AuditLog
-    from celerytop.audit import default_path as default_audit_path
-    from celerytop.control import Control
+    from celerytop.control.audit import AuditLog
+    from celerytop.control.audit import default_path as default_audit_path
+    from celerytop.control.control import Control
 
     log = None
     if audit:
@@ -254,9 +255,9 @@ def _control(app, options: Options, audit: bool = True):
 
 
 def _run_screen(app, options: Options, model, handler, note: str, alarms=()) -> None:
-    from celerytop.capture import ConnectionStatus, EventCapture
-    from celerytop.history import History
-    from celerytop.history import default_path as default_history_path
+    from celerytop.control.history import History
+    from celerytop.control.history import default_path as default_history_path
+    from celerytop.events.capture import ConnectionStatus, EventCapture
     from celerytop.ui.app import MonitorApp
 
     status = ConnectionStatus()

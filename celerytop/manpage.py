@@ -10,9 +10,10 @@ import sys
 
 import click
 
-from celerytop import __version__, cmdline
+from celerytop import __version__
 from celerytop.cli import command
-from celerytop.keymap import Keymap
+from celerytop.control import cmdline
+from celerytop.ui.keys.keymap import Keymap
 
 DESCRIPTION = r"""
 .B celerytop

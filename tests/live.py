@@ -34,8 +34,7 @@ from urllib.parse import urlsplit
 import pytest
 from celery.events.receiver import EventReceiver
 
-from celerytop import fstransport
-
+from celerytop.events import fstransport
 from tests.liveapp import BROKER_URL_ENV, FSDIR_ENV, NS_ENV, make_app
 
 __all__ = [
@@ -325,7 +324,7 @@ class EventCollector:
     def _run(self):
         try:
             # celerytop's reader: kombu's own filesystem reader can take a
-            # half-written event file and die (see celerytop.fstransport).
+            # half-written event file and die (see celerytop.events.fstransport).
             with fstransport.connection_for_read(self.app) as conn:
                 self._receiver = _Receiver(
                     conn, handlers={'*': self._on_event}, app=self.app,

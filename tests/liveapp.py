@@ -58,7 +58,7 @@ def make_app(url, ns, fsdir=None, set_as_current=False):
         # kombu's own filesystem transport loses messages between processes
         # (see celerytop/fstransport.py); workers here use the fixed one,
         # celerytop reads either.
-        conf['broker_transport'] = 'celerytop.fstransport:Transport'
+        conf['broker_transport'] = 'celerytop.events.fstransport:Transport'
         conf['broker_transport_options'] = {
             'data_folder_in': queue, 'data_folder_out': queue,
             'control_folder': control, 'polling_interval': 0.1,

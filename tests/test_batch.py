@@ -5,9 +5,10 @@ that parses back to the same picture, and celery's dump format made safe."""
 import io
 import json
 
-from celerytop import batch, capture
-from celerytop.dump import JsonDumper, SafeDumper
-from celerytop.model import ClusterModel
+from celerytop.events import capture
+from celerytop.model.cluster import ClusterModel
+from celerytop.modes import batch
+from celerytop.modes.dump import JsonDumper, SafeDumper
 from tests.events import event, heartbeat, task_lifecycle
 
 HOSTILE = "evil\x1b[2J\x1b]0;pwned\x07\u202e\x9b31m"

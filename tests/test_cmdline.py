@@ -1,9 +1,9 @@
-"""The command prompt's language (celerytop.cmdline) and its history file."""
+"""The command prompt's language (celerytop.control.cmdline) and its history file."""
 
 import pytest
 
-from celerytop import cmdline, history
-from celerytop.cmdline import CommandLineError, Invocation, Vocabulary, complete, parse
+from celerytop.control import cmdline, history
+from celerytop.control.cmdline import CommandLineError, Invocation, Vocabulary, complete, parse
 
 WORDS = Vocabulary(workers=("w1@alpha", "w2@beta"), queues=("celery", "hipri", "lopri"),
                    tasks=("proj.add", "proj.mail"))

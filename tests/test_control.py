@@ -5,7 +5,7 @@ import socket
 
 from celery import Celery
 
-from celerytop.control import Control
+from celerytop.control.control import Control
 
 
 def test_an_app_without_a_result_backend_says_so():
@@ -62,7 +62,7 @@ def test_closing_a_backend_wakes_the_call_blocked_on_it():
     a minute (celery's socket timeout, set to 60 s here): the call fails, its connection closes."""
     import threading
 
-    from celerytop.control import close_backend
+    from celerytop.control.control import close_backend
     from tests.live import wait_until
     from tests.silent import SilentServer
 
@@ -89,7 +89,7 @@ def test_closing_a_backend_wakes_the_call_blocked_on_it():
 
 
 def test_read_only_is_refused_in_the_command_path_itself(tmp_path):
-    from celerytop.audit import AuditLog
+    from celerytop.control.audit import AuditLog
 
     audit = AuditLog(str(tmp_path / "audit.log"))
     app = Celery("ro", broker="memory://", set_as_current=False)
@@ -104,7 +104,7 @@ def test_read_only_is_refused_in_the_command_path_itself(tmp_path):
 def test_audit_log_appends_json_lines_with_user_and_replies(tmp_path):
     import json
 
-    from celerytop.audit import AuditLog
+    from celerytop.control.audit import AuditLog
 
     path = tmp_path / "nested" / "audit.log"
     audit = AuditLog(str(path))
@@ -121,7 +121,7 @@ def test_audit_log_appends_json_lines_with_user_and_replies(tmp_path):
 def test_broker_actions_take_the_same_guard_and_audit_as_broadcasts(tmp_path):
     import json
 
-    from celerytop.audit import AuditLog
+    from celerytop.control.audit import AuditLog
 
     ran = []
     log = tmp_path / "audit.log"
@@ -156,8 +156,8 @@ def test_read_only_refuses_every_cluster_change_at_the_control_layer(fs, tmp_pat
     (a queue bound to the control exchange, and the task queue's folder)."""
     from celery.worker.control import Panel
 
-    from celerytop.audit import AuditLog
-    from celerytop.control import READ_ONLY_COMMANDS
+    from celerytop.control.audit import AuditLog
+    from celerytop.control.control import READ_ONLY_COMMANDS
     from tests.live import ControlSpy
 
     changing = sorted(name for name, meta in Panel.meta.items()

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from celerytop.recording import Recorder, read_events
+from celerytop.events.recording import Recorder, read_events
 from tests.events import task_lifecycle
 from tests.screen import BIN
 from tests.terminal import Terminal

@@ -9,9 +9,10 @@ worker sends, with some of its task-started events taken out.
 import json
 import random
 
-from celerytop import batch, capture
-from celerytop.model import ClusterModel
-from celerytop.ui.header import header_lines
+from celerytop.events import capture
+from celerytop.model.cluster import ClusterModel
+from celerytop.modes import batch
+from celerytop.ui.widgets.header import header_lines
 from tests.events import event, heartbeat
 
 

@@ -5,8 +5,8 @@ import re
 import pytest
 
 from benchmarks import workload
-from celerytop.filtering import FIELDS, FREE_TEXT_FIELDS, FilterError, parse
-from celerytop.model import ClusterModel
+from celerytop.model.cluster import ClusterModel
+from celerytop.model.filtering import FIELDS, FREE_TEXT_FIELDS, FilterError, parse
 from tests.events import event
 
 TASK = {

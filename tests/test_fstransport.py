@@ -12,10 +12,10 @@ import time
 from queue import Empty
 
 import pytest
+from kombu.transport import filesystem
 from kombu.utils.json import dumps
 
-from celerytop import fstransport
-from kombu.transport import filesystem
+from celerytop.events import fstransport
 from tests.liveapp import make_app
 
 

@@ -18,14 +18,15 @@ import urwid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from celerytop import batch, eventcheck, recording
-from celerytop.capture import ConnectionStatus
-from celerytop.dump import JsonDumper, SafeDumper
-from celerytop.model import ClusterModel
-from celerytop.store import Store
+from celerytop.events import eventcheck, recording
+from celerytop.events.capture import ConnectionStatus
+from celerytop.model.cluster import ClusterModel
+from celerytop.modes import batch
+from celerytop.modes.dump import JsonDumper, SafeDumper
+from celerytop.store.sqlite import Store
 from celerytop.ui.app import MonitorApp
-from celerytop.ui.detail import TaskDetailView, WorkerDetailView, WorkflowView
-from celerytop.ui.inspect_views import InspectView
+from celerytop.ui.views.detail import TaskDetailView, WorkerDetailView, WorkflowView
+from celerytop.ui.views.inspect_views import InspectView
 from tests.events import task_lifecycle
 from tests.hostile import T0, events, hostile_events, nested, recording_text, visible_controls
 
@@ -240,7 +241,7 @@ def test_the_screen_replays_hostile_events_and_shows_only_what_it_draws(tmp_path
 def test_a_camera_replays_hostile_events_into_celerys_state(tmp_path):
     from celery import Celery
 
-    from celerytop import modes
+    from celerytop.modes import runners as modes
 
     path = tmp_path / "hostile.jsonl"
     _uuid, good = task_lifecycle(name="proj.after", t0=T0)

@@ -1,7 +1,7 @@
 import pytest
 
-from celerytop import inputs
-from celerytop.inputs import InputError
+from celerytop.control import inputs
+from celerytop.control.inputs import InputError
 
 
 @pytest.mark.parametrize("text, value", [("10/s", "10/s"), ("100/m", "100/m"), (" 5/h ", "5/h"), ("2.5", "2.5"),

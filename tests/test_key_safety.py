@@ -13,15 +13,16 @@ import pytest
 import urwid
 from celery import Celery
 
-from celerytop import commands, filtering
-from celerytop.capture import ConnectionStatus
-from celerytop.control import Control, Outcome
-from celerytop.keymap import DEFAULT_BINDINGS
-from celerytop.model import ClusterModel
-from celerytop.queues import QueueDepth
+from celerytop.control.control import Control, Outcome
+from celerytop.control.queues import QueueDepth
+from celerytop.events.capture import ConnectionStatus
+from celerytop.model import filtering
+from celerytop.model.cluster import ClusterModel
 from celerytop.ui.app import MonitorApp
-from celerytop.ui.detail import TaskDetailView
-from celerytop.ui.queues_view import QueuesView
+from celerytop.ui.keys import commands
+from celerytop.ui.keys.keymap import DEFAULT_BINDINGS
+from celerytop.ui.views.detail import TaskDetailView
+from celerytop.ui.views.queues_view import QueuesView
 from tests.events import heartbeat, task_lifecycle
 
 SIZE = (120, 40)

@@ -1,10 +1,11 @@
 import pytest
 
-from celerytop import commands, palettes
-from celerytop.capture import ConnectionStatus
-from celerytop.keymap import CONTEXTS, DEFAULT_BINDINGS, Binding, Keymap, key_label
-from celerytop.model import ClusterModel
+from celerytop.events.capture import ConnectionStatus
+from celerytop.model.cluster import ClusterModel
+from celerytop.ui import palettes
 from celerytop.ui.app import MonitorApp
+from celerytop.ui.keys import commands
+from celerytop.ui.keys.keymap import CONTEXTS, DEFAULT_BINDINGS, Binding, Keymap, key_label
 
 
 def test_every_default_binding_names_a_registered_command():
@@ -65,7 +66,7 @@ def test_every_palette_defines_every_style(theme):
 
 
 def test_every_style_the_ui_uses_is_in_the_palette():
-    from celerytop.ui.panes import FOCUS_MAP
+    from celerytop.ui.widgets.panes import FOCUS_MAP
 
     defined = {entry[0] for entry in palettes.palette()}
     assert set(FOCUS_MAP.values()) <= defined

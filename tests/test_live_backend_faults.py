@@ -8,12 +8,12 @@ import sys
 import pytest
 
 from tests.live import REPO_ROOT, wait_until
-from tests.test_live_console import command
-from tests.test_live_drilldown import focus_task
 from tests.liveapp import RESULT_BACKEND_ENV
+from tests.private_brokers import PrivateRedis
 from tests.silent import SilentServer
 from tests.terminal import Terminal
-from tests.private_brokers import PrivateRedis
+from tests.test_live_console import command
+from tests.test_live_drilldown import focus_task
 
 BIN = os.path.join(os.path.dirname(sys.executable), "celerytop")
 

@@ -24,7 +24,7 @@ import pytest
 
 from tests.live import REPO_ROOT, LiveBroker, Workers
 from tests.screen import EventSource
-from tests.terminal import normalise_colour, Terminal
+from tests.terminal import Terminal, normalise_colour
 
 BIN = os.path.join(os.path.dirname(sys.executable), "celerytop")
 
@@ -74,7 +74,7 @@ def capture_log(state_dir):
     """celerytop.log's lines from the capture thread."""
     path = state_dir / "celerytop" / "celerytop.log"
     text = path.read_text(errors="replace") if path.exists() else ""
-    return [line for line in text.splitlines() if "celerytop.capture:" in line]
+    return [line for line in text.splitlines() if "celerytop.events.capture:" in line]
 
 
 def failed_attempts(state_dir):

@@ -8,8 +8,8 @@ import uuid
 
 from tests.live import wait_until
 from tests.screen import cell_fg
-from tests.test_queues import delete_amqp_queues
 from tests.test_live_control import audit_entries, inspect, monitor
+from tests.test_queues import delete_amqp_queues
 
 
 def command(term, line):

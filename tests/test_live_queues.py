@@ -7,10 +7,10 @@ import json
 
 import redis
 
-from celerytop.queues import DepthProbe
+from celerytop.control.queues import DepthProbe
 from tests.live import wait_until
-from tests.test_live_control import audit_entries, monitor
 from tests.test_live_console import command
+from tests.test_live_control import audit_entries, monitor
 from tests.test_queues import delete_amqp_queues, publish
 
 

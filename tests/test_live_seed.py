@@ -8,10 +8,9 @@ waiting), never about how long anything took.
 import os
 import sys
 
-from celerytop import seed
-from celerytop.control import Control
-from celerytop.model import ClusterModel
-
+from celerytop.control.control import Control
+from celerytop.model import seed
+from celerytop.model.cluster import ClusterModel
 from tests.events import heartbeat
 from tests.live import REPO_ROOT, wait_until
 from tests.terminal import Terminal

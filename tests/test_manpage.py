@@ -6,7 +6,7 @@ import click
 
 from celerytop import manpage
 from celerytop.cli import command
-from celerytop.keymap import Keymap
+from celerytop.ui.keys.keymap import Keymap
 
 MAN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "man", "celerytop.1")
 
@@ -109,8 +109,8 @@ def test_readme_mentions_every_option():
 
 
 def test_every_prompt_command_is_in_the_man_page_and_the_help():
-    from celerytop import cmdline
-    from celerytop.ui.help import help_lines
+    from celerytop.control import cmdline
+    from celerytop.ui.views.help import help_lines
 
     page = committed()
     shown = "\n".join(line.text for line in help_lines(Keymap()))

@@ -1,10 +1,9 @@
 import time
 
 import pytest
-
 from celery.events.state import State
 
-from celerytop.model import ClusterModel
+from celerytop.model.cluster import ClusterModel
 from tests.events import event, heartbeat, task_lifecycle
 
 
@@ -153,7 +152,7 @@ def test_same_final_states_as_celerys_own_state():
 
 
 def test_failures_have_their_own_bound_when_successes_flood_in():
-    from celerytop.filtering import parse
+    from celerytop.model.filtering import parse
 
     model = ClusterModel(max_tasks=5, max_failures=2)
     failed = []
@@ -170,7 +169,7 @@ def test_failures_have_their_own_bound_when_successes_flood_in():
 
 
 def test_query_filters_and_sorts():
-    from celerytop.filtering import parse
+    from celerytop.model.filtering import parse
 
     model = ClusterModel()
     ids = {}

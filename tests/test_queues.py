@@ -12,10 +12,8 @@ import socket
 import pytest
 import redis
 
-from celerytop.queues import (
-    NOT_DECLARED, DepthHistory, DepthProbe, QueueDepth, consumers_by_queue, format_duration,
-    format_rate, migrate, queue_names,
-)
+from celerytop.control.queues import (NOT_DECLARED, DepthHistory, DepthProbe, QueueDepth, consumers_by_queue,
+                                      format_duration, format_rate, migrate, queue_names)
 from tests.live import wait_until
 from tests.liveapp import make_app
 

@@ -2,8 +2,8 @@
 
 import time
 
-from celerytop import reconcile
-from celerytop.model import ClusterModel
+from celerytop.control import reconcile
+from celerytop.model.cluster import ClusterModel
 from tests.events import event, heartbeat, task_lifecycle
 
 

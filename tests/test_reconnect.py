@@ -10,9 +10,9 @@ import threading
 import pytest
 from kombu import Connection
 
-from celerytop import capture
-from celerytop.capture import Backoff, ConnectionStatus, EventCapture, broker_addresses, failure_text
-from celerytop.ui.header import connection_markup
+from celerytop.events import capture
+from celerytop.events.capture import Backoff, ConnectionStatus, EventCapture, broker_addresses, failure_text
+from celerytop.ui.widgets.header import connection_markup
 from tests.live import wait_until
 
 

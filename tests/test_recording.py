@@ -13,17 +13,9 @@ import time
 
 import pytest
 
-from celerytop import recording
-from celerytop.recording import (
-    MAX_SPEED,
-    MIN_SPEED,
-    ReadStats,
-    Recorder,
-    RecordingError,
-    Replayer,
-    read_events,
-    replay_all,
-)
+from celerytop.events import recording
+from celerytop.events.recording import (MAX_SPEED, MIN_SPEED, ReadStats, Recorder, RecordingError, Replayer,
+                                        read_events, replay_all)
 
 
 def event(n: int, at: float = 1000.0, **fields) -> dict:

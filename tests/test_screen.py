@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from celerytop.keymap import Keymap
+from celerytop.ui.keys.keymap import Keymap
 from tests.screen import BIN, EventSource, cell_fg, connected, monitor
 from tests.terminal import Terminal
 

@@ -7,8 +7,8 @@ import uuid as uuidlib
 
 import pytest
 
-from celerytop import cmdline
-from celerytop.keymap import Keymap
+from celerytop.control import cmdline
+from celerytop.ui.keys.keymap import Keymap
 from tests.screen import EventSource, cell_fg, connected, monitor
 
 

@@ -46,9 +46,9 @@ def test_an_offline_worker_is_dated_its_running_task_flagged_and_after_the_limit
 
 
 def test_batch_json_lists_every_offline_worker_however_long_gone():
-    from celerytop import batch
-    from celerytop.capture import ConnectionStatus
-    from celerytop.model import ClusterModel
+    from celerytop.events.capture import ConnectionStatus
+    from celerytop.model.cluster import ClusterModel
+    from celerytop.modes import batch
     from tests.events import heartbeat
 
     model = ClusterModel()

@@ -4,7 +4,7 @@ keys that pause, step and change the speed."""
 import json
 import time
 
-from celerytop import formatting
+from celerytop.present import formatting
 from tests.events import heartbeat, task_lifecycle
 from tests.screen import BIN
 from tests.terminal import Terminal

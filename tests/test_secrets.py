@@ -26,7 +26,7 @@ import uuid
 
 import pytest
 
-from celerytop import formatting
+from celerytop.present import formatting
 from tests.live import REPO_ROOT, wait_until
 from tests.screen import BIN
 from tests.terminal import Terminal

@@ -14,9 +14,9 @@ from decimal import Decimal
 
 import pytest
 
-from celerytop.filtering import parse
-from celerytop.model import SORT_ORDER, ClusterModel
-from celerytop.store import SnapshotCamera, Store, StoreError
+from celerytop.model.cluster import SORT_ORDER, ClusterModel
+from celerytop.model.filtering import parse
+from celerytop.store.sqlite import SnapshotCamera, Store, StoreError
 from tests.events import event, heartbeat, task_lifecycle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -339,7 +339,7 @@ def test_a_second_store_on_the_same_file_only_reads(tmp_path):
 
 HOLD_LOCK = """
 import sys
-from celerytop.store import Store
+from celerytop.store.sqlite import Store
 store = Store(sys.argv[1])
 assert store.acquire_writer()
 print("locked", flush=True)
@@ -370,8 +370,8 @@ def test_a_writer_in_another_process_keeps_this_one_reading(tmp_path):
 # -- killed mid-write ------------------------------------------------------------------
 WRITE_UNTIL_KILLED = """
 import sys, time
-from celerytop.model import ClusterModel
-from celerytop.store import Store
+from celerytop.model.cluster import ClusterModel
+from celerytop.store.sqlite import Store
 from tests.events import task_lifecycle
 
 

@@ -2,11 +2,12 @@
 
 import json
 
-from celerytop import batch, capture
-from celerytop.consumers import _matcher
-from celerytop.fastjson import loads_json
-from celerytop.model import ClusterModel
-from celerytop.ui.header import header_lines
+from celerytop.events import capture
+from celerytop.events.consumers import _matcher
+from celerytop.events.fastjson import loads_json
+from celerytop.model.cluster import ClusterModel
+from celerytop.modes import batch
+from celerytop.ui.widgets.header import header_lines
 from tests.events import event
 
 

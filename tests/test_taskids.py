@@ -1,11 +1,11 @@
-"""Task ids as people type them (celerytop.taskids) against the model's prefix look-up
+"""Task ids as people type them (celerytop.model.taskids) against the model's prefix look-up
 (ClusterModel.task_ids_starting): unique prefixes resolve, short, ambiguous and unknown
 ones are refused saying why, full uuids are used as typed."""
 
 import pytest
 
-from celerytop.model import ClusterModel
-from celerytop.taskids import TaskIdError, notes, resolve, resolve_all
+from celerytop.model.cluster import ClusterModel
+from celerytop.model.taskids import TaskIdError, notes, resolve, resolve_all
 from tests.events import event, task_lifecycle
 
 ALPHA = "ec9a0c6e-1b2c-4d5e-8f90-0123456789ab"

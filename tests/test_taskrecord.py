@@ -11,8 +11,8 @@ model and through celery's ``State`` and compare type and value.
 
 import math
 
-from celerytop.model import ClusterModel
-from celerytop.taskrecord import EVENT_FIELDS, TaskRecord
+from celerytop.model.cluster import ClusterModel
+from celerytop.model.taskrecord import EVENT_FIELDS, TaskRecord
 from tests.events import event
 from tests.test_model_equivalence import assert_same_tasks, run_both
 
@@ -39,7 +39,7 @@ def test_values_a_double_cannot_hold_come_back_as_they_were_sent():
         event("task-succeeded", timestamp=1700000002.5, uuid="t-int", result="1", runtime=0.25, clock=7.0),
         event("task-received", timestamp=1700000003.5, uuid="t-str", name="proj.b", args="()", kwargs="{}",
               clock=2 ** 60),
-        # a NaN runtime, a string where a time belongs, a time of True: malformed (celerytop.eventcheck)
+        # a NaN runtime, a string where a time belongs, a time of True: malformed (celerytop.events.eventcheck)
         event("task-succeeded", timestamp=1700000003.6, uuid="t-int", runtime=float("nan")),
         event("task-succeeded", timestamp=1700000003.7, uuid="t-str", runtime="soon"),
         # args that are not text, args with a NUL, args without kwargs

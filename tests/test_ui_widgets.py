@@ -1,7 +1,7 @@
 """The urwid widgets rendered directly, without a terminal."""
 
-from celerytop.capture import ConnectionStatus
-from celerytop.model import ClusterModel
+from celerytop.events.capture import ConnectionStatus
+from celerytop.model.cluster import ClusterModel
 from celerytop.ui.app import MonitorApp
 from tests.events import heartbeat, task_lifecycle
 
@@ -116,7 +116,7 @@ def test_a_filter_narrows_12k_tasks_exactly():
 def test_no_task_events_hint_only_when_workers_are_busy():
     import time
 
-    from celerytop.seed import SeedReport
+    from celerytop.model.seed import SeedReport
 
     status = ConnectionStatus(monotonic=lambda: time.monotonic() - 60)
     status.connected()  # connected a minute ago
@@ -133,8 +133,8 @@ def test_no_task_events_hint_only_when_workers_are_busy():
 
 
 def test_workers_offline_longer_than_the_limit_fold_into_one_line():
-    from celerytop.model import WorkerRow
-    from celerytop.ui.panes import FoldedWorkers, fold_offline, worker_cells
+    from celerytop.model.cluster import WorkerRow
+    from celerytop.ui.widgets.panes import FoldedWorkers, fold_offline, worker_cells
 
     def row(name, online, age):
         return WorkerRow(name, online, 1 if online else None, 5, None, age, "py-celery 5.7.0")
@@ -153,7 +153,7 @@ def test_workers_offline_longer_than_the_limit_fold_into_one_line():
 
 
 def test_limits_read_from_inspect_registered_show_none_as_a_dash():
-    from celerytop.control import limit_text, limits_on_workers, task_info
+    from celerytop.control.control import limit_text, limits_on_workers, task_info
 
     # the shape celery's 'inspect registered rate_limit time_limit soft_time_limit' replies in
     replies = {"w1@h": ["tests.add [rate_limit=10/m time_limit=60 soft_time_limit=30]",
@@ -167,7 +167,7 @@ def test_limits_read_from_inspect_registered_show_none_as_a_dash():
 
 
 def test_a_value_offered_in_a_prompt_is_replaced_by_typing_and_kept_by_editing():
-    from celerytop.ui.prompt import Prompt
+    from celerytop.ui.widgets.prompt import Prompt
 
     prompt = Prompt("rate limit: ", "", lambda text: None, lambda: None)
     prompt.offer("10/m")

@@ -10,10 +10,9 @@ root and its parent.  The group ids come from the result backend
 """
 import sys
 
-
-from celerytop.control import GroupLookup
-from celerytop.model import ClusterModel
-from celerytop.ui.detail import WorkflowView
+from celerytop.control.control import GroupLookup
+from celerytop.model.cluster import ClusterModel
+from celerytop.ui.views.detail import WorkflowView
 from tests.events import event
 
 CLIENT, WORKER = "gen9690@vm", "w1@vm"

@@ -12,7 +12,7 @@ import time
 from celery import Celery
 from celery.signals import worker_init
 
-from celerytop import fstransport
+from celerytop.events import fstransport
 
 DEMO_DIR_ENV = "CELERYTOP_DEMO_DIR"
 

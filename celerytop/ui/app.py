@@ -15,22 +15,26 @@ import time
 import urwid
 from urwid.display import raw
 
-from celerytop import capture, filtering, formatting, palettes, seed
-from celerytop.history import History
-from celerytop.keymap import CONTEXTS, Keymap, key_label
-from celerytop.model import SORT_ORDER, SORTS
-from celerytop.ui.actions import ControlActions
-from celerytop.ui.console import CommandConsole
-from celerytop.ui.detail import AuditView, TaskDetailView, WorkerDetailView, WorkflowView
-from celerytop.ui.dialogs import ConfirmDialog
-from celerytop.ui.header import Alarm, Header, ignored_events_note
-from celerytop.ui.help import HelpOverlay
-from celerytop.ui.inspect_views import InspectView
-from celerytop.ui.panes import (TASK_COLUMNS, WORKER_COLUMNS, FoldedWorkers, Pane, fold_offline, task_cells,
-                                worker_cells)
-from celerytop.ui.prompt import Prompt
-from celerytop.ui.queues_view import QueueMonitor, QueuesView
-from celerytop.ui.statusbar import StatusBar
+from celerytop.control.history import History
+from celerytop.events import capture
+from celerytop.model import filtering, seed
+from celerytop.model.cluster import SORT_ORDER, SORTS
+from celerytop.present import formatting
+from celerytop.present.errors import one_line_error
+from celerytop.ui import palettes
+from celerytop.ui.controllers.actions import ControlActions
+from celerytop.ui.controllers.console import CommandConsole
+from celerytop.ui.keys.keymap import CONTEXTS, Keymap, key_label
+from celerytop.ui.views.detail import AuditView, TaskDetailView, WorkerDetailView, WorkflowView
+from celerytop.ui.views.help import HelpOverlay
+from celerytop.ui.views.inspect_views import InspectView
+from celerytop.ui.views.queues_view import QueueMonitor, QueuesView
+from celerytop.ui.widgets.dialogs import ConfirmDialog
+from celerytop.ui.widgets.header import Alarm, Header, ignored_events_note
+from celerytop.ui.widgets.panes import (TASK_COLUMNS, WORKER_COLUMNS, FoldedWorkers, Pane, fold_offline, task_cells,
+                                        worker_cells)
+from celerytop.ui.widgets.prompt import Prompt
+from celerytop.ui.widgets.statusbar import StatusBar
 
 #: Seconds connected with workers answering pings but no task event seen,
 #: before the header suggests that task events are off.
@@ -315,12 +319,12 @@ class MonitorApp:
         future.add_done_callback(lambda f: self.deliver(self._groups_looked_up, view, uuids, f))
 
     def _groups_looked_up(self, view, uuids, future) -> None:
-        from celerytop.control import GroupLookup
+        from celerytop.control.control import GroupLookup
 
         try:
             found = future.result()
         except Exception as exc:  # noqa: BLE001 - shown in the view
-            found = GroupLookup(error=capture.one_line_error(exc))
+            found = GroupLookup(error=one_line_error(exc))
         view.groups_found(uuids, found)
 
     def show_traceback(self) -> None:
@@ -344,14 +348,14 @@ class MonitorApp:
         future.add_done_callback(lambda f: self.deliver(self._result_fetched, view, f))
 
     def _result_fetched(self, view, future) -> None:
-        from celerytop.control import BackendResult
+        from celerytop.control.control import BackendResult
 
         if future is not view.latest_fetch:
             return  # r was pressed again meanwhile: that newer answer is the one shown
         try:
             view.backend = future.result()
         except Exception as exc:  # noqa: BLE001 - shown in the view
-            view.backend = BackendResult(error=capture.one_line_error(exc))
+            view.backend = BackendResult(error=one_line_error(exc))
         view.fetching = False
         view.refresh()
         self.flash("result fetched" if not view.backend.error else view.backend.error,
@@ -383,7 +387,7 @@ class MonitorApp:
         try:
             replies = future.result()
         except Exception as exc:  # noqa: BLE001
-            view.error = "inspect failed: " + capture.one_line_error(exc)
+            view.error = "inspect failed: " + one_line_error(exc)
         else:
             if all(reply is None for reply in replies.values()):
                 view.error = f"the worker did not answer inspect within {self.control.timeout:g} s"
@@ -417,7 +421,7 @@ class MonitorApp:
 
     def ask(self, caption: str, text: str, parse, on_value, completions=()) -> None:
         """Prompt for a value; ``parse`` checks it (InputError explains and sends nothing)."""
-        from celerytop.inputs import InputError
+        from celerytop.control.inputs import InputError
 
         def submitted(typed):
             self.close_prompt()
@@ -785,7 +789,7 @@ class MonitorApp:
             report = seed.seed(self.model, self.control, enable_events=self.enable_events)
             self.deliver(self._seeded, report, "", connection)
         except Exception as exc:  # noqa: BLE001 - shown on screen, never raised
-            self.deliver(self._seeded, None, capture.one_line_error(exc), connection)
+            self.deliver(self._seeded, None, one_line_error(exc), connection)
 
     def _worker_appeared(self, _hostname) -> None:
         """The model's ``on_new_worker``, on whichever thread added the worker:

@@ -1,0 +1,261 @@
+"""The queues view and the sampler behind it: depth and consumers of every
+queue, a sparkline and a trend; purge and migrate after a confirmation.
+
+Sampling starts the first time the view opens and goes on in the
+background (one thread, its own broker connection), so the sparkline has
+history when the view is opened again.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import urwid
+
+from celerytop.control import queues
+from celerytop.present import formatting
+from celerytop.present.errors import one_line_error
+from celerytop.ui.views.detail import DetailView
+from celerytop.ui.widgets.lazylist import Row
+from celerytop.ui.widgets.panes import FOCUS_MAP
+
+#: Seconds between depth samples.
+SAMPLE_EVERY = 3.0
+#: Ask workers which queues they consume every this many samples.
+ASK_QUEUES_EVERY = 5
+SPARK_WIDTH = 24
+
+
+class QueueMonitor:
+    def __init__(self, app, interval: float = SAMPLE_EVERY):
+        self.app = app
+        self.interval = interval
+        self.history = queues.DepthHistory()
+        self.depths: dict = {}  # name -> QueueDepth
+        self.consumers: dict = {}  # name -> [hostname]
+        self.names: list = []
+        self.error = ""
+        self.sampled_at = None
+        self.running = False
+        self._samples = 0
+        self._learning = False
+        self._probe = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="celerytop-queues")
+
+    @property
+    def control(self):
+        return self.app.control
+
+    def app_queue_names(self) -> list:
+        return queues.queue_names(self.control.app, {}) if self.control is not None else []
+
+    def known_names(self) -> list:
+        return sorted(set(self.names) | set(self.app_queue_names()))
+
+    def learn_names(self) -> None:
+        """Ask the workers which queues they consume (for completion), unless sampling does."""
+        if self.running or self.control is None or self._learning:
+            return
+        self._learning = True
+        future = self.control.submit(self.control.inspect, "active_queues")
+        future.add_done_callback(lambda f: self.app.deliver(self._learned, f))
+
+    def _learned(self, future) -> None:
+        self._learning = False
+        try:
+            replies = future.result()
+        except Exception:  # noqa: BLE001 - completion is a convenience
+            return
+        self.consumers = queues.consumers_by_queue(replies)
+        self.names = sorted(set(self.names) | set(queues.queue_names(self.control.app, replies)))
+
+    # -- sampling ----------------------------------------------------------------------
+    def start(self) -> None:
+        if self.running or self.control is None:
+            return
+        self.running = True
+        self.sample_now()
+
+    def sample_now(self) -> None:
+        future = self._executor.submit(self._measure, self._samples % ASK_QUEUES_EVERY == 0)
+        self._samples += 1
+        future.add_done_callback(lambda f: self.app.deliver(self._measured, f))
+
+    def _probe_for(self):
+        if self._probe is None:
+            self._probe = queues.DepthProbe(self.control.app)
+        return self._probe
+
+    def _measure(self, ask_workers: bool):
+        """On the sampler thread: (active_queues replies or None, depths, when)."""
+        replies = None
+        if ask_workers:
+            # through the control executor: two broadcasts in flight at once lose replies
+            replies = self.control.submit(self.control.inspect, "active_queues").result()
+        names = queues.queue_names(self.control.app, replies if replies is not None else {})
+        names = sorted(set(names) | set(self.names))
+        return replies, self._probe_for().measure(names), time.time()
+
+    def _measured(self, future) -> None:
+        try:
+            replies, depths, when = future.result()
+        except Exception as exc:  # noqa: BLE001 - shown in the view, sampling goes on
+            self.error = one_line_error(exc)
+        else:
+            self.error = ""
+            if replies is not None:
+                self.consumers = queues.consumers_by_queue(replies)
+            for depth in depths:
+                self.depths[depth.name] = depth
+                if depth.messages is not None:
+                    self.history.add(depth.name, when, depth.messages)
+            self.names = sorted(self.depths)
+            self.sampled_at = when
+        self.app.queues_changed()
+        if self.running and self.app.loop is not None:
+            self.app.loop.set_alarm_in(self.interval, lambda *_: self.sample_now())
+
+    def consumer_count(self, name: str):
+        """The broker's count where it has one (AMQP), else the workers consuming it."""
+        depth = self.depths.get(name)
+        if depth is not None and depth.consumers is not None:
+            return depth.consumers
+        return len(self.consumers.get(name, []))
+
+    def consumer_names(self, name: str) -> str:
+        return ", ".join(self.consumers.get(name, []))
+
+    # -- purge and migrate ---------------------------------------------------------------
+    def purge(self, names: list) -> None:
+        """Count the messages, ask, then purge exactly ``names``."""
+        if not self.app.actions.allowed("purge"):
+            return
+        future = self._executor.submit(self._probe_for().measure, names)
+        future.add_done_callback(lambda f: self.app.deliver(self._confirm_purge, names, f))
+
+    def _confirm_purge(self, names, future) -> None:
+        try:
+            depths = future.result()
+        except Exception as exc:  # noqa: BLE001
+            self.app.flash(f"purge: cannot count the messages: {one_line_error(exc)}", seconds=10)
+            return
+        total = sum(d.messages or 0 for d in depths)
+        lines = [f"  {formatting.sanitize(d.name)}: "
+                 + (f"{d.messages} message(s)" if d.messages is not None else formatting.sanitize(d.error))
+                 for d in depths]
+        lines.append("Every other queue is left alone. Deleted messages cannot be recovered.")
+        title = f"Purge {total} message(s) from {', '.join(names)}?"
+        self.app.confirm(title, lines, lambda: self._purge(names))
+
+    def _purge(self, names) -> None:
+        def action():
+            removed = [(name, self._probe_for().purge(name)) for name in names]
+            return "removed " + ", ".join(f"{count} from {name}" for name, count in removed)
+
+        future = self._executor.submit(self.control.run_on_broker, "purge", {"queues": names}, action)
+        future.add_done_callback(lambda f: self.app.deliver(self._done, f))
+
+    def migrate(self, url: str, names: list) -> None:
+        if not self.app.actions.allowed("migrate"):
+            return
+        names = names or self.app_queue_names()
+        future = self._executor.submit(self._probe_for().measure, names)
+        future.add_done_callback(lambda f: self.app.deliver(self._confirm_migrate, url, names, f))
+
+    def _confirm_migrate(self, url, names, future) -> None:
+        try:
+            depths = future.result()
+        except Exception as exc:  # noqa: BLE001
+            self.app.flash(f"migrate: cannot count the messages: {one_line_error(exc)}", seconds=10)
+            return
+        shown = formatting.mask_url(url)
+        lines = [f"  {formatting.sanitize(d.name)}: {d.messages if d.messages is not None else '?'} message(s)"
+                 for d in depths]
+        lines.append(f"They are moved to {shown} and removed from this broker.")
+        self.app.confirm(f"Migrate {', '.join(names)} to {shown}?", lines, lambda: self._migrate(url, names))
+
+    def _migrate(self, url, names) -> None:
+        shown = formatting.mask_url(url)
+
+        def progress(count):
+            self.app.deliver(self.app.flash, f"migrate: {count} message(s) moved to {shown}…", 30)
+
+        def action():
+            moved = queues.migrate(self.control.app, url, names, progress=progress)
+            return f"moved {moved} message(s) from {', '.join(names)} to {shown}"
+
+        arguments = {"url": shown, "queues": names}
+        future = self._executor.submit(self.control.run_on_broker, "migrate", arguments, action)
+        future.add_done_callback(lambda f: self.app.deliver(self._done, f))
+
+    def _done(self, future) -> None:
+        try:
+            outcome = future.result()
+        except Exception as exc:  # noqa: BLE001
+            self.app.flash(one_line_error(exc), seconds=15)
+            return
+        self.app.flash(outcome.summary(), seconds=15)
+        if self.running:
+            self.sample_now()
+
+    def close(self) -> None:
+        self.running = False
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._probe is not None:
+            try:
+                self._probe.close()
+            except Exception:  # noqa: BLE001 - closing at exit
+                pass
+
+
+class QueueRow(urwid.AttrMap):
+    """One queue's line; ``p`` purges the queue under the cursor."""
+
+    def __init__(self, markup, name: str):
+        super().__init__(Row(markup), None, FOCUS_MAP)
+        self.queue = name
+
+
+class QueuesView(DetailView):
+    context = "queues"
+
+    def __init__(self, monitor: QueueMonitor):
+        self.monitor = monitor
+        super().__init__(f" Queues  (depth every {monitor.interval:g} s; p purges the queue under the cursor)")
+        self.refresh()
+
+    def selected_queue(self):
+        widget = self.walker.get_focus()[0]
+        return getattr(widget, "queue", None)
+
+    def refresh(self) -> None:
+        monitor = self.monitor
+        lines: list = []
+        if monitor.error:
+            self.block(lines, [f"cannot measure: {formatting.sanitize(monitor.error)}"], "status.warn")
+        if monitor.sampled_at is None:
+            self.block(lines, ["measuring…"])
+            self.set_lines(lines)
+            return
+        width = max([5] + [len(name) for name in monitor.names])
+        # what matters most comes first: a narrow terminal clips the consumers' names
+        head = (f"  {'QUEUE'.ljust(width)}  {'MESSAGES':>8}  {'CONSUMERS':>9}  {'DEPTH':<{SPARK_WIDTH}}  "
+                f"{'TREND':<30}  CONSUMED BY")
+        lines.append(Row(("column.head", head)))
+        for name in monitor.names:
+            depth = monitor.depths[name]
+            messages = f"{depth.messages:>8}" if depth.messages is not None else f"{'?':>8}"
+            trend = monitor.history.trend(name) if depth.messages is not None else depth.error
+            spark = monitor.history.sparkline(name, SPARK_WIDTH)
+            markup = [
+                ("row", f"  {formatting.sanitize(name).ljust(width)}  {messages}  {monitor.consumer_count(name):>9}  "),
+                ("help.key", f"{spark:>{SPARK_WIDTH}}"),
+                ("status.warn" if depth.error else "row", f"  {formatting.sanitize(trend):<30}  "),
+                ("row", formatting.sanitize(monitor.consumer_names(name))),
+            ]
+            lines.append(QueueRow(markup, name))
+        lines.append(Row(("row", "")))
+        lines.append(Row(("row", f"  sampled {formatting.format_clock(monitor.sampled_at)}; "
+                                 ":purge -Q NAME and :migrate URL work from the prompt too")))
+        self.set_lines(lines)
