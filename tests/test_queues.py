@@ -12,8 +12,10 @@ import socket
 import pytest
 import redis
 
-from celerytop.control.queues import (NOT_DECLARED, DepthHistory, DepthProbe, QueueDepth, consumers_by_queue,
-                                      format_duration, format_rate, migrate, queue_names)
+from celerytop.control.queues.migrate import migrate
+from celerytop.control.queues.names import consumers_by_queue, queue_names
+from celerytop.control.queues.probe import NOT_DECLARED, DepthProbe, QueueDepth
+from celerytop.control.queues.trend import DepthHistory, format_duration, format_rate
 from tests.live import wait_until
 from tests.liveapp import make_app
 

@@ -13,7 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import urwid
 
-from celerytop.control import queues
+from celerytop.control.queues import migrate as migration
+from celerytop.control.queues.names import consumers_by_queue, queue_names
+from celerytop.control.queues.probe import DepthProbe
+from celerytop.control.queues.trend import DepthHistory
 from celerytop.present import formatting
 from celerytop.present.errors import one_line_error
 from celerytop.ui.views.detail import DetailView
@@ -31,7 +34,7 @@ class QueueMonitor:
     def __init__(self, app, interval: float = SAMPLE_EVERY):
         self.app = app
         self.interval = interval
-        self.history = queues.DepthHistory()
+        self.history = DepthHistory()
         self.depths: dict = {}  # name -> QueueDepth
         self.consumers: dict = {}  # name -> [hostname]
         self.names: list = []
@@ -48,7 +51,7 @@ class QueueMonitor:
         return self.app.control
 
     def app_queue_names(self) -> list:
-        return queues.queue_names(self.control.app, {}) if self.control is not None else []
+        return queue_names(self.control.app, {}) if self.control is not None else []
 
     def known_names(self) -> list:
         return sorted(set(self.names) | set(self.app_queue_names()))
@@ -67,8 +70,8 @@ class QueueMonitor:
             replies = future.result()
         except Exception:  # noqa: BLE001 - completion is a convenience
             return
-        self.consumers = queues.consumers_by_queue(replies)
-        self.names = sorted(set(self.names) | set(queues.queue_names(self.control.app, replies)))
+        self.consumers = consumers_by_queue(replies)
+        self.names = sorted(set(self.names) | set(queue_names(self.control.app, replies)))
 
     # -- sampling ----------------------------------------------------------------------
     def start(self) -> None:
@@ -84,7 +87,7 @@ class QueueMonitor:
 
     def _probe_for(self):
         if self._probe is None:
-            self._probe = queues.DepthProbe(self.control.app)
+            self._probe = DepthProbe(self.control.app)
         return self._probe
 
     def _measure(self, ask_workers: bool):
@@ -93,7 +96,7 @@ class QueueMonitor:
         if ask_workers:
             # through the control executor: two broadcasts in flight at once lose replies
             replies = self.control.submit(self.control.inspect, "active_queues").result()
-        names = queues.queue_names(self.control.app, replies if replies is not None else {})
+        names = queue_names(self.control.app, replies if replies is not None else {})
         names = sorted(set(names) | set(self.names))
         return replies, self._probe_for().measure(names), time.time()
 
@@ -105,7 +108,7 @@ class QueueMonitor:
         else:
             self.error = ""
             if replies is not None:
-                self.consumers = queues.consumers_by_queue(replies)
+                self.consumers = consumers_by_queue(replies)
             for depth in depths:
                 self.depths[depth.name] = depth
                 if depth.messages is not None:
@@ -182,7 +185,7 @@ class QueueMonitor:
             self.app.deliver(self.app.flash, f"migrate: {count} message(s) moved to {shown}…", 30)
 
         def action():
-            moved = queues.migrate(self.control.app, url, names, progress=progress)
+            moved = migration.migrate(self.control.app, url, names, progress=progress)
             return f"moved {moved} message(s) from {', '.join(names)} to {shown}"
 
         arguments = {"url": shown, "queues": names}
