@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from kombu import Connection
 
 from celerytop.control.queues.names import queue_names
-from celerytop.control.queues.probe import _one_line
+from celerytop.present.errors import one_line_error
 from celerytop.present.formatting import mask_secrets
 
 #: Seconds ``migrate`` waits for one more message before it is done.
@@ -35,7 +35,8 @@ def destination_connection(app, destination_url: str) -> Connection:
             connect_timeout=app.conf.broker_connection_timeout)
         connection.transport  # loads the transport: an unknown scheme fails here, not mid-move
     except Exception as exc:
-        raise ValueError(mask_secrets(f"bad broker URL {destination_url!r}: {_one_line(exc)}")) from None
+        reason = one_line_error(exc, with_type=False, limit=None)  # uncut: masked next
+        raise ValueError(mask_secrets(f"bad broker URL {destination_url!r}: {reason}")) from None
     return connection
 
 

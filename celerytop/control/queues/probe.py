@@ -31,6 +31,8 @@ from kombu import Connection
 from kombu.exceptions import OperationalError
 from kombu.transport import virtual
 
+from celerytop.present.errors import one_line_error
+
 #: What a 404 from a passive declare means to the user.
 NOT_DECLARED = "not declared on the broker"
 
@@ -43,12 +45,6 @@ class QueueDepth:
     messages: int | None  # None when it could not be measured
     consumers: int | None  # None where the broker cannot say (redis, filesystem)
     error: str = ""  # one line
-
-
-def _one_line(exc: BaseException) -> str:
-    message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc  # no repr quotes
-    text = " ".join(str(message).split())
-    return text or type(exc).__name__
 
 
 class DepthProbe:
@@ -126,7 +122,8 @@ class DepthProbe:
             raise
         except Exception as exc:
             self._drop_channel()  # AMQP closes the channel on any channel error
-            error = NOT_DECLARED if getattr(exc, "code", None) == 404 else _one_line(exc)
+            not_declared = getattr(exc, "code", None) == 404
+            error = NOT_DECLARED if not_declared else one_line_error(exc, with_type=False, limit=None)
             return QueueDepth(name, None, None, error)
 
     def measure(self, names) -> list[QueueDepth]:
@@ -146,7 +143,7 @@ class DepthProbe:
                 depths.append(self._measure_one(name))
             except Exception as exc:
                 self._reset()  # the next measure() tries afresh
-                error = _one_line(exc)
+                error = one_line_error(exc, with_type=False, limit=None)
                 depths += [QueueDepth(n, None, None, error) for n in names[index:]]
                 break
         return depths
