@@ -15,7 +15,7 @@ import redis
 from celerytop.control.queues.migrate import migrate
 from celerytop.control.queues.names import consumers_by_queue, queue_names
 from celerytop.control.queues.probe import NOT_DECLARED, DepthProbe, QueueDepth
-from celerytop.control.queues.trend import DepthHistory, format_duration, format_rate
+from celerytop.control.queues.trend import DepthHistory
 from tests.live import wait_until
 from tests.liveapp import make_app
 
@@ -286,13 +286,6 @@ def test_trend_wording():
     assert history_of([5, 5, 6, 5, 5]).trend("q") == "steady"
     assert history_of([0, 0, 0]).trend("q") == "steady"
     assert history_of([100, 50, 0]).trend("q") == "draining 50/s, empty now"
-
-
-def test_rates_and_durations_are_compact():
-    assert [format_rate(r) for r in (0.5, 0.05, 0.001, 2, 2.5, 12, 999.4, 1234, 56_000, 3_000_000)] == [
-        "0.5/s", "0.05/s", "<0.01/s", "2/s", "2.5/s", "12/s", "999/s", "1.2k/s", "56k/s", "3M/s"]
-    assert [format_duration(s) for s in (0.2, 45, 125, 3 * 3600, 5 * 86400)] == [
-        "~1 s", "~45 s", "~2 min", "~3 h", "~5 d"]
 
 
 # -- queue names and consumers (no broker) ---------------------------------------------

@@ -6,6 +6,8 @@ import bisect
 import math
 from collections import deque
 
+from celerytop.present.formatting import format_duration, format_rate
+
 SPARK_BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
@@ -90,10 +92,10 @@ class DepthHistory:
         if abs(rate) * (recent[-1][0] - recent[0][0]) < 1:
             return "steady"
         if rate > 0:
-            return f"growing {format_rate(rate)}"
+            return f"growing {format_rate(rate, estimate=True)}"
         latest = recent[-1][1]
-        eta = "empty now" if latest <= 0 else f"empty in {format_duration(latest / -rate)}"
-        return f"draining {format_rate(-rate)}, {eta}"
+        eta = "empty now" if latest <= 0 else f"empty in {format_duration(latest / -rate, estimate=True)}"
+        return f"draining {format_rate(-rate, estimate=True)}, {eta}"
 
 
 def _slope(samples: list[tuple[float, int]]) -> float | None:
@@ -106,37 +108,3 @@ def _slope(samples: list[tuple[float, int]]) -> float | None:
     if spread <= 0:
         return None
     return sum((t - mean_t) * (m - mean_m) for t, m in samples) / spread
-
-
-def _trim(number: float, decimals: int) -> str:
-    text = f"{number:.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def format_rate(rate: float) -> str:
-    """Compactly: ``0.5/s``, ``12/s``, ``1.2k/s``, ``3M/s``."""
-    rate = abs(rate)
-    if rate < 0.01:
-        return "<0.01/s"
-    if rate < 1:
-        return f"{_trim(rate, 2 if rate < 0.1 else 1)}/s"
-    if round(rate, 1) < 10:
-        return f"{_trim(rate, 1)}/s"
-    if round(rate) < 1000:
-        return f"{round(rate)}/s"
-    scaled, unit = rate / 1e3, "k"
-    if round(scaled) >= 1000:
-        scaled, unit = rate / 1e6, "M"
-    return f"{_trim(scaled, 1) if round(scaled, 1) < 10 else round(scaled)}{unit}/s"
-
-
-def format_duration(seconds: float) -> str:
-    """Roughly: ``~45 s``, ``~2 min``, ``~3 h``, ``~2 d``."""
-    seconds = max(0.0, seconds)
-    if round(seconds) < 60:
-        return f"~{max(1, round(seconds))} s"
-    if round(seconds / 60) < 60:
-        return f"~{round(seconds / 60)} min"
-    if round(seconds / 3600) < 48:
-        return f"~{round(seconds / 3600)} h"
-    return f"~{round(seconds / 86400)} d"
