@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+from concurrent.futures import Future
 
 import pytest
 import redis
@@ -18,6 +19,7 @@ from celerytop.control.queues.probe import NOT_DECLARED, DepthProbe, QueueDepth
 from celerytop.control.queues.trend import DepthHistory
 from tests.live import wait_until
 from tests.liveapp import make_app
+from tests.test_key_safety import make_app as make_monitor_app
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PRIORITY_SEP = "\x06\x16"  # kombu's redis transport: queue + sep + step holds that priority
@@ -348,3 +350,46 @@ def test_queue_names_without_workers_is_the_default_queue(fs):
     fs.app.conf.task_routes = {"tasks.a": "alpha", "tasks.b": {"queue": "celeryev.x"}}
     internal_only = {"w@h": [queue_dict("ctl.pidbox")]}
     assert queue_names(fs.app, internal_only) == ["alpha", fs.app.conf.task_default_queue]
+
+
+# -- the queues view's sampler (no broker) ---------------------------------------------
+
+
+class DeferredExecutor:
+    """Runs what was submitted only when told, as a busy sampler thread would: the UI thread moves on meanwhile."""
+
+    def __init__(self):
+        self.pending = []
+
+    def submit(self, fn, *args):
+        future = Future()
+        self.pending.append((future, fn, args))
+        return future
+
+    def run(self):
+        pending, self.pending = self.pending, []
+        for future, fn, args in pending:
+            future.set_result(fn(*args))
+
+
+class RecordingProbe:
+    def __init__(self):
+        self.asked = []
+
+    def measure(self, names):
+        self.asked.append(list(names))
+        return [QueueDepth(name, 3, None) for name in names]
+
+
+def test_the_sampler_measures_the_names_it_was_handed_not_the_ui_threads_list():
+    app, _ = make_monitor_app()
+    monitor = app.queues
+    monitor._executor, monitor._probe = DeferredExecutor(), RecordingProbe()
+    monitor.names = ["known"]
+    monitor.start()
+    monitor.names.append("appended-later")  # the UI thread changes its list in place...
+    monitor.names = ["rebound-later"]  # ...or replaces it, before the sampler gets to run
+    monitor._executor.run()
+    assert monitor._probe.asked == [["celery", "known"]]
+    assert monitor.names == ["celery", "known"] and monitor.depths["known"].messages == 3
+    assert monitor.sampled_at is not None and monitor.error == ""
