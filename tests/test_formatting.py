@@ -76,6 +76,14 @@ def test_format_duration(seconds, shown):
     assert f.format_duration(seconds) == shown
 
 
+def test_estimated_rates_and_durations_are_compact():
+    rates = (0.5, 0.05, 0.001, 2, 2.5, 12, 999.4, 1234, 56_000, 3_000_000)
+    assert [f.format_rate(r, estimate=True) for r in rates] == [
+        "0.5/s", "0.05/s", "<0.01/s", "2/s", "2.5/s", "12/s", "999/s", "1.2k/s", "56k/s", "3M/s"]
+    assert [f.format_duration(s, estimate=True) for s in (0.2, 45, 125, 3 * 3600, 5 * 86400)] == [
+        "~1 s", "~45 s", "~2 min", "~3 h", "~5 d"]
+
+
 def test_format_age_counts_whole_seconds():
     assert f.format_age(None) == "-"
     assert f.format_age(0.3) == "now"

@@ -14,7 +14,7 @@ import urwid
 from celery import Celery
 
 from celerytop.control.control import Control, Outcome
-from celerytop.control.queues import QueueDepth
+from celerytop.control.queues.probe import QueueDepth
 from celerytop.events.capture import ConnectionStatus
 from celerytop.model import filtering
 from celerytop.model.cluster import ClusterModel

@@ -7,7 +7,7 @@ import json
 
 import redis
 
-from celerytop.control.queues import DepthProbe
+from celerytop.control.queues.probe import DepthProbe
 from tests.live import wait_until
 from tests.test_live_console import command
 from tests.test_live_control import audit_entries, monitor

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import json
 import socket
+from concurrent.futures import Future
 
 import pytest
 import redis
 
-from celerytop.control.queues import (NOT_DECLARED, DepthHistory, DepthProbe, QueueDepth, consumers_by_queue,
-                                      format_duration, format_rate, migrate, queue_names)
+from celerytop.control.queues.migrate import migrate
+from celerytop.control.queues.names import consumers_by_queue, queue_names
+from celerytop.control.queues.probe import NOT_DECLARED, DepthProbe, QueueDepth
+from celerytop.control.queues.trend import DepthHistory
 from tests.live import wait_until
 from tests.liveapp import make_app
+from tests.test_key_safety import make_app as make_monitor_app
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PRIORITY_SEP = "\x06\x16"  # kombu's redis transport: queue + sep + step holds that priority
@@ -286,13 +290,6 @@ def test_trend_wording():
     assert history_of([100, 50, 0]).trend("q") == "draining 50/s, empty now"
 
 
-def test_rates_and_durations_are_compact():
-    assert [format_rate(r) for r in (0.5, 0.05, 0.001, 2, 2.5, 12, 999.4, 1234, 56_000, 3_000_000)] == [
-        "0.5/s", "0.05/s", "<0.01/s", "2/s", "2.5/s", "12/s", "999/s", "1.2k/s", "56k/s", "3M/s"]
-    assert [format_duration(s) for s in (0.2, 45, 125, 3 * 3600, 5 * 86400)] == [
-        "~1 s", "~45 s", "~2 min", "~3 h", "~5 d"]
-
-
 # -- queue names and consumers (no broker) ---------------------------------------------
 
 
@@ -353,3 +350,46 @@ def test_queue_names_without_workers_is_the_default_queue(fs):
     fs.app.conf.task_routes = {"tasks.a": "alpha", "tasks.b": {"queue": "celeryev.x"}}
     internal_only = {"w@h": [queue_dict("ctl.pidbox")]}
     assert queue_names(fs.app, internal_only) == ["alpha", fs.app.conf.task_default_queue]
+
+
+# -- the queues view's sampler (no broker) ---------------------------------------------
+
+
+class DeferredExecutor:
+    """Runs what was submitted only when told, as a busy sampler thread would: the UI thread moves on meanwhile."""
+
+    def __init__(self):
+        self.pending = []
+
+    def submit(self, fn, *args):
+        future = Future()
+        self.pending.append((future, fn, args))
+        return future
+
+    def run(self):
+        pending, self.pending = self.pending, []
+        for future, fn, args in pending:
+            future.set_result(fn(*args))
+
+
+class RecordingProbe:
+    def __init__(self):
+        self.asked = []
+
+    def measure(self, names):
+        self.asked.append(list(names))
+        return [QueueDepth(name, 3, None) for name in names]
+
+
+def test_the_sampler_measures_the_names_it_was_handed_not_the_ui_threads_list():
+    app, _ = make_monitor_app()
+    monitor = app.queues
+    monitor._executor, monitor._probe = DeferredExecutor(), RecordingProbe()
+    monitor.names = ["known"]
+    monitor.start()
+    monitor.names.append("appended-later")  # the UI thread changes its list in place...
+    monitor.names = ["rebound-later"]  # ...or replaces it, before the sampler gets to run
+    monitor._executor.run()
+    assert monitor._probe.asked == [["celery", "known"]]
+    assert monitor.names == ["celery", "known"] and monitor.depths["known"].messages == 3
+    assert monitor.sampled_at is not None and monitor.error == ""

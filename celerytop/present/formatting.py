@@ -169,8 +169,15 @@ def format_clock_ms(timestamp) -> str:
     return f"{clock}.{int(seconds * 1000) % 1000:03d}"
 
 
-def format_duration(seconds: float | None) -> str:
-    """A compact duration: 850µs, 12ms, 1.25s, 2m03s, 1h02m, 3d04h."""
+def format_duration(seconds: float | None, *, estimate: bool = False) -> str:
+    """A compact duration: 850µs, 12ms, 1.25s, 2m03s, 1h02m, 3d04h.
+
+    ``estimate=True`` is for a forecast (how long until a queue is empty):
+    ``~45 s``, ``~2 min``, ``~3 h``, ``~2 d``, whole units marked '~', as
+    more digits would claim a precision a forecast does not have.
+    """
+    if estimate:
+        return _estimated_duration(seconds)
     if seconds is None:
         return "-"
     s = as_seconds(seconds)
@@ -194,6 +201,17 @@ def format_duration(seconds: float | None) -> str:
     return f"{days}d{hours:02d}h"
 
 
+def _estimated_duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if round(seconds) < 60:
+        return f"~{max(1, round(seconds))} s"
+    if round(seconds / 60) < 60:
+        return f"~{round(seconds / 60)} min"
+    if round(seconds / 3600) < 48:
+        return f"~{round(seconds / 3600)} h"
+    return f"~{round(seconds / 86400)} d"
+
+
 def format_age(seconds: float | None) -> str:
     """How long ago: ``3s``, ``2m05s``; '-' when unknown."""
     if seconds is None:
@@ -215,10 +233,41 @@ def format_loadavg(loadavg) -> str:
         return "-"
 
 
-def format_rate(per_second: float) -> str:
+def format_rate(per_second: float, *, estimate: bool = False) -> str:
+    """A measured rate, always one decimal so a live counter keeps its width: ``12.3/s``, ``1.2k/s``.
+
+    ``estimate=True`` is for a fitted rate (a queue's trend): at most two
+    significant figures, trailing zeros dropped, without a sign (the words
+    around it say which way): ``0.05/s``, ``2.5/s``, ``12/s``, ``1.2k/s``,
+    ``3M/s``, and ``<0.01/s`` below that.
+    """
+    if estimate:
+        return _estimated_rate(per_second)
     if per_second >= 1000:
         return f"{per_second / 1000:.1f}k/s"
     return f"{per_second:.1f}/s"
+
+
+def _estimated_rate(per_second: float) -> str:
+    rate = abs(per_second)
+    if rate < 0.01:
+        return "<0.01/s"
+    if rate < 1:
+        return f"{_trim(rate, 2 if rate < 0.1 else 1)}/s"
+    if round(rate, 1) < 10:
+        return f"{_trim(rate, 1)}/s"
+    if round(rate) < 1000:
+        return f"{round(rate)}/s"
+    scaled, unit = rate / 1e3, "k"
+    if round(scaled) >= 1000:
+        scaled, unit = rate / 1e6, "M"
+    return f"{_trim(scaled, 1) if round(scaled, 1) < 10 else round(scaled)}{unit}/s"
+
+
+def _trim(number: float, decimals: int) -> str:
+    """``number`` to ``decimals`` places, without trailing zeros: 2.50 is '2.5', 3.0 is '3'."""
+    text = f"{number:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 #: Where a URL begins: its scheme and ``://`` (RFC 3986 scheme characters).

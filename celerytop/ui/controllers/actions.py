@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from celerytop.control import inputs
 from celerytop.control.control import TASK_LIMITS, BackendTimeout, Outcome, has_result_backend, limits_on_workers
+from celerytop.control.queues.names import configured_queue_names
 from celerytop.model import filtering
 from celerytop.model.cluster import FINISHED_STATES
 from celerytop.present import formatting
@@ -346,7 +347,8 @@ class ControlActions:
         except Exception:  # noqa: BLE001 - completion is a convenience
             replies = {}
         consumed = sorted({q.get("name") for host in hosts for q in replies.get(host) or () if q.get("name")})
-        known = consumed if command == "cancel_consumer" else sorted(set(consumed) | self._app_queues())
+        known = consumed if command == "cancel_consumer" else sorted(
+            set(consumed) | configured_queue_names(self.control.app))
         hint = f" (consumes {', '.join(consumed)})" if consumed else ""
         where = ", ".join(hosts)
 
@@ -359,13 +361,6 @@ class ControlActions:
 
         self.app.ask(f"{command} on {where}{hint}, queue (Tab completes): ", "", inputs.queue_name, send,
                      completions=known)
-
-    def _app_queues(self) -> set:
-        conf = self.control.app.conf
-        names = {conf.task_default_queue}
-        for queue in conf.task_queues or ():
-            names.add(getattr(queue, "name", str(queue)))
-        return {n for n in names if n}
 
     def events(self, enable: bool) -> None:
         command = "enable_events" if enable else "disable_events"

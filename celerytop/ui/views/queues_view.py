@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import urwid
 
-from celerytop.control import queues
+from celerytop.control.queues import migrate as migration
+from celerytop.control.queues.names import consumers_by_queue, queue_names
+from celerytop.control.queues.probe import DepthProbe, QueueDepth
+from celerytop.control.queues.trend import DepthHistory
 from celerytop.present import formatting
 from celerytop.present.errors import one_line_error
 from celerytop.ui.views.detail import DetailView
@@ -27,11 +31,26 @@ ASK_QUEUES_EVERY = 5
 SPARK_WIDTH = 24
 
 
+class QueueSample(NamedTuple):
+    """What one sampling round on the sampler thread hands back to the UI thread."""
+
+    replies: dict | None  # the workers' active_queues replies; None when they were not asked this round
+    depths: list[QueueDepth]
+    sampled_at: float  # time.time()
+
+
 class QueueMonitor:
+    """Samples every queue's depth on a thread of its own and keeps, on the UI thread, what the view shows.
+
+    Only :meth:`_sample`, :meth:`_depths` and the purge/migrate actions run on
+    the sampler thread; they read nothing the UI thread rewrites (the names
+    to sample are handed over as a tuple).
+    """
+
     def __init__(self, app, interval: float = SAMPLE_EVERY):
         self.app = app
         self.interval = interval
-        self.history = queues.DepthHistory()
+        self.history = DepthHistory()
         self.depths: dict = {}  # name -> QueueDepth
         self.consumers: dict = {}  # name -> [hostname]
         self.names: list = []
@@ -48,7 +67,7 @@ class QueueMonitor:
         return self.app.control
 
     def app_queue_names(self) -> list:
-        return queues.queue_names(self.control.app, {}) if self.control is not None else []
+        return queue_names(self.control.app, {}) if self.control is not None else []
 
     def known_names(self) -> list:
         return sorted(set(self.names) | set(self.app_queue_names()))
@@ -67,8 +86,8 @@ class QueueMonitor:
             replies = future.result()
         except Exception:  # noqa: BLE001 - completion is a convenience
             return
-        self.consumers = queues.consumers_by_queue(replies)
-        self.names = sorted(set(self.names) | set(queues.queue_names(self.control.app, replies)))
+        self.consumers = consumers_by_queue(replies)
+        self.names = sorted(set(self.names) | set(queue_names(self.control.app, replies)))
 
     # -- sampling ----------------------------------------------------------------------
     def start(self) -> None:
@@ -78,40 +97,46 @@ class QueueMonitor:
         self.sample_now()
 
     def sample_now(self) -> None:
-        future = self._executor.submit(self._measure, self._samples % ASK_QUEUES_EVERY == 0)
+        # the sampler thread gets the names as they are now, in a tuple of its own: the UI thread
+        # rebinds self.names whenever a sample or a worker's reply arrives
+        future = self._executor.submit(self._sample, tuple(self.names), self._samples % ASK_QUEUES_EVERY == 0)
         self._samples += 1
         future.add_done_callback(lambda f: self.app.deliver(self._measured, f))
 
-    def _probe_for(self):
+    def _probe_for(self) -> DepthProbe:
+        """The probe, created on first use; called on the sampler thread only (the probe is confined to it)."""
         if self._probe is None:
-            self._probe = queues.DepthProbe(self.control.app)
+            self._probe = DepthProbe(self.control.app)
         return self._probe
 
-    def _measure(self, ask_workers: bool):
-        """On the sampler thread: (active_queues replies or None, depths, when)."""
+    def _depths(self, names) -> list[QueueDepth]:
+        """On the sampler thread: the depth of each of ``names``, in order."""
+        return self._probe_for().measure(names)
+
+    def _sample(self, known: tuple, ask_workers: bool) -> QueueSample:
+        """On the sampler thread: the queues in ``known`` and those the app and the workers name, measured."""
         replies = None
         if ask_workers:
             # through the control executor: two broadcasts in flight at once lose replies
             replies = self.control.submit(self.control.inspect, "active_queues").result()
-        names = queues.queue_names(self.control.app, replies if replies is not None else {})
-        names = sorted(set(names) | set(self.names))
-        return replies, self._probe_for().measure(names), time.time()
+        names = queue_names(self.control.app, replies if replies is not None else {})
+        return QueueSample(replies, self._depths(sorted(set(names) | set(known))), time.time())
 
     def _measured(self, future) -> None:
         try:
-            replies, depths, when = future.result()
+            sample = future.result()
         except Exception as exc:  # noqa: BLE001 - shown in the view, sampling goes on
             self.error = one_line_error(exc)
         else:
             self.error = ""
-            if replies is not None:
-                self.consumers = queues.consumers_by_queue(replies)
-            for depth in depths:
+            if sample.replies is not None:
+                self.consumers = consumers_by_queue(sample.replies)
+            for depth in sample.depths:
                 self.depths[depth.name] = depth
                 if depth.messages is not None:
-                    self.history.add(depth.name, when, depth.messages)
+                    self.history.add(depth.name, sample.sampled_at, depth.messages)
             self.names = sorted(self.depths)
-            self.sampled_at = when
+            self.sampled_at = sample.sampled_at
         self.app.queues_changed()
         if self.running and self.app.loop is not None:
             self.app.loop.set_alarm_in(self.interval, lambda *_: self.sample_now())
@@ -131,7 +156,7 @@ class QueueMonitor:
         """Count the messages, ask, then purge exactly ``names``."""
         if not self.app.actions.allowed("purge"):
             return
-        future = self._executor.submit(self._probe_for().measure, names)
+        future = self._executor.submit(self._depths, tuple(names))
         future.add_done_callback(lambda f: self.app.deliver(self._confirm_purge, names, f))
 
     def _confirm_purge(self, names, future) -> None:
@@ -160,7 +185,7 @@ class QueueMonitor:
         if not self.app.actions.allowed("migrate"):
             return
         names = names or self.app_queue_names()
-        future = self._executor.submit(self._probe_for().measure, names)
+        future = self._executor.submit(self._depths, tuple(names))
         future.add_done_callback(lambda f: self.app.deliver(self._confirm_migrate, url, names, f))
 
     def _confirm_migrate(self, url, names, future) -> None:
@@ -182,7 +207,7 @@ class QueueMonitor:
             self.app.deliver(self.app.flash, f"migrate: {count} message(s) moved to {shown}…", 30)
 
         def action():
-            moved = queues.migrate(self.control.app, url, names, progress=progress)
+            moved = migration.migrate(self.control.app, url, names, progress=progress)
             return f"moved {moved} message(s) from {', '.join(names)} to {shown}"
 
         arguments = {"url": shown, "queues": names}
