@@ -62,7 +62,7 @@ def test_closing_a_backend_wakes_the_call_blocked_on_it():
     a minute (celery's socket timeout, set to 60 s here): the call fails, its connection closes."""
     import threading
 
-    from celerytop.control.control import close_backend
+    from celerytop.control.backend import close_backend
     from tests.live import wait_until
     from tests.silent import SilentServer
 
