@@ -8,6 +8,7 @@ instance of its own that is closed when the call ends or times out.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -23,6 +24,11 @@ BACKEND_TIMEOUT = 5.0
 
 #: Result-backend calls running at once; more wait their turn (each is bounded by its timeout).
 BACKEND_THREADS = 8
+
+#: Result-backend questions alive at once, those a timeout gave up on included: while as many
+#: are blocked on a backend that closing does not wake, a new one waits (within its timeout) for
+#: one to end instead of adding a thread.
+BACKEND_ASKERS = 2 * BACKEND_THREADS
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ class BackendCalls:
         # The result backend is not the broker: a backend that never answers must
         # hold up no command, and one slow fetch no other fetch.
         self.backend_executor = ThreadPoolExecutor(max_workers=BACKEND_THREADS, thread_name_prefix="celerytop-backend")
+        self.backend_askers = threading.BoundedSemaphore(BACKEND_ASKERS)
 
     def submit_backend(self, fn, *args, **kwargs) -> Future:
         """Run a result-backend call (``fetch_result``, ``fetch_group_ids``, ``ask_backend``)
@@ -66,7 +73,10 @@ class BackendCalls:
         """``question(backend)`` on a result-backend instance of its own, answered within
         ``timeout`` or BackendTimeout; its connections are closed either way, so a backend
         that never answers keeps none open.  DisabledBackend passes through: say so first."""
-        backend = fresh_backend(self.app, timeout)
+        deadline = time.monotonic() + timeout
+        silent = BackendTimeout(f"the result backend did not answer within {timeout:g} s")
+        if not self.backend_askers.acquire(timeout=timeout):
+            raise silent
         answer: dict = {}
 
         def ask():
@@ -76,13 +86,22 @@ class BackendCalls:
                 answer["error"] = exc
             finally:
                 close_backend(backend)
+                self.backend_askers.release()
 
-        asker = threading.Thread(target=ask, daemon=True, name="celerytop-result")
-        asker.start()
-        asker.join(timeout)
+        try:
+            backend = fresh_backend(self.app, timeout)
+            # A daemon thread, not a pool's: a call that close_backend cannot wake (a backend
+            # without a closable client) would keep a pool thread, and the program's exit waits
+            # for every pool thread.  backend_askers bounds how many such threads there are.
+            asker = threading.Thread(target=ask, daemon=True, name="celerytop-result")
+            asker.start()
+        except BaseException:
+            self.backend_askers.release()
+            raise
+        asker.join(max(0.0, deadline - time.monotonic()))
         if asker.is_alive():
             close_backend(backend)  # wakes the asker blocked on its socket: it ends, and nobody reads it
-            raise BackendTimeout(f"the result backend did not answer within {timeout:g} s")
+            raise silent
         if "error" in answer:
             raise answer["error"]
         return answer["value"]
