@@ -3,6 +3,7 @@
 import os
 import socket
 
+import pytest
 from celery import Celery
 
 from celerytop.control.control import Control
@@ -62,7 +63,7 @@ def test_closing_a_backend_wakes_the_call_blocked_on_it():
     a minute (celery's socket timeout, set to 60 s here): the call fails, its connection closes."""
     import threading
 
-    from celerytop.control.control import close_backend
+    from celerytop.control.backend import close_backend
     from tests.live import wait_until
     from tests.silent import SilentServer
 
@@ -86,6 +87,34 @@ def test_closing_a_backend_wakes_the_call_blocked_on_it():
         caller.join(10)
         assert not caller.is_alive() and failed, "the call still waits on the closed backend"
         wait_until(lambda: silent.open_connections == 0, timeout=5, message="the connection stayed open")
+
+
+def test_questions_closing_cannot_wake_never_pile_up_threads():
+    """A question blocked where closing its backend does not reach (an Event here; a backend
+    without a closable client in life) outlives its timeout, but at most BACKEND_ASKERS
+    of them are ever alive: later questions time out without starting a thread."""
+    import threading
+
+    from celerytop.control.backend import BACKEND_ASKERS, BackendTimeout
+    from tests.live import wait_until
+
+    control = Control(Celery("stuck", broker="memory://", backend="cache+memory://", set_as_current=False))
+    release = threading.Event()
+    before = set(threading.enumerate())
+
+    def askers():
+        return [t for t in threading.enumerate() if t.name == "celerytop-result" and t not in before]
+
+    try:
+        for _ in range(BACKEND_ASKERS + 3):
+            with pytest.raises(BackendTimeout, match="did not answer within 0.05 s"):
+                control.ask_backend(lambda backend: release.wait(), 0.05)
+        assert len(askers()) == BACKEND_ASKERS
+    finally:
+        release.set()
+    wait_until(lambda: not askers(), message="the released questions did not end")
+    assert control.ask_backend(lambda backend: "answered", 5) == "answered"  # their places are free again
+    control.close()
 
 
 def test_read_only_is_refused_in_the_command_path_itself(tmp_path):

@@ -13,8 +13,9 @@ import pytest
 import urwid
 from celery import Celery
 
-from celerytop.control.control import Control, Outcome
+from celerytop.control.control import Control
 from celerytop.control.queues.probe import QueueDepth
+from celerytop.control.replies import Outcome
 from celerytop.events.capture import ConnectionStatus
 from celerytop.model import filtering
 from celerytop.model.cluster import ClusterModel

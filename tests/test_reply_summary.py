@@ -3,7 +3,7 @@ that matters first, the rest counted, always fitting the width it is given."""
 
 import pytest
 
-from celerytop.control.control import Outcome
+from celerytop.control.replies import Outcome
 
 TASK = "387ed050-1234-4567-89ab-0123456789ab"
 

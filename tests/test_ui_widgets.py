@@ -153,7 +153,7 @@ def test_workers_offline_longer_than_the_limit_fold_into_one_line():
 
 
 def test_limits_read_from_inspect_registered_show_none_as_a_dash():
-    from celerytop.control.control import limit_text, limits_on_workers, task_info
+    from celerytop.control.limits import limit_text, limits_on_workers, task_info
 
     # the shape celery's 'inspect registered rate_limit time_limit soft_time_limit' replies in
     replies = {"w1@h": ["tests.add [rate_limit=10/m time_limit=60 soft_time_limit=30]",

@@ -10,7 +10,7 @@ root and its parent.  The group ids come from the result backend
 """
 import sys
 
-from celerytop.control.control import GroupLookup
+from celerytop.control.backend import GroupLookup
 from celerytop.model.cluster import ClusterModel
 from celerytop.ui.views.detail import WorkflowView
 from tests.events import event

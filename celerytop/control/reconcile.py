@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from celery import states
 from celery.utils.saferepr import saferepr
 
-from celerytop.control.control import BackendTimeout, has_result_backend
+from celerytop.control.backend import BackendTimeout, has_result_backend
 from celerytop.model import filtering
 from celerytop.present.errors import one_line_error
 

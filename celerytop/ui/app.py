@@ -319,7 +319,7 @@ class MonitorApp:
         future.add_done_callback(lambda f: self.deliver(self._groups_looked_up, view, uuids, f))
 
     def _groups_looked_up(self, view, uuids, future) -> None:
-        from celerytop.control.control import GroupLookup
+        from celerytop.control.backend import GroupLookup
 
         try:
             found = future.result()
@@ -348,7 +348,7 @@ class MonitorApp:
         future.add_done_callback(lambda f: self.deliver(self._result_fetched, view, f))
 
     def _result_fetched(self, view, future) -> None:
-        from celerytop.control.control import BackendResult
+        from celerytop.control.backend import BackendResult
 
         if future is not view.latest_fetch:
             return  # r was pressed again meanwhile: that newer answer is the one shown

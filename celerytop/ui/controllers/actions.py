@@ -9,8 +9,10 @@ ask first, with Cancel the default; the destination is always named.
 from __future__ import annotations
 
 from celerytop.control import inputs
-from celerytop.control.control import TASK_LIMITS, BackendTimeout, Outcome, has_result_backend, limits_on_workers
+from celerytop.control.backend import BackendTimeout, has_result_backend
+from celerytop.control.limits import TASK_LIMITS, limits_on_workers
 from celerytop.control.queues.names import configured_queue_names
+from celerytop.control.replies import Outcome
 from celerytop.model import filtering
 from celerytop.model.cluster import FINISHED_STATES
 from celerytop.present import formatting

@@ -12,8 +12,8 @@ import threading
 from dataclasses import replace
 
 from celerytop.control import cmdline, reconcile
-from celerytop.control.control import TASK_LIMITS
 from celerytop.control.history import History
+from celerytop.control.limits import TASK_LIMITS
 from celerytop.model import seed, taskids
 from celerytop.present import formatting
 from celerytop.present.errors import one_line_error

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from celerytop.control.control import TASK_LIMITS, limit_text, task_info
+from celerytop.control.limits import TASK_LIMITS, limit_text, task_info
 from celerytop.present import formatting
 from celerytop.ui.views.detail import DetailView, TaskLink
 
