@@ -22,6 +22,7 @@ import traceback
 import click
 
 from celerytop import __version__
+from celerytop.options import Options, UsageError
 from celerytop.paths import open_private, state_dir
 from celerytop.present.errors import one_line_error
 from celerytop.present.formatting import mask_secrets, sanitize
@@ -61,63 +62,65 @@ def _positive_float(ctx, param, value):
 
 
 MONITOR_OPTIONS = (
-    click.option("--refresh", type=float, default=1.0, show_default=True, metavar="SECONDS",
+    click.option("--refresh", type=float, default=Options.refresh, show_default=True, metavar="SECONDS",
                  callback=_positive_float, help="Seconds between screen refreshes."),
-    click.option("--max-tasks", type=click.IntRange(min=1), default=10000, show_default=True, metavar="N",
-                 help="Tasks kept in memory; the oldest finished tasks are evicted first."),
-    click.option("--max-failures", type=click.IntRange(min=0), default=1000, show_default=True, metavar="N",
+    click.option("--max-tasks", type=click.IntRange(min=1), default=Options.max_tasks, show_default=True,
+                 metavar="N", help="Tasks kept in memory; the oldest finished tasks are evicted first."),
+    click.option("--max-failures", type=click.IntRange(min=0), default=Options.max_failures, show_default=True,
+                 metavar="N",
                  help="Failed tasks kept in memory on top of --max-tasks, so a flood of successes "
                       "never evicts the failures."),
-    click.option("--fold-offline-after", type=click.FloatRange(min=0), default=10.0, show_default=True,
-                 metavar="MINUTES",
+    click.option("--fold-offline-after", type=click.FloatRange(min=0), default=Options.fold_offline_after,
+                 show_default=True, metavar="MINUTES",
                  help="Workers offline for longer than this fold into one '+N offline' line at the bottom of "
                       "the workers pane ('o' lists them); --batch still lists every worker."),
-    click.option("--timeout", type=float, default=1.0, show_default=True, metavar="SECONDS",
+    click.option("--timeout", type=float, default=Options.timeout, show_default=True, metavar="SECONDS",
                  callback=_positive_float,
                  help="Seconds to wait for worker replies to remote-control and inspect calls."),
-    click.option("--no-enable-events", "enable_events", flag_value=False, default=True,
+    click.option("--no-enable-events", "enable_events", flag_value=False, default=Options.enable_events,
                  help="Do not broadcast enable_events to the workers at start."),
-    click.option("--read-only", is_flag=True,
+    click.option("--read-only", default=Options.read_only, is_flag=True,
                  help="Disable every command that changes the cluster (revoke, rate limits, shutdown, pools, "
                       "queues, events, retry); the header shows READ-ONLY."),
-    click.option("--audit-log", metavar="PATH",
+    click.option("--audit-log", default=Options.audit_log, metavar="PATH",
                  help="Append every command sent, with the replies, to PATH as JSON lines "
                       "[default: $XDG_STATE_HOME/celerytop/audit.log]."),
-    click.option("--no-audit-log", is_flag=True, help="Do not write the audit log to a file."),
-    click.option("--colors", type=click.Choice(["auto", "256", "16", "mono"]), default="auto",
+    click.option("--no-audit-log", default=Options.no_audit_log, is_flag=True,
+                 help="Do not write the audit log to a file."),
+    click.option("--colors", type=click.Choice(["auto", "256", "16", "mono"]), default=Options.colors,
                  show_default=True,
                  help="Colour mode; auto follows TERM and honours NO_COLOR. mono uses bold and reverse video."),
-    click.option("--batch", is_flag=True,
+    click.option("--batch", default=Options.batch, is_flag=True,
                  help="Print snapshots (header, workers, tasks) as plain text or JSON, without the screen "
                       "and without a single escape code, then exit."),
-    click.option("--delay", type=float, default=2.0, show_default=True, metavar="SECONDS",
+    click.option("--delay", type=float, default=Options.delay, show_default=True, metavar="SECONDS",
                  callback=_positive_float, help="Batch: seconds between snapshots (and before the first)."),
-    click.option("--iterations", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
-                 help="Batch: how many snapshots to print."),
-    click.option("--width", type=click.IntRange(min=40), metavar="COLUMNS",
+    click.option("--iterations", type=click.IntRange(min=1), default=Options.iterations, show_default=True,
+                 metavar="N", help="Batch: how many snapshots to print."),
+    click.option("--width", default=Options.width, type=click.IntRange(min=40), metavar="COLUMNS",
                  help="Batch: line width [default: the terminal's, else 120]."),
-    click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=Options.fmt, show_default=True,
                  help="Batch and dump output: text, or JSON (one document per snapshot; one event per line)."),
-    click.option("--dump", is_flag=True,
+    click.option("--dump", default=Options.dump, is_flag=True,
                  help="Print every event as it arrives, one line each, like 'celery events --dump'."),
-    click.option("--camera", metavar="CLASS",
+    click.option("--camera", default=Options.camera, metavar="CLASS",
                  help="Run a celery Polaroid camera (module.Class) over the captured state, as 'celery events -c'."),
-    click.option("--frequency", "--freq", type=float, default=1.0, show_default=True, metavar="SECONDS",
-                 callback=_positive_float, help="Camera: seconds between snapshots."),
-    click.option("--maxrate", metavar="RATE",
+    click.option("--frequency", "--freq", type=float, default=Options.frequency, show_default=True,
+                 metavar="SECONDS", callback=_positive_float, help="Camera: seconds between snapshots."),
+    click.option("--maxrate", default=Options.maxrate, metavar="RATE",
                  help="Camera: at most this many snapshots, e.g. 10/m (as 'celery events -r')."),
-    click.option("--record", metavar="FILE",
+    click.option("--record", default=Options.record, metavar="FILE",
                  help="Append every event received to FILE as JSON lines (gzip when FILE ends in .gz), "
                       "with the screen, --batch or --dump."),
-    click.option("--replay", metavar="FILE",
+    click.option("--replay", default=Options.replay, metavar="FILE",
                  help="Feed a recording instead of a broker, to the screen, --batch, --dump or --camera."),
-    click.option("--speed", type=float, default=1.0, show_default=True, metavar="X",
+    click.option("--speed", type=float, default=Options.speed, show_default=True, metavar="X",
                  help="Replay at X times the recorded pace; 0 = as fast as possible."),
-    click.option("--only-events", metavar="KEYS",
+    click.option("--only-events", default=Options.only_events, metavar="KEYS",
                  help="Receive only these events: routing keys of celery's event exchange, comma-separated, "
                       "or 'workers' and 'failures' (worker.# and task.failed).  On RabbitMQ and Redis the "
                       "broker leaves the rest out, for clusters too busy to watch whole; the header says ONLY."),
-    click.option("--db", metavar="PATH",
+    click.option("--db", default=Options.db, metavar="PATH",
                  help="Keep tasks and workers in an SQLite file: shown at start, saved every few seconds and "
                       "on exit, bounded by --max-tasks and --max-failures."),
 )
@@ -296,10 +299,6 @@ def check_app_broker(app) -> None:
     check_broker_url(url or "amqp://guest@localhost//")
 
 
-def app_display_name(app) -> str:
-    return app.main or "default"
-
-
 # -- running -------------------------------------------------------------------
 def _raise_terminated(signum, _frame):
     raise Terminated(signum)
@@ -393,8 +392,8 @@ def execute(app_name, broker, demo, **options) -> int:
             app = app_name  # celery already loaded it (celery -A proj top)
             check_app_broker(app)
         log_to_file()
-        return launch.run(app, launch.Options(**options))
-    except (CliError, launch.UsageError) as exc:
+        return launch.run(app, Options(**options))
+    except (CliError, UsageError) as exc:
         click.echo(mask_secrets(f"celerytop: error: {exc}"), err=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
