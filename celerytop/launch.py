@@ -38,7 +38,7 @@ def say(message: str) -> None:
 
 def run(app, options: Options) -> int:
     options.check()
-    if not (options.batch or options.dump or options.camera) and not _is_terminal(sys.stdin):
+    if options.screen and not _is_terminal(sys.stdin):
         raise UsageError("the screen needs a terminal, and stdin is not one: "
                          "use --batch for text snapshots (or --dump for the events)")
     # the screen says it in its header, and on stderr once it is closed

@@ -35,20 +35,20 @@ def recorded(handler, recorder):
     return record_then_handle
 
 
-def start_live(app, handler, on_connected=None, timeout: float = CONNECT_TIMEOUT, routing_keys=ALL_EVENTS):
+def start_live(app, handler, routing_keys=ALL_EVENTS):
     """Start capturing; once connected, return (capture, status). BrokerUnreachable
-    if the first attempt fails or nothing answers within ``timeout``."""
+    if the first attempt fails or nothing answers within CONNECT_TIMEOUT."""
     status = capture.ConnectionStatus()
-    source = capture.EventCapture(app, handler, status, on_connected=on_connected, routing_keys=routing_keys)
+    source = capture.EventCapture(app, handler, status, routing_keys=routing_keys)
     source.start()
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + CONNECT_TIMEOUT
     while True:
         snap = status.snapshot()
         if snap.state == capture.CONNECTED:
             return source, status
         if snap.state == capture.RETRYING or time.monotonic() > deadline:
             source.stop(timeout=1.0)
-            reason = snap.error or f"no answer within {timeout:g} s"
+            reason = snap.error or f"no answer within {CONNECT_TIMEOUT:g} s"
             raise BrokerUnreachable(
                 mask_secrets(f"cannot reach the broker at {mask_url(str(app.conf.broker_url))}: {reason}"))
         time.sleep(0.02)

@@ -64,7 +64,7 @@ def lost_markup(status) -> list:
 
 
 def missed_markup(summary) -> list:
-    """Task events the workers' processed counts say were sent but never arrived (celerytop/eventloss.py)."""
+    """Task events the workers' processed counts say were sent but never arrived (celerytop/model/eventloss.py)."""
     missed = summary.missed_task_events
     if not missed:
         return []

@@ -29,7 +29,6 @@ class Pane(ScrollCommands, urwid.WidgetWrap):
         self.walker = LazyWalker(self._make_row, key=key)
         self.listbox = PaneListBox(self.walker)
         self._cols = None
-        self._focused = False
         self._sorted_by = None  # (column title, descending)
         self._body = urwid.Frame(self.listbox, header=urwid.Pile([self._title_map, self._head]))
         super().__init__(self._body)
@@ -84,7 +83,6 @@ class Pane(ScrollCommands, urwid.WidgetWrap):
         self._title.set_text(text)
 
     def set_focused(self, focused: bool) -> None:
-        self._focused = focused
         self._title_map.set_attr_map({None: "pane.title.focus" if focused else "pane.title"})
 
     def set_items(self, items, follow_top: bool = False) -> None:
