@@ -8,6 +8,8 @@ from celerytop.present.header_text import cluster_markup, events_markup, header_
 
 
 class Header(urwid.WidgetWrap):
+    """The header's lines, redrawn on each refresh."""
+
     def __init__(self, app_name: str, broker_url: str):
         self._app_name = app_name
         self._broker = broker_url
