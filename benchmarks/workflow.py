@@ -16,8 +16,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from celerytop.model.cluster import ClusterModel  # noqa: E402
+from celerytop.present.columns import TASK_COLUMNS, task_cells  # noqa: E402
 from celerytop.ui.views.detail import WorkflowView  # noqa: E402
-from celerytop.ui.widgets.panes import TASK_COLUMNS, Pane, task_cells  # noqa: E402
+from celerytop.ui.widgets.panes import Pane  # noqa: E402
 from tests.test_workflow import chain_events  # noqa: E402
 
 COLS, ROWS = 120, 50

@@ -13,7 +13,6 @@ import importlib
 import itertools
 import logging
 import os
-import re
 import signal
 import sys
 import time
@@ -22,9 +21,11 @@ import traceback
 import click
 
 from celerytop import __version__
+from celerytop.options import Options, UsageError
 from celerytop.paths import open_private, state_dir
 from celerytop.present.errors import one_line_error
 from celerytop.present.formatting import mask_secrets, sanitize
+from celerytop.transports import BrokerUrlError, check_broker_url, missing_module_hint
 
 try:
     from celerytop import launch
@@ -61,63 +62,65 @@ def _positive_float(ctx, param, value):
 
 
 MONITOR_OPTIONS = (
-    click.option("--refresh", type=float, default=1.0, show_default=True, metavar="SECONDS",
+    click.option("--refresh", type=float, default=Options.refresh, show_default=True, metavar="SECONDS",
                  callback=_positive_float, help="Seconds between screen refreshes."),
-    click.option("--max-tasks", type=click.IntRange(min=1), default=10000, show_default=True, metavar="N",
-                 help="Tasks kept in memory; the oldest finished tasks are evicted first."),
-    click.option("--max-failures", type=click.IntRange(min=0), default=1000, show_default=True, metavar="N",
+    click.option("--max-tasks", type=click.IntRange(min=1), default=Options.max_tasks, show_default=True,
+                 metavar="N", help="Tasks kept in memory; the oldest finished tasks are evicted first."),
+    click.option("--max-failures", type=click.IntRange(min=0), default=Options.max_failures, show_default=True,
+                 metavar="N",
                  help="Failed tasks kept in memory on top of --max-tasks, so a flood of successes "
                       "never evicts the failures."),
-    click.option("--fold-offline-after", type=click.FloatRange(min=0), default=10.0, show_default=True,
-                 metavar="MINUTES",
+    click.option("--fold-offline-after", type=click.FloatRange(min=0), default=Options.fold_offline_after,
+                 show_default=True, metavar="MINUTES",
                  help="Workers offline for longer than this fold into one '+N offline' line at the bottom of "
                       "the workers pane ('o' lists them); --batch still lists every worker."),
-    click.option("--timeout", type=float, default=1.0, show_default=True, metavar="SECONDS",
+    click.option("--timeout", type=float, default=Options.timeout, show_default=True, metavar="SECONDS",
                  callback=_positive_float,
                  help="Seconds to wait for worker replies to remote-control and inspect calls."),
-    click.option("--no-enable-events", "enable_events", flag_value=False, default=True,
+    click.option("--no-enable-events", "enable_events", flag_value=False, default=Options.enable_events,
                  help="Do not broadcast enable_events to the workers at start."),
-    click.option("--read-only", is_flag=True,
+    click.option("--read-only", default=Options.read_only, is_flag=True,
                  help="Disable every command that changes the cluster (revoke, rate limits, shutdown, pools, "
                       "queues, events, retry); the header shows READ-ONLY."),
-    click.option("--audit-log", metavar="PATH",
+    click.option("--audit-log", default=Options.audit_log, metavar="PATH",
                  help="Append every command sent, with the replies, to PATH as JSON lines "
                       "[default: $XDG_STATE_HOME/celerytop/audit.log]."),
-    click.option("--no-audit-log", is_flag=True, help="Do not write the audit log to a file."),
-    click.option("--colors", type=click.Choice(["auto", "256", "16", "mono"]), default="auto",
+    click.option("--no-audit-log", default=Options.no_audit_log, is_flag=True,
+                 help="Do not write the audit log to a file."),
+    click.option("--colors", type=click.Choice(["auto", "256", "16", "mono"]), default=Options.colors,
                  show_default=True,
                  help="Colour mode; auto follows TERM and honours NO_COLOR. mono uses bold and reverse video."),
-    click.option("--batch", is_flag=True,
+    click.option("--batch", default=Options.batch, is_flag=True,
                  help="Print snapshots (header, workers, tasks) as plain text or JSON, without the screen "
                       "and without a single escape code, then exit."),
-    click.option("--delay", type=float, default=2.0, show_default=True, metavar="SECONDS",
+    click.option("--delay", type=float, default=Options.delay, show_default=True, metavar="SECONDS",
                  callback=_positive_float, help="Batch: seconds between snapshots (and before the first)."),
-    click.option("--iterations", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
-                 help="Batch: how many snapshots to print."),
-    click.option("--width", type=click.IntRange(min=40), metavar="COLUMNS",
+    click.option("--iterations", type=click.IntRange(min=1), default=Options.iterations, show_default=True,
+                 metavar="N", help="Batch: how many snapshots to print."),
+    click.option("--width", default=Options.width, type=click.IntRange(min=40), metavar="COLUMNS",
                  help="Batch: line width [default: the terminal's, else 120]."),
-    click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=Options.fmt, show_default=True,
                  help="Batch and dump output: text, or JSON (one document per snapshot; one event per line)."),
-    click.option("--dump", is_flag=True,
+    click.option("--dump", default=Options.dump, is_flag=True,
                  help="Print every event as it arrives, one line each, like 'celery events --dump'."),
-    click.option("--camera", metavar="CLASS",
+    click.option("--camera", default=Options.camera, metavar="CLASS",
                  help="Run a celery Polaroid camera (module.Class) over the captured state, as 'celery events -c'."),
-    click.option("--frequency", "--freq", type=float, default=1.0, show_default=True, metavar="SECONDS",
-                 callback=_positive_float, help="Camera: seconds between snapshots."),
-    click.option("--maxrate", metavar="RATE",
+    click.option("--frequency", "--freq", type=float, default=Options.frequency, show_default=True,
+                 metavar="SECONDS", callback=_positive_float, help="Camera: seconds between snapshots."),
+    click.option("--maxrate", default=Options.maxrate, metavar="RATE",
                  help="Camera: at most this many snapshots, e.g. 10/m (as 'celery events -r')."),
-    click.option("--record", metavar="FILE",
+    click.option("--record", default=Options.record, metavar="FILE",
                  help="Append every event received to FILE as JSON lines (gzip when FILE ends in .gz), "
                       "with the screen, --batch or --dump."),
-    click.option("--replay", metavar="FILE",
+    click.option("--replay", default=Options.replay, metavar="FILE",
                  help="Feed a recording instead of a broker, to the screen, --batch, --dump or --camera."),
-    click.option("--speed", type=float, default=1.0, show_default=True, metavar="X",
+    click.option("--speed", type=float, default=Options.speed, show_default=True, metavar="X",
                  help="Replay at X times the recorded pace; 0 = as fast as possible."),
-    click.option("--only-events", metavar="KEYS",
+    click.option("--only-events", default=Options.only_events, metavar="KEYS",
                  help="Receive only these events: routing keys of celery's event exchange, comma-separated, "
                       "or 'workers' and 'failures' (worker.# and task.failed).  On RabbitMQ and Redis the "
                       "broker leaves the rest out, for clusters too busy to watch whole; the header says ONLY."),
-    click.option("--db", metavar="PATH",
+    click.option("--db", default=Options.db, metavar="PATH",
                  help="Keep tasks and workers in an SQLite file: shown at start, saved every few seconds and "
                       "on exit, bounded by --max-tasks and --max-failures."),
 )
@@ -130,140 +133,6 @@ def monitor_options(fn):
 
 
 # -- loading -------------------------------------------------------------------
-def check_broker_url(url: str) -> None:
-    """Raise CliError unless ``url`` names a transport kombu knows, with a sane port."""
-    from kombu.transport import TRANSPORT_ALIASES, resolve_transport
-    from kombu.utils.url import parse_url
-
-    from celerytop.present.formatting import mask_url
-
-    for part in str(url).split(";"):
-        part = part.strip()
-        shown = mask_url(part)
-        if "://" not in part:
-            raise CliError(f"malformed broker URL {shown!r}: expected transport://[user:password@]host[:port]/…, "
-                           "e.g. redis://localhost:6379/0")
-        scheme = part.split("://", 1)[0].split("+", 1)[0]  # sqla+sqlite:// is kombu's sqla transport
-        if scheme in TRANSPORT_ALIASES:
-            check_transport_loads(scheme)
-        else:
-            try:
-                resolve_transport(scheme)  # a module path, or a typo
-            except (KeyError, ImportError, ValueError) as exc:
-                raise CliError(f"malformed broker URL {shown!r}: unknown transport {scheme!r} "
-                               f"({one_line_error(exc)})")
-        try:
-            parse_url(part)
-        except (ValueError, TypeError) as exc:
-            raise CliError(f"malformed broker URL {shown!r}: {one_line_error(exc)}")
-        check_transport_client(scheme, part)
-
-
-def check_transport_loads(scheme: str) -> None:
-    """Raise MissingTransportPackages unless kombu's transport for ``scheme`` imports."""
-    from kombu.transport import resolve_transport
-
-    # kombu 5.7's Redis transport fails with AttributeError, not ImportError,
-    # without redis-py: import what our extra brings first, for a clear reason.
-    for module in CELERYTOP_EXTRAS.get(scheme, ("", ()))[1]:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            raise MissingTransportPackages(scheme, exc)
-    try:
-        resolve_transport(scheme)
-    except Exception as exc:  # noqa: BLE001 - a half-installed client breaks a transport in any way
-        raise MissingTransportPackages(scheme, exc)
-
-
-def check_transport_client(scheme: str, url: str) -> None:
-    """Raise MissingTransportPackages if the transport's client library is missing.
-
-    Most kombu transports import their client library inside try/except and
-    only raise ImportError ('Missing redis library') when the Transport is
-    built; building one opens no connection.
-    """
-    from kombu import Connection
-
-    try:
-        Connection(url).transport
-    except ImportError as exc:
-        raise MissingTransportPackages(scheme, exc)
-    except Exception:  # noqa: BLE001 - anything else is the connection's to report, with retries
-        pass
-
-
-class MissingTransportPackages(CliError):
-    """A kombu transport whose import fails: say so, and what to install."""
-
-    def __init__(self, scheme: str, exc: Exception):
-        if isinstance(exc, ImportError):
-            reason = one_line_error(exc).split(": ", 1)[-1]  # "No module named 'packaging'"
-            what = "needs packages that are not installed"
-        else:
-            reason = one_line_error(exc)
-            what = "does not load, as when its packages are not installed"
-        super().__init__(f"the {scheme} transport {what} ({reason}): {install_hint(scheme, exc)}")
-
-
-# Transports whose packages celerytop's own extras bring: the extra, and the
-# modules it provides that kombu's transport imports.
-REDIS_EXTRA = ("redis", ("redis", "packaging"))
-CELERYTOP_EXTRAS = {"redis": REDIS_EXTRA, "rediss": REDIS_EXTRA, "sentinel": REDIS_EXTRA}
-
-
-def install_hint(scheme: str, exc: Exception) -> str:
-    """What to pip install for a transport: celerytop's extra, kombu's, or the package kombu lacks."""
-    if scheme in CELERYTOP_EXTRAS:
-        return f"pip install 'celerytop[{CELERYTOP_EXTRAS[scheme][0]}]'"
-    extra = transport_module(scheme).lower()  # kombu names its extras so: kombu.transport.SQS -> kombu[sqs]
-    if extra in kombu_extras():
-        return f"pip install 'kombu[{extra}]'"
-    missing = (getattr(exc, "name", None) or "").split(".")[0]
-    if missing:
-        return missing_module_hint(missing)
-    return f"install the client library that kombu.transport.{transport_module(scheme)} imports"
-
-
-def missing_module_hint(module: str) -> str:
-    """pip install it when it is one of the packages celerytop, celery or kombu require."""
-    if module.lower() in requirements("celerytop", "celery", "kombu"):
-        return f"pip install {module}"
-    return f"install the package that provides the module {module!r}"
-
-
-def transport_module(scheme: str) -> str:
-    """The module of a kombu transport alias: 'sqs' -> 'SQS' (kombu.transport.SQS:Transport)."""
-    from kombu.transport import TRANSPORT_ALIASES
-
-    target = TRANSPORT_ALIASES[scheme]
-    path = target.split(":")[0] if ":" in target else target.rsplit(".", 1)[0]
-    return path.rsplit(".", 1)[-1]
-
-
-def kombu_extras() -> list:
-    from importlib.metadata import PackageNotFoundError, metadata
-
-    try:
-        return metadata("kombu").get_all("Provides-Extra") or []
-    except PackageNotFoundError:
-        return []
-
-
-def requirements(*distributions: str) -> set:
-    """The names of the packages these distributions always require (extras left out)."""
-    from importlib.metadata import PackageNotFoundError, requires
-
-    names = set()
-    for distribution in distributions:
-        try:
-            specs = requires(distribution) or []
-        except PackageNotFoundError:
-            continue
-        names.update(re.match(r"[A-Za-z0-9._-]*", spec).group(0).lower() for spec in specs if "extra ==" not in spec)
-    return names
-
-
 def load_app(app_name: str | None, broker: str | None):
     """The Celery app as ``celery -A app -b broker`` would load it."""
     from celery import Celery
@@ -294,10 +163,6 @@ def check_app_broker(app) -> None:
     except Exception as exc:  # noqa: BLE001 - a broken config module
         raise CliError(f"cannot read the broker URL from the app: {one_line_error(exc)}")
     check_broker_url(url or "amqp://guest@localhost//")
-
-
-def app_display_name(app) -> str:
-    return app.main or "default"
 
 
 # -- running -------------------------------------------------------------------
@@ -393,8 +258,8 @@ def execute(app_name, broker, demo, **options) -> int:
             app = app_name  # celery already loaded it (celery -A proj top)
             check_app_broker(app)
         log_to_file()
-        return launch.run(app, launch.Options(**options))
-    except (CliError, launch.UsageError) as exc:
+        return launch.run(app, Options(**options))
+    except (CliError, BrokerUrlError, UsageError) as exc:
         click.echo(mask_secrets(f"celerytop: error: {exc}"), err=True)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 
-from celerytop.events import consumers, recording
-from celerytop.modes import runners as modes
+from celerytop.events import recording
+from celerytop.modes import batch
+from celerytop.modes.camera import CameraError, run_camera
+from celerytop.modes.runners import ReplayClock
+from celerytop.modes.sources import BrokerUnreachable, recorded
+from celerytop.options import Options, UsageError
+from celerytop.present.header_text import mode_text
 
 #: Exit status when what the user asked to keep was not all kept: ``--record``
 #: stopped (a full disk) or the last ``--db`` save failed.  The reason is said on
@@ -17,74 +21,13 @@ from celerytop.modes import runners as modes
 EXIT_NOT_SAVED = 4  # 3 is left for alerts (--exit-on-alert)
 
 
-class UsageError(Exception):
-    """Options that do not go together, or a file that cannot be used: one line, exit 2."""
-
-
-@dataclass
-class Options:
-    refresh: float = 1.0
-    max_tasks: int = 10000
-    max_failures: int = 1000
-    timeout: float = 1.0
-    fold_offline_after: float = 10.0  # minutes
-    enable_events: bool = True
-    colors: str = "auto"
-    read_only: bool = False
-    audit_log: str | None = None
-    no_audit_log: bool = False
-    batch: bool = False
-    delay: float = 2.0
-    iterations: int = 1
-    width: int | None = None
-    fmt: str = "text"
-    dump: bool = False
-    camera: str | None = None
-    frequency: float = 1.0
-    maxrate: str | None = None
-    record: str | None = None
-    replay: str | None = None
-    speed: float = 1.0
-    db: str | None = None
-    only_events: str | None = None
-
-    @property
-    def screen(self) -> bool:
-        return not (self.batch or self.dump or self.camera)
-
-    @property
-    def routing_keys(self) -> tuple:
-        return consumers.parse_routing_keys(self.only_events) if self.only_events else consumers.ALL_EVENTS
-
-    @property
-    def scope(self) -> str:
-        """The header's note that the picture is narrowed ('' when it is not)."""
-        return "ONLY " + ",".join(self.routing_keys) if self.only_events else ""
-
-    def check(self) -> None:
-        chosen = [name for name, on in (("--batch", self.batch), ("--dump", self.dump),
-                                        ("--camera", bool(self.camera))) if on]
-        if len(chosen) > 1:
-            raise UsageError(f"{' and '.join(chosen)} are different modes: choose one")
-        if self.speed < 0:
-            raise UsageError("--speed must be 0 (as fast as possible) or more")
-        if self.replay is not None and not os.path.isfile(self.replay):
-            raise UsageError(f"--replay: no such file: {self.replay}")
-        if self.replay and self.record and os.path.abspath(self.replay) == os.path.abspath(self.record):
-            raise UsageError("--record and --replay name the same file")
-        if self.db and (self.dump or self.camera):
-            raise UsageError("--db keeps the monitor's tasks: use it with the screen or --batch")
-        if self.only_events is not None:
-            try:
-                consumers.parse_routing_keys(self.only_events)
-            except ValueError as exc:
-                raise UsageError(f"--only-events: {exc}") from None
-            if self.replay:
-                raise UsageError("--only-events narrows what the broker sends: it does not apply to --replay")
-
-
 def display_name(app) -> str:
     return app.main or "default"
+
+
+def watched(app, options: Options) -> str:
+    """What the header says the events come from: the broker URL, or 'file NAME' for a replay."""
+    return f"file {os.path.basename(options.replay)}" if options.replay else str(app.conf.broker_url)
 
 
 def say(message: str) -> None:
@@ -95,7 +38,7 @@ def say(message: str) -> None:
 
 def run(app, options: Options) -> int:
     options.check()
-    if not (options.batch or options.dump or options.camera) and not _is_terminal(sys.stdin):
+    if options.screen and not _is_terminal(sys.stdin):
         raise UsageError("the screen needs a terminal, and stdin is not one: "
                          "use --batch for text snapshots (or --dump for the events)")
     # the screen says it in its header, and on stderr once it is closed
@@ -103,21 +46,21 @@ def run(app, options: Options) -> int:
     not_saved = False
     try:
         if options.dump:
-            from celerytop.modes.dump import dumper
+            from celerytop.modes.dump import dumper, run_dump
 
-            modes.run_dump(app, dumper(options.fmt, sys.stdout), recorder=recorder, replay=options.replay,
+            run_dump(app, dumper(options.fmt, sys.stdout), recorder=recorder, replay=options.replay,
                            routing_keys=options.routing_keys,
                            speed=options.speed)
         elif options.camera:
             try:
-                modes.run_camera(app, options.camera, options.frequency, options.maxrate, recorder=recorder,
+                run_camera(app, options.camera, options.frequency, options.maxrate, recorder=recorder,
                                  routing_keys=options.routing_keys,
                                  replay=options.replay, speed=options.speed)
-            except modes.CameraError as exc:
+            except CameraError as exc:
                 raise UsageError(str(exc)) from None
         else:
             not_saved = _run_monitor(app, options, recorder)
-    except modes.BrokerUnreachable as exc:
+    except BrokerUnreachable as exc:
         raise UsageError(str(exc)) from None
     except recording.RecordingError as exc:
         raise UsageError(str(exc)) from None
@@ -167,7 +110,7 @@ def _run_monitor(app, options: Options, recorder) -> bool:
     """The screen or batch snapshots; True when the last --db save failed (said on stderr)."""
     from celerytop.model.cluster import ClusterModel
 
-    clock = modes.ReplayClock()
+    clock = ReplayClock()
     model = ClusterModel(max_tasks=options.max_tasks, max_failures=options.max_failures,
                          **({"clock": clock} if options.replay else {}))
     store, note = _history_store(options, model)
@@ -177,7 +120,7 @@ def _run_monitor(app, options: Options, recorder) -> bool:
 
         camera = SnapshotCamera(store, model, on_error=None if options.screen else _say_once())
         camera.start()
-    handler = modes.recorded(model.on_event, recorder)
+    handler = recorded(model.on_event, recorder)
     if options.replay:
         handler = clock.follow(handler)
     alarms = [lambda: recorder.error] if recorder is not None else []
@@ -215,17 +158,16 @@ def _say_once():
 def _run_batch(app, options: Options, model, handler, note: str) -> None:
     if note:
         sys.stderr.write(f"celerytop: {note}\n")
-    broker = f"file {os.path.basename(options.replay)}" if options.replay else str(app.conf.broker_url)
-    printer = modes.Printer(model, options.fmt, modes.output_width(options.width), display_name(app), broker,
-                            mode=" ".join(m for m in ("REPLAY" if options.replay else "",
-                                                      "READ-ONLY" if options.read_only else "", options.scope) if m))
+    mode = mode_text(replay="REPLAY" if options.replay else "", read_only=options.read_only, scope=options.scope)
+    printer = batch.Printer(model, options.fmt, batch.output_width(options.width), display_name(app),
+                            watched(app, options), mode=mode)
     if options.replay:
-        modes.run_batch_replay(options.replay, handler, printer, iterations=options.iterations,
+        batch.run_batch_replay(options.replay, handler, printer, iterations=options.iterations,
                                delay=options.delay, speed=options.speed)
         return
     control = _control(app, options, audit=False)
     try:
-        modes.run_batch(app, model, printer, iterations=options.iterations, delay=options.delay,
+        batch.run_batch(app, model, printer, iterations=options.iterations, delay=options.delay,
                         routing_keys=options.routing_keys,
                         handler=handler, seed=lambda: _seed_quietly(model, control, options))
     finally:
@@ -263,8 +205,7 @@ def _run_screen(app, options: Options, model, handler, note: str, alarms=()) -> 
     status = ConnectionStatus()
     replaying = options.replay is not None
     control = None if replaying else _control(app, options)
-    broker = f"file {os.path.basename(options.replay)}" if replaying else str(app.conf.broker_url)
-    ui = MonitorApp(model, status, control, app_name=display_name(app), broker_url=broker,
+    ui = MonitorApp(model, status, control, app_name=display_name(app), broker_url=watched(app, options),
                     refresh=options.refresh, enable_events=options.enable_events, colors=options.colors,
                     history=History(default_history_path()), scope=options.scope,
                     fold_offline_after=options.fold_offline_after * 60)

@@ -57,7 +57,7 @@ def test_crash_writes_its_traceback_to_the_file_the_message_names(tmp_path):
     assert traceback_text.startswith("Traceback (most recent call last):\n")
     # the whole way down: celerytop's front door, its camera mode, the camera's line
     assert 'celerytop/cli.py", line' in traceback_text and "in execute" in traceback_text
-    assert 'celerytop/modes/runners.py", line' in traceback_text and "in run_camera" in traceback_text
+    assert 'celerytop/modes/camera.py", line' in traceback_text and "in run_camera" in traceback_text
     assert 'crashcam.py", line 7, in on_shutter\n    return len(state.workers) / 0' in traceback_text
     assert traceback_text.rstrip("\n").endswith("ZeroDivisionError: division by zero")
 

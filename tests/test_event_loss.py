@@ -12,7 +12,7 @@ import random
 from celerytop.events import capture
 from celerytop.model.cluster import ClusterModel
 from celerytop.modes import batch
-from celerytop.ui.widgets.header import header_lines
+from celerytop.present.header_text import header_lines
 from tests.events import event, heartbeat
 
 

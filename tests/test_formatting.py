@@ -128,8 +128,8 @@ def test_fit_dotted_cuts_a_long_dotted_name_from_the_start(name, width, shown):
 
 
 def test_every_time_formatter_takes_values_that_are_not_times():
+    from celerytop.present.columns import coarse_age
     from celerytop.ui.views.detail import clock_ms
-    from celerytop.ui.widgets.panes import coarse_age
 
     for value in (float("nan"), float("inf"), float("-inf"), 1e308, -1e308, 10 ** 400, "soon", "", [1], {}, True):
         shown = (f.format_clock(value), clock_ms(value), f.format_duration(value),

@@ -241,12 +241,12 @@ def test_the_screen_replays_hostile_events_and_shows_only_what_it_draws(tmp_path
 def test_a_camera_replays_hostile_events_into_celerys_state(tmp_path):
     from celery import Celery
 
-    from celerytop.modes import runners as modes
+    from celerytop.modes import camera
 
     path = tmp_path / "hostile.jsonl"
     _uuid, good = task_lifecycle(name="proj.after", t0=T0)
     path.write_text(recording_text(hostile_events() + good))
     app = Celery("hostile-camera", broker="memory://", set_as_current=False)
     out = io.StringIO()
-    modes.run_camera(app, "celery.events.snapshot.Polaroid", 60.0, None, replay=str(path), speed=0, out=out)
+    camera.run_camera(app, "celery.events.snapshot.Polaroid", 60.0, None, replay=str(path), speed=0, out=out)
     assert "Taking snapshots" in out.getvalue()

@@ -12,7 +12,7 @@ from kombu import Connection
 
 from celerytop.events import capture
 from celerytop.events.capture import Backoff, ConnectionStatus, EventCapture, broker_addresses, failure_text
-from celerytop.ui.widgets.header import connection_markup
+from celerytop.present.header_text import connection_markup
 from tests.live import wait_until
 
 

@@ -7,7 +7,7 @@ from celerytop.events.consumers import _matcher
 from celerytop.events.fastjson import loads_json
 from celerytop.model.cluster import ClusterModel
 from celerytop.modes import batch
-from celerytop.ui.widgets.header import header_lines
+from celerytop.present.header_text import header_lines
 from tests.events import event
 
 

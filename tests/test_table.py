@@ -1,6 +1,6 @@
+from celerytop.present import table
+from celerytop.present.columns import TASK_COLUMNS, WORKER_COLUMNS
 from celerytop.present.formatting import display_width
-from celerytop.ui.widgets import table
-from celerytop.ui.widgets.panes import TASK_COLUMNS, WORKER_COLUMNS
 
 
 def used(widths):

@@ -134,7 +134,7 @@ def test_no_task_events_hint_only_when_workers_are_busy():
 
 def test_workers_offline_longer_than_the_limit_fold_into_one_line():
     from celerytop.model.cluster import WorkerRow
-    from celerytop.ui.widgets.panes import FoldedWorkers, fold_offline, worker_cells
+    from celerytop.present.columns import FoldedWorkers, fold_offline, worker_cells
 
     def row(name, online, age):
         return WorkerRow(name, online, 1 if online else None, 5, None, age, "py-celery 5.7.0")

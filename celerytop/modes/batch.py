@@ -1,6 +1,6 @@
 """Batch snapshots (``--batch``): the header, the workers table and the tasks
-table as plain text, or the same data as one JSON document, for scripts,
-logs and health checks.
+table as plain text, or the same data as one JSON document, printed every
+``--delay`` seconds, live or from a recording, for scripts, logs and health checks.
 
 Built from the same model snapshots, columns and cells as the screen, with
 every style dropped: nothing here writes an escape code, and every value a
@@ -10,12 +10,16 @@ worker sent is sanitised like on screen.
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 import time
 
-from celerytop.present import formatting
-from celerytop.ui.widgets import table
-from celerytop.ui.widgets.header import header_lines, ignored_events_note
-from celerytop.ui.widgets.panes import TASK_COLUMNS, WORKER_COLUMNS, task_cells, worker_cells
+from celerytop.events import capture, recording
+from celerytop.events.consumers import ALL_EVENTS
+from celerytop.modes.sources import start_live
+from celerytop.present import formatting, table
+from celerytop.present.columns import TASK_COLUMNS, WORKER_COLUMNS, task_cells, worker_cells
+from celerytop.present.header_text import header_lines, ignored_events_note
 
 #: Width when neither --width nor a terminal says otherwise (output piped).
 DEFAULT_WIDTH = 120
@@ -41,8 +45,7 @@ def render_text(model, status, width: int, app_name: str = "", broker: str = "",
     """One snapshot as the screen shows it, every line at most ``width`` columns."""
     summary = model.summary()
     notices = (*notices, ignored_events_note(summary)) if ignored_events_note(summary) else notices
-    lines = [plain(markup) for markup in header_lines(formatting.sanitize(app_name), formatting.mask_url(broker),
-                                                       summary, status, notices, mode)]
+    lines = [plain(markup) for markup in header_lines(app_name, broker, summary, status, notices, mode)]
     workers = model.worker_rows()
     lines += ["", f" Workers  {summary.workers_online} online / {summary.workers_total} known"]
     lines += _table(WORKER_COLUMNS, (worker_cells(row) for row in workers), width)
@@ -96,3 +99,73 @@ def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
 def render_json(model, status, iteration: int = 1, clock=time.time) -> str:
     """One line: ``json.dumps`` escapes every control character, so no escape code gets through."""
     return json.dumps(snapshot(model, status, iteration, clock), default=repr, ensure_ascii=True) + "\n"
+
+
+def output_width(requested: int | None, out=sys.stdout) -> int:
+    """--width, else the terminal's, else 120 (piped)."""
+    if requested:
+        return requested
+    try:
+        if out.isatty():
+            return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+    except (AttributeError, ValueError, OSError):
+        pass
+    return DEFAULT_WIDTH
+
+
+class Printer:
+    """Writes one snapshot per iteration, as text or JSON."""
+
+    def __init__(self, model, fmt: str, width: int, app_name: str, broker: str, out=sys.stdout, mode: str = ""):
+        self.model, self.fmt, self.width = model, fmt, width
+        self.app_name, self.broker, self.out, self.mode = app_name, broker, out, mode
+        self.printed = 0
+
+    def __call__(self, status) -> None:
+        self.printed += 1
+        if self.fmt == "json":
+            self.out.write(render_json(self.model, status, self.printed))
+        else:
+            if self.printed > 1:
+                self.out.write("\n")
+            self.out.write(render_text(self.model, status, self.width, self.app_name, self.broker,
+                                       mode=self.mode))
+        self.out.flush()
+
+
+def run_batch(app, model, printer: Printer, *, iterations: int, delay: float, handler, seed=None,
+              routing_keys=ALL_EVENTS) -> None:
+    """Live: connect (or fail in one line), seed, then print every ``delay`` seconds."""
+    source, status = start_live(app, handler, routing_keys=routing_keys)
+    try:
+        if seed is not None:
+            seed()
+        for _ in range(iterations):
+            time.sleep(delay)
+            printer(status.snapshot())
+    finally:
+        source.stop(timeout=1.5)
+
+
+def run_batch_replay(path: str, handler, printer: Printer, *, iterations: int, delay: float,
+                     speed: float) -> None:
+    """From a recording: at ``--speed 0`` all of it first, then one snapshot; else
+    snapshots every ``delay`` seconds of replay until the iterations or the recording end."""
+    status = capture.ConnectionStatus()
+    status.replaying()
+    if speed == 0:
+        recording.replay_all(path, handler)
+        printer(status.snapshot())
+        return
+    player = recording.Replayer(path, handler, speed=speed)
+    player.start()
+    try:
+        for _ in range(iterations):
+            player.join(delay)
+            printer(status.snapshot())
+            if not player.is_alive():
+                break
+    finally:
+        player.stop()
+    if player.error:
+        raise recording.RecordingError(player.error)

@@ -1,4 +1,4 @@
-"""``--dump``: one line per event as it arrives.
+"""``--dump``: one line per event as it arrives, live or from a recording.
 
 Text is celery's own ``celery events --dump`` format (its Dumper does the
 formatting), made safe: a worker's escape sequences are shown as text and a
@@ -13,6 +13,8 @@ import json
 from celery.events.dumper import Dumper
 
 from celerytop.events import recording
+from celerytop.events.consumers import ALL_EVENTS
+from celerytop.modes.sources import feed_until_done, recorded
 from celerytop.present import formatting
 
 
@@ -47,3 +49,9 @@ class JsonDumper:
 
 def dumper(fmt: str, out):
     return JsonDumper(out) if fmt == "json" else SafeDumper(out=out)
+
+
+def run_dump(app, dumper, *, recorder=None, replay: str | None = None, speed: float = 1.0,
+             routing_keys=ALL_EVENTS) -> None:
+    """Every event, one line each, until Ctrl-C (live) or the recording's end."""
+    feed_until_done(app, recorded(dumper.on_event, recorder), replay, speed, routing_keys)

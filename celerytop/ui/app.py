@@ -20,7 +20,10 @@ from celerytop.events import capture
 from celerytop.model import filtering, seed
 from celerytop.model.cluster import SORT_ORDER, SORTS
 from celerytop.present import formatting
+from celerytop.present.columns import (TASK_COLUMNS, WORKER_COLUMNS, FoldedWorkers, fold_offline, task_cells,
+                                       worker_cells)
 from celerytop.present.errors import one_line_error
+from celerytop.present.header_text import Alarm, ignored_events_note, mode_text, replay_text
 from celerytop.ui import palettes
 from celerytop.ui.controllers.actions import ControlActions
 from celerytop.ui.controllers.console import CommandConsole
@@ -30,9 +33,8 @@ from celerytop.ui.views.help import HelpOverlay
 from celerytop.ui.views.inspect_views import InspectView
 from celerytop.ui.views.queues_view import QueueMonitor, QueuesView
 from celerytop.ui.widgets.dialogs import ConfirmDialog
-from celerytop.ui.widgets.header import Alarm, Header, ignored_events_note
-from celerytop.ui.widgets.panes import (TASK_COLUMNS, WORKER_COLUMNS, FoldedWorkers, Pane, fold_offline, task_cells,
-                                        worker_cells)
+from celerytop.ui.widgets.header import Header
+from celerytop.ui.widgets.panes import Pane
 from celerytop.ui.widgets.prompt import Prompt
 from celerytop.ui.widgets.statusbar import StatusBar
 
@@ -516,13 +518,8 @@ class MonitorApp:
 
     def _mode(self) -> str:
         if self.replay is not None:
-            player = self.replay
-            clock = formatting.format_clock(player.clock) if player.clock is not None else "--:--:--"
-            speed = "max" if player.speed == 0 else f"×{player.speed:g}"
-            state = speed + (" ended" if player.finished else " paused" if player.paused else "")
-            return f"REPLAY {clock} {state}  (z pause, . step, [ ] speed)"
-        modes = ["READ-ONLY" if self.control is not None and self.control.read_only else "", self.scope]
-        return " ".join(m for m in modes if m)
+            return mode_text(replay=replay_text(self.replay))
+        return mode_text(read_only=self.control is not None and self.control.read_only, scope=self.scope)
 
     def show_audit(self) -> None:
         if self.control is None or self.control.audit is None:

@@ -1,136 +1,18 @@
-"""The header: who we watch, whether we are connected, and the cluster in numbers."""
+"""The header widget: the header's lines (celerytop/present/header_text.py) drawn at the terminal's width."""
 
 from __future__ import annotations
 
-import time
-
 import urwid
 
-from celerytop.events import capture
-from celerytop.present import formatting
-
-#: Order in which task states are counted in the header: failures first, as a narrow
-#: terminal clips the end of the line, then the lifecycle.
-STATE_ORDER = ("FAILURE", "PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "REVOKED", "REJECTED")
-
-
-#: Shown as behind from this lag (seconds) or these broker backlogs on.
-LAG_SHOWN = 2.0
-MESSAGES_QUEUED_SHOWN = 5000
-BYTES_QUEUED_SHOWN = 4 * 1024 * 1024
-
-
-class Alarm(str):
-    """A header notice drawn in red: something the user asked for is failing (data is being lost)."""
-
-
-def connection_markup(status) -> list:
-    if status.state == capture.CONNECTED:
-        return [("header.ok", "● connected")] + behind_markup(status) + lost_markup(status)
-    if status.state == capture.RETRYING:
-        retry = f", retry in {status.retry_in:.0f} s" if status.retry_in is not None else ""
-        if status.awaiting_broker:  # it does not listen: reconnecting within a second of it doing so
-            retry = ", waiting for the broker"
-        return ([("header.error", f"✖ disconnected{retry}"), ("header.dim", f"  {status.error}")]
-                + lost_markup(status))
-    if status.state == capture.REPLAYING:
-        return [("header.ok", "▶ replaying")]
-    if status.state == capture.STOPPED:
-        return [("header.warn", "■ stopped")]
-    return [("header.warn", "… connecting")]
-
-
-def behind_markup(status) -> list:
-    """How far the picture trails the cluster, once that is worth a look."""
-    queued = []
-    if status.messages_queued:
-        queued.append(f"{status.messages_queued:,} queued")
-    if status.bytes_queued:
-        queued.append(f"{status.bytes_queued / 1048576:.1f} MB queued")
-    behind = (status.lag >= LAG_SHOWN or (status.messages_queued or 0) >= MESSAGES_QUEUED_SHOWN
-              or (status.bytes_queued or 0) >= BYTES_QUEUED_SHOWN)
-    if not behind:
-        return []
-    parts = [f"behind {status.lag:.1f} s"] + queued
-    return [("header.warn", "  ⚠ " + ", ".join(parts))]
-
-
-def lost_markup(status) -> list:
-    """The stream broke while connected: events sent meanwhile never reached us."""
-    if not status.drops:
-        return []
-    times = "once" if status.drops == 1 else f"{status.drops} times"
-    when = time.strftime("%H:%M:%S", time.localtime(status.last_drop)) if status.last_drop else "?"
-    return [("header.error", f"  events lost: stream broke {times}, last at {when}")]
-
-
-def missed_markup(summary) -> list:
-    """Task events the workers' processed counts say were sent but never arrived (celerytop/eventloss.py)."""
-    missed = summary.missed_task_events
-    if not missed:
-        return []
-    return [("header.error", f"  ~{missed:,} task events missed (:reconcile)")]
-
-
-def counts_markup(summary) -> list:
-    parts = [("header", f"Tasks {summary.task_count}")]
-    counts = dict(summary.state_counts)
-    ordered = [s for s in STATE_ORDER if s in counts] + sorted(s for s in counts if s not in STATE_ORDER)
-    for state in ordered:
-        style = "header.error" if state == "FAILURE" else "header"
-        parts.append(("header.dim", "  "))
-        parts.append((style, f"{formatting.sanitize(state)} {counts[state]}"))
-    return parts
-
-
-def header_lines(app_name: str, broker: str, summary, status, notices=(), mode: str = "") -> list:
-    """The header's lines as markup: [(style, text), ...] each (batch mode prints them as text)."""
-    first = [
-        ("header.ok", " celerytop "),
-        ("header.dim", " app "),
-        ("header", app_name),
-        ("header.dim", "  broker "),
-        ("header", broker),
-        ("header.dim", "  "),
-    ]
-    first += connection_markup(status) + missed_markup(summary)
-    if mode:
-        first += [("header.dim", "  "), ("header.warn", mode)]
-    second = cluster_markup(summary) + [("header.dim", "   ")] + events_markup(summary)
-    return [first, second] + [[("header.error" if isinstance(n, Alarm) else "header.warn", " " + formatting.sanitize(n))]
-                              for n in notices]
-
-
-def ignored_events_note(summary) -> str:
-    """'Ignored events: 17 malformed, 2 of unknown type (...)'; '' when none were.
-
-    The malformed count first: the unknown types are names a sender chose,
-    and long ones must not push the count off the line.
-    """
-    parts = []
-    if summary.malformed_events:
-        parts.append(f"{summary.malformed_events} malformed")
-    if summary.unknown_events:
-        kinds = ", ".join(formatting.sanitize(t, limit=40) for t in summary.unknown_types[:3])
-        parts.append(f"{summary.unknown_events} of unknown type ({kinds})")
-    return "Ignored events: " + ", ".join(parts) if parts else ""
-
-
-def cluster_markup(summary) -> list:
-    return [
-        ("header", f" Workers {summary.workers_online}/{summary.workers_total} online"),
-        ("header.dim", "   "),
-    ] + counts_markup(summary)
-
-
-def events_markup(summary) -> list:
-    return [("header", f"Events {formatting.format_rate(summary.events_per_second)}")]
+from celerytop.present.header_text import cluster_markup, events_markup, header_lines
 
 
 class Header(urwid.WidgetWrap):
+    """The header's lines, redrawn on each refresh."""
+
     def __init__(self, app_name: str, broker_url: str):
-        self._app_name = formatting.sanitize(app_name)
-        self._broker = formatting.mask_url(broker_url)
+        self._app_name = app_name
+        self._broker = broker_url
         self._lines = urwid.Pile([])
         super().__init__(urwid.AttrMap(self._lines, "header"))
 

@@ -1,6 +1,6 @@
-"""Column layout for the panes: fixed and flexible columns fitted to a width,
-and one-line rows built as urwid text markup (one Text per row is far
-cheaper to build and render than a Columns of Texts).
+"""Table layout for the panes and --batch: fixed and flexible columns fitted
+to a width, and one-line rows built as (style, text) markup (on screen one
+urwid Text per row is far cheaper to build and render than a Columns of Texts).
 
 Given the widths of the text each column currently shows, flexible columns
 are as wide as their content (between their minimum and maximum) and the

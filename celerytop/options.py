@@ -1,0 +1,82 @@
+"""The options celerytop runs with, their defaults (the command line's too) and which go together."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+class UsageError(Exception):
+    """Options that do not go together, or a file that cannot be used: one line, exit 2."""
+
+
+@dataclass
+class Options:
+    """What the command line asked for; the defaults here are the command line's (cli.py reads them).
+
+    Only the standard library is imported at the top: cli.py reads the defaults
+    before it knows whether celery's own requirements are all installed.
+    """
+
+    refresh: float = 1.0
+    max_tasks: int = 10000
+    max_failures: int = 1000
+    timeout: float = 1.0
+    fold_offline_after: float = 10.0  # minutes
+    enable_events: bool = True
+    colors: str = "auto"
+    read_only: bool = False
+    audit_log: str | None = None
+    no_audit_log: bool = False
+    batch: bool = False
+    delay: float = 2.0
+    iterations: int = 1
+    width: int | None = None
+    fmt: str = "text"
+    dump: bool = False
+    camera: str | None = None
+    frequency: float = 1.0
+    maxrate: str | None = None
+    record: str | None = None
+    replay: str | None = None
+    speed: float = 1.0
+    db: str | None = None
+    only_events: str | None = None
+
+    @property
+    def screen(self) -> bool:
+        return not (self.batch or self.dump or self.camera)
+
+    @property
+    def routing_keys(self) -> tuple:
+        from celerytop.events import consumers
+
+        return consumers.parse_routing_keys(self.only_events) if self.only_events else consumers.ALL_EVENTS
+
+    @property
+    def scope(self) -> str:
+        """The header's note that the picture is narrowed ('' when it is not)."""
+        return "ONLY " + ",".join(self.routing_keys) if self.only_events else ""
+
+    def check(self) -> None:
+        chosen = [name for name, on in (("--batch", self.batch), ("--dump", self.dump),
+                                        ("--camera", bool(self.camera))) if on]
+        if len(chosen) > 1:
+            raise UsageError(f"{' and '.join(chosen)} are different modes: choose one")
+        if self.speed < 0:
+            raise UsageError("--speed must be 0 (as fast as possible) or more")
+        if self.replay is not None and not os.path.isfile(self.replay):
+            raise UsageError(f"--replay: no such file: {self.replay}")
+        if self.replay and self.record and os.path.abspath(self.replay) == os.path.abspath(self.record):
+            raise UsageError("--record and --replay name the same file")
+        if self.db and (self.dump or self.camera):
+            raise UsageError("--db keeps the monitor's tasks: use it with the screen or --batch")
+        if self.only_events is not None:
+            from celerytop.events import consumers
+
+            try:
+                consumers.parse_routing_keys(self.only_events)
+            except ValueError as exc:
+                raise UsageError(f"--only-events: {exc}") from None
+            if self.replay:
+                raise UsageError("--only-events narrows what the broker sends: it does not apply to --replay")
