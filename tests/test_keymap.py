@@ -2,7 +2,7 @@ import pytest
 
 from celerytop.events.capture import ConnectionStatus
 from celerytop.model.cluster import ClusterModel
-from celerytop.ui import palettes
+from celerytop.present import palettes
 from celerytop.ui.app import MonitorApp
 from celerytop.ui.keys import commands
 from celerytop.ui.keys.keymap import CONTEXTS, DEFAULT_BINDINGS, Binding, Keymap, key_label

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from celerytop.present import formatting
+from celerytop.present.palettes import state_style
 from celerytop.present.table import Column
-from celerytop.ui.palettes import state_style
 
 WORKER_COLUMNS = (
     Column("", 1),  # mark

@@ -19,12 +19,11 @@ from celerytop.control.history import History
 from celerytop.events import capture
 from celerytop.model import filtering, seed
 from celerytop.model.cluster import SORT_ORDER, SORTS
-from celerytop.present import formatting
+from celerytop.present import formatting, palettes
 from celerytop.present.columns import (TASK_COLUMNS, WORKER_COLUMNS, FoldedWorkers, fold_offline, task_cells,
                                        worker_cells)
 from celerytop.present.errors import one_line_error
 from celerytop.present.header_text import Alarm, ignored_events_note, mode_text, replay_text
-from celerytop.ui import palettes
 from celerytop.ui.controllers.actions import ControlActions
 from celerytop.ui.controllers.console import CommandConsole
 from celerytop.ui.keys.keymap import CONTEXTS, Keymap, key_label

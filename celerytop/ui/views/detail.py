@@ -13,8 +13,7 @@ import time
 import urwid
 
 from celerytop.model.cluster import FINISHED_STATES
-from celerytop.present import formatting
-from celerytop.ui import palettes
+from celerytop.present import formatting, palettes
 from celerytop.ui.widgets.lazylist import LabelledRow, LazyWalker, PaneListBox, Row, ScrollCommands
 from celerytop.ui.widgets.panes import FOCUS_MAP
 

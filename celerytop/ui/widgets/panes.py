@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import urwid
 
-from celerytop.present import formatting, table
-from celerytop.ui import palettes
+from celerytop.present import formatting, palettes, table
 from celerytop.ui.widgets.lazylist import LazyWalker, PaneListBox, Row, ScrollCommands
 
 #: Every style maps to its focused twin, so a selected row keeps its colours.
