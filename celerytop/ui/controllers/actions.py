@@ -1,10 +1,9 @@
 """Control by keystroke: prompts and confirmations in front of the one
 command path (``Control.execute``), replies delivered back to the UI thread.
 
-Every command that changes the cluster is refused up front in read-only
-mode (and refused again by ``Control`` whatever the route); those the command
-registry (celerytop.ui.keys.commands) declares ``asks_first`` ask first, with
-Cancel the default; the destination is always named.
+Every command that changes the cluster is refused up front in read-only mode (and again by
+``Control`` whatever the route); those ui/keys/commands.py declares ``asks_first`` ask first,
+with Cancel the default; the destination is always named.
 """
 
 from __future__ import annotations
@@ -145,8 +144,7 @@ class ControlActions:
         def confirm(signal_name="TERM"):
             verb = f"Revoke and terminate (SIG{signal_name})" if terminate else "Revoke"
             self._ask_first(
-                f"task.{what}",
-                f"{verb} {len(ids)} task(s)?",
+                f"task.{what}", f"{verb} {len(ids)} task(s)?",
                 self._describe(tasks) + skipped + ["Sent to: all workers (any of them may hold the task)."],
                 lambda: self.send("revoke", {"task_id": ids, "terminate": terminate, "signal": signal_name},
                                   marks=marks),
@@ -190,12 +188,11 @@ class ControlActions:
         if name is None:
             return
         marks = "tasks" if self.app.marks else ""
+
         def apply(limits):
-            soft, hard = limits
-            self._ask_first("task.time_limit", f"Set the time limits of {name} to soft {soft}, hard {hard}?",
-                            ["Sent to: all workers."],
-                            lambda: self.send("time_limit", {"task_name": name, "soft": soft, "hard": hard},
-                                              marks=marks))
+            arguments = {"task_name": name, "soft": limits[0], "hard": limits[1]}
+            self._ask_first("task.time_limit", f"Set the time limits (soft, hard) of {name} to {limits}?",
+                            ["Sent to: all workers."], lambda: self.send("time_limit", arguments, marks=marks))
 
         self.app.ask(f"time limits for {name}, SOFT HARD seconds ('-' for none): ", "", inputs.time_limits, apply)
         self._prefill_limits(name, lambda limits: f"{limits['soft_time_limit']} {limits['time_limit']}")
@@ -329,10 +326,9 @@ class ControlActions:
         hosts, marks = self._workers(), self._worker_marks_used()
         if hosts:
             where = ", ".join(hosts)
-            self.app.ask(f"{command} {where} by how many processes: ", "1", inputs.count,
-                         lambda n: self._ask_first(f"worker.{command}", f"{command} {where} by {n}?",
-                                                   [f"Sent to: {where} only."],
-                                                   lambda: self.send(command, {"n": n}, hosts, marks=marks)))
+            self.app.ask(f"{command} {where} by how many processes: ", "1", inputs.count, lambda n: self._ask_first(
+                f"worker.{command}", f"{command} {where} by {n}?", [f"Sent to: {where} only."],
+                lambda: self.send(command, {"n": n}, hosts, marks=marks)))
 
     def autoscale(self) -> None:
         if not self.allowed("autoscale"):
@@ -340,14 +336,9 @@ class ControlActions:
         hosts, marks = self._workers(), self._worker_marks_used()
         if hosts:
             where = ", ".join(hosts)
-
-            def apply(bounds):
-                high, low = bounds
-                self._ask_first("worker.autoscale", f"Autoscale {where} between {low} and {high} processes?",
-                                [f"Sent to: {where} only."],
-                                lambda: self.send("autoscale", {"max": high, "min": low}, hosts, marks=marks))
-
-            self.app.ask(f"autoscale {where} MAX,MIN: ", "", inputs.autoscale, apply)
+            self.app.ask(f"autoscale {where} MAX,MIN: ", "", inputs.autoscale, lambda bounds: self._ask_first(
+                "worker.autoscale", f"Autoscale {where} to (max, min) {bounds}?", [f"Sent to: {where} only."],
+                lambda: self.send("autoscale", {"max": bounds[0], "min": bounds[1]}, hosts, marks=marks)))
 
     def pool_restart(self) -> None:
         if not self.allowed("pool_restart"):
@@ -404,7 +395,6 @@ class ControlActions:
             lines = [f"{where} will stop sending task events:",
                      "this monitor and every other (celery events, flower)",
                      "will stop seeing that worker's tasks."]
-        self._ask_first(f"worker.{command}",
-                        f"{'Enable' if enable else 'Disable'} task events on {len(hosts)} worker(s)?",
-                        lines + [f"Sent to: {where} only."],
+        title = f"{'Enable' if enable else 'Disable'} task events on {len(hosts)} worker(s)?"
+        self._ask_first(f"worker.{command}", title, lines + [f"Sent to: {where} only."],
                         lambda: self.send(command, {}, hosts, marks=marks))
