@@ -186,7 +186,7 @@ def test_read_only_refuses_every_cluster_change_at_the_control_layer(fs, tmp_pat
     from celery.worker.control import Panel
 
     from celerytop.control.audit import AuditLog
-    from celerytop.control.control import READ_ONLY_COMMANDS
+    from celerytop.control.verbs import READ_ONLY_COMMANDS
     from tests.live import ControlSpy
 
     changing = sorted(name for name, meta in Panel.meta.items()

@@ -130,12 +130,12 @@ def test_no_single_key_changes_the_cluster(binding):
     put_in_context(app, binding.context)
     press(app, binding.key)
     assert app.control.sent == [], f"{binding.key!r} sent {app.control.sent} with no prompt or confirmation"
-    if commands.get(binding.command).destructive:
+    if commands.COMMANDS[binding.command].changes_cluster:
         assert app.dialog is not None or app.prompt is not None, \
             f"{binding.key!r} ({binding.command}) changes the cluster but neither asked nor confirmed"
 
 
-@pytest.mark.parametrize("binding", [b for b in DEFAULT_BINDINGS if commands.get(b.command).destructive],
+@pytest.mark.parametrize("binding", [b for b in DEFAULT_BINDINGS if commands.COMMANDS[b.command].changes_cluster],
                          ids=lambda b: f"{b.context}:{b.key}")
 def test_read_only_refuses_every_destructive_key_before_asking(binding):
     app, _uuids = make_app(read_only=True)

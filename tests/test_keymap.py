@@ -16,7 +16,7 @@ def test_every_default_binding_names_a_registered_command():
 
 def test_the_ui_has_a_handler_for_every_command():
     app = MonitorApp(ClusterModel(), ConnectionStatus())
-    assert set(app.handlers) == set(commands.COMMANDS)
+    assert set(commands.bind(app)) == set(commands.COMMANDS)
 
 
 def test_no_key_is_bound_twice_in_one_context():

@@ -8,7 +8,7 @@ import sys
 
 from celery.worker.control import Panel
 
-from celerytop.control.control import READ_ONLY_COMMANDS
+from celerytop.control.verbs import READ_ONLY_COMMANDS
 from tests.live import REPO_ROOT, ControlSpy, wait_until
 from tests.terminal import Terminal
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from celerytop.control import verbs
 from celerytop.control.backend import BackendCalls
 from celerytop.control.replies import Outcome, merge_replies, normalise_replies
 from celerytop.present.errors import one_line_error
@@ -24,9 +25,6 @@ class ReadOnlyError(RuntimeError):
 
 #: Commands after which a worker does not answer (it is gone).
 NO_REPLY = frozenset({"shutdown"})
-
-#: Remote-control commands that only read; everything else changes the cluster.
-READ_ONLY_COMMANDS = frozenset({"ping", "heartbeat"})
 
 
 class Control(BackendCalls):
@@ -71,7 +69,7 @@ class Control(BackendCalls):
         return Outcome("enable_events", tuple(destination or ()), {}, sent="sent")
 
     def refuse_if_read_only(self, command: str) -> None:
-        if self.read_only and command not in READ_ONLY_COMMANDS:
+        if self.read_only and verbs.changes_cluster(command):
             raise ReadOnlyError(f"read-only mode: '{command}' changes the cluster and was not sent")
 
     def execute(self, command: str, arguments: dict | None = None, destination=(),

@@ -4,7 +4,7 @@ Data flows one way: the capture thread feeds the model; a timer
 (``refresh`` seconds) reads snapshots from the model and the connection
 status and updates the widgets (at once, too, when a worker first appears,
 so a new worker never waits for the timer).  Keys resolve through the keymap to a
-command name, and commands to the handlers below.
+command name, and commands to the methods ui/keys/commands.py declares for them.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from celerytop.present.errors import one_line_error
 from celerytop.present.header_text import Alarm, ignored_events_note, mode_text, replay_text
 from celerytop.ui.controllers.actions import ControlActions
 from celerytop.ui.controllers.console import CommandConsole
+from celerytop.ui.keys import commands
 from celerytop.ui.keys.keymap import CONTEXTS, Keymap, key_label
 from celerytop.ui.views.detail import AuditView, TaskDetailView, WorkerDetailView, WorkflowView
 from celerytop.ui.views.help import HelpOverlay
@@ -140,66 +141,19 @@ class MonitorApp:
         self.frame = urwid.Frame(self.body, header=self.header, footer=self.statusbar)
         self.help = None
         self.root = KeyRouter(self, self.frame)
-        self._handlers = {
-            "quit": self.quit,
-            "help.show": self.show_help,
-            "help.close": self.close_help,
-            "focus.next": lambda: self.cycle_focus(1),
-            "focus.prev": lambda: self.cycle_focus(-1),
-            "cursor.up": lambda: self._focused_list().move("up"),
-            "cursor.down": lambda: self._focused_list().move("down"),
-            "cursor.page_up": lambda: self._focused_list().move("page up"),
-            "cursor.page_down": lambda: self._focused_list().move("page down"),
-            "cursor.top": lambda: self._focused_list().to_top(),
-            "cursor.bottom": lambda: self._focused_list().to_bottom(),
-            "view.open": self.open_view,
-            "view.back": self.close_view,
-            "task.traceback": self.show_traceback,
-            "task.fetch_result": self.fetch_result,
-            "task.workflow": self.show_workflow,
-            "workers.toggle_offline": self.toggle_offline_workers,
-            "filter.open": self.open_filter_prompt,
-            "filter.clear": lambda: self.apply_filter(""),
-            "filter.cycle_state": self.cycle_state_filter,
-            "worker_filter.open": self.open_worker_filter_prompt,
-            "worker_filter.clear": lambda: self.apply_worker_filter(""),
-            "task.next_failure": self.next_failure,
-            "sort.next": lambda: self.change_sort(1),
-            "sort.prev": lambda: self.change_sort(-1),
-            "sort.invert": self.invert_sort,
-            "mark.toggle": self.toggle_mark,
-            "mark.clear": self.clear_marks,
-            "mark.all_workers": self.mark_all_workers,
-            "task.revoke": lambda: self.actions.revoke(terminate=False),
-            "task.terminate": lambda: self.actions.revoke(terminate=True),
-            "task.rate_limit": self.actions.rate_limit,
-            "task.time_limit": self.actions.time_limit,
-            "task.retry": self.actions.retry,
-            "worker.shutdown": self.actions.shutdown,
-            "worker.pool_grow": lambda: self.actions.pool("pool_grow"),
-            "worker.pool_shrink": lambda: self.actions.pool("pool_shrink"),
-            "worker.autoscale": self.actions.autoscale,
-            "worker.pool_restart": self.actions.pool_restart,
-            "worker.add_consumer": lambda: self.actions.consumer("add_consumer"),
-            "worker.cancel_consumer": lambda: self.actions.consumer("cancel_consumer"),
-            "worker.enable_events": lambda: self.actions.events(True),
-            "worker.disable_events": lambda: self.actions.events(False),
-            "audit.show": self.show_audit,
-            "prompt.open": self.console.open,
-            "queues.show": self.show_queues,
-            "queues.purge": self.purge_selected_queue,
-            "view.reload": self.reload_view,
-            "replay.pause": lambda: self._replay_control("toggle_pause"),
-            "replay.step": lambda: self._replay_control("step"),
-            "replay.faster": lambda: self._replay_control("faster"),
-            "replay.slower": lambda: self._replay_control("slower"),
-        }
+        self._handlers = commands.bind(self)  # every command declared in ui/keys/commands.py
         self.focus_pane("tasks")
 
     # -- commands -------------------------------------------------------------
-    @property
-    def handlers(self) -> dict:
-        return self._handlers
+    def move_cursor(self, where: str) -> None:
+        """In the focused list: 'up', 'down', 'page up', 'page down', 'top' or 'bottom'."""
+        focused = self._focused_list()
+        if where == "top":
+            focused.to_top()
+        elif where == "bottom":
+            focused.to_bottom()
+        else:
+            focused.move(where)
 
     def run_command(self, name: str) -> None:
         self._handlers[name]()

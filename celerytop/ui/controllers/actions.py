@@ -1,9 +1,9 @@
 """Control by keystroke: prompts and confirmations in front of the one
 command path (``Control.execute``), replies delivered back to the UI thread.
 
-Every command that changes the cluster is refused up front in read-only
-mode (and refused again by ``Control`` whatever the route); destructive ones
-ask first, with Cancel the default; the destination is always named.
+Every command that changes the cluster is refused up front in read-only mode (and again by
+``Control`` whatever the route); those ui/keys/commands.py declares ``asks_first`` ask first,
+with Cancel the default; the destination is always named.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from celerytop.model import filtering
 from celerytop.model.cluster import FINISHED_STATES
 from celerytop.present import formatting
 from celerytop.present.errors import one_line_error
+from celerytop.ui.keys.commands import COMMANDS
 
 
 class ControlActions:
@@ -57,6 +58,13 @@ class ControlActions:
         else:
             title, lines = confirm
             self.app.confirm(title, lines, lambda: self.send(command, arguments, destination, timeout))
+
+    def _ask_first(self, key_command: str, title: str, lines, send) -> None:
+        """``send()`` after a confirmation (title, lines) if the key command asks first, else at once."""
+        if COMMANDS[key_command].asks_first:
+            self.app.confirm(title, lines, send)
+        else:
+            send()
 
     def send(self, command: str, arguments: dict, destination=(), timeout=None, marks: str = "") -> None:
         """Broadcast on the control thread; ``marks`` ('tasks' or 'workers') names
@@ -135,8 +143,8 @@ class ControlActions:
 
         def confirm(signal_name="TERM"):
             verb = f"Revoke and terminate (SIG{signal_name})" if terminate else "Revoke"
-            self.app.confirm(
-                f"{verb} {len(ids)} task(s)?",
+            self._ask_first(
+                f"task.{what}", f"{verb} {len(ids)} task(s)?",
                 self._describe(tasks) + skipped + ["Sent to: all workers (any of them may hold the task)."],
                 lambda: self.send("revoke", {"task_id": ids, "terminate": terminate, "signal": signal_name},
                                   marks=marks),
@@ -166,7 +174,8 @@ class ControlActions:
 
         def apply(limit):
             self.rate_limits[name] = limit
-            self.send("rate_limit", {"task_name": name, "rate_limit": limit}, marks=marks)
+            self._ask_first("task.rate_limit", f"Set the rate limit of {name} to {limit}?", ["Sent to: all workers."],
+                            lambda: self.send("rate_limit", {"task_name": name, "rate_limit": limit}, marks=marks))
 
         self.app.ask(f"rate limit for {name} (10/s, 100/m, 5/h; 0 removes): ",
                      self.rate_limits.get(name, ""), inputs.rate_limit, apply)
@@ -179,9 +188,13 @@ class ControlActions:
         if name is None:
             return
         marks = "tasks" if self.app.marks else ""
-        self.app.ask(f"time limits for {name}, SOFT HARD seconds ('-' for none): ", "", inputs.time_limits,
-                     lambda limits: self.send("time_limit", {"task_name": name, "soft": limits[0],
-                                                             "hard": limits[1]}, marks=marks))
+
+        def apply(limits):
+            arguments = {"task_name": name, "soft": limits[0], "hard": limits[1]}
+            self._ask_first("task.time_limit", f"Set the time limits (soft, hard) of {name} to {limits}?",
+                            ["Sent to: all workers."], lambda: self.send("time_limit", arguments, marks=marks))
+
+        self.app.ask(f"time limits for {name}, SOFT HARD seconds ('-' for none): ", "", inputs.time_limits, apply)
         self._prefill_limits(name, lambda limits: f"{limits['soft_time_limit']} {limits['time_limit']}")
 
     def _task_type(self, command: str):
@@ -266,8 +279,8 @@ class ControlActions:
             self.app.flash(f"Cannot retry {formatting.short_uuid(row.uuid)} exactly: {exc}", seconds=10)
             return
         call = formatting.sanitize(f"{name}(*{args!r}, **{kwargs!r})", limit=300)
-        self.app.confirm(f"Send {name} again?", [f"  {call}", f"Arguments recovered from {source}."],
-                         lambda: self._send_retry(name, args, kwargs))
+        self._ask_first("task.retry", f"Send {name} again?", [f"  {call}", f"Arguments recovered from {source}."],
+                        lambda: self._send_retry(name, args, kwargs))
 
     def _send_retry(self, name, args, kwargs) -> None:
         if not self.broker_up(f"retry of {name}"):
@@ -290,11 +303,11 @@ class ControlActions:
         hosts = self._workers()
         if hosts:
             marks = self._worker_marks_used()
-            self.app.confirm(f"Shut down {len(hosts)} worker(s)?",
-                             [f"  {host}: {self._running_words(host)}" for host in hosts]
-                             + ["They stop taking tasks and exit once their running tasks end (warm shutdown).",
-                                f"Sent to: {', '.join(hosts)} only."],
-                             lambda: self.send("shutdown", {}, hosts, marks=marks))
+            self._ask_first("worker.shutdown", f"Shut down {len(hosts)} worker(s)?",
+                            [f"  {host}: {self._running_words(host)}" for host in hosts]
+                            + ["They stop taking tasks and exit once their running tasks end (warm shutdown).",
+                               f"Sent to: {', '.join(hosts)} only."],
+                            lambda: self.send("shutdown", {}, hosts, marks=marks))
 
     def _running_words(self, host: str) -> str:
         """How many tasks ``host`` is running: its own heartbeat's count, or the
@@ -312,27 +325,31 @@ class ControlActions:
             return
         hosts, marks = self._workers(), self._worker_marks_used()
         if hosts:
-            self.app.ask(f"{command} {', '.join(hosts)} by how many processes: ", "1", inputs.count,
-                         lambda n: self.send(command, {"n": n}, hosts, marks=marks))
+            where = ", ".join(hosts)
+            self.app.ask(f"{command} {where} by how many processes: ", "1", inputs.count, lambda n: self._ask_first(
+                f"worker.{command}", f"{command} {where} by {n}?", [f"Sent to: {where} only."],
+                lambda: self.send(command, {"n": n}, hosts, marks=marks)))
 
     def autoscale(self) -> None:
         if not self.allowed("autoscale"):
             return
         hosts, marks = self._workers(), self._worker_marks_used()
         if hosts:
-            self.app.ask(f"autoscale {', '.join(hosts)} MAX,MIN: ", "", inputs.autoscale,
-                         lambda v: self.send("autoscale", {"max": v[0], "min": v[1]}, hosts, marks=marks))
+            where = ", ".join(hosts)
+            self.app.ask(f"autoscale {where} MAX,MIN: ", "", inputs.autoscale, lambda bounds: self._ask_first(
+                "worker.autoscale", f"Autoscale {where} to (max, min) {bounds}?", [f"Sent to: {where} only."],
+                lambda: self.send("autoscale", {"max": bounds[0], "min": bounds[1]}, hosts, marks=marks)))
 
     def pool_restart(self) -> None:
         if not self.allowed("pool_restart"):
             return
         hosts, marks = self._workers(), self._worker_marks_used()
         if hosts:
-            self.app.confirm(f"Restart the pool of {', '.join(hosts)}?",
-                             ["Its pool processes are replaced (running tasks finish first).",
-                              "Workers refuse unless started with worker_pool_restarts enabled.",
-                              f"Sent to: {', '.join(hosts)} only."],
-                             lambda: self.send("pool_restart", {"reload": False}, hosts, marks=marks))
+            self._ask_first("worker.pool_restart", f"Restart the pool of {', '.join(hosts)}?",
+                            ["Its pool processes are replaced (running tasks finish first).",
+                             "Workers refuse unless started with worker_pool_restarts enabled.",
+                             f"Sent to: {', '.join(hosts)} only."],
+                            lambda: self.send("pool_restart", {"reload": False}, hosts, marks=marks))
 
     def consumer(self, command: str) -> None:
         if not self.allowed(command):
@@ -355,11 +372,10 @@ class ControlActions:
         where = ", ".join(hosts)
 
         def send(queue):
-            if command == "cancel_consumer":
-                self.app.confirm(f"Stop {where} consuming from {queue}?", [f"Sent to: {where} only."],
-                                 lambda: self.send(command, {"queue": queue}, hosts, marks=marks))
-            else:
-                self.send(command, {"queue": queue}, hosts, marks=marks)
+            title = (f"Stop {where} consuming from {queue}?" if command == "cancel_consumer"
+                     else f"Make {where} consume from {queue}?")
+            self._ask_first(f"worker.{command}", title, [f"Sent to: {where} only."],
+                            lambda: self.send(command, {"queue": queue}, hosts, marks=marks))
 
         self.app.ask(f"{command} on {where}{hint}, queue (Tab completes): ", "", inputs.queue_name, send,
                      completions=known)
@@ -379,6 +395,6 @@ class ControlActions:
             lines = [f"{where} will stop sending task events:",
                      "this monitor and every other (celery events, flower)",
                      "will stop seeing that worker's tasks."]
-        self.app.confirm(f"{'Enable' if enable else 'Disable'} task events on {len(hosts)} worker(s)?",
-                         lines + [f"Sent to: {where} only."],
-                         lambda: self.send(command, {}, hosts, marks=marks))
+        title = f"{'Enable' if enable else 'Disable'} task events on {len(hosts)} worker(s)?"
+        self._ask_first(f"worker.{command}", title, lines + [f"Sent to: {where} only."],
+                        lambda: self.send(command, {}, hosts, marks=marks))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from celerytop.control import cmdline, reconcile
+from celerytop.control import cmdline, reconcile, verbs
 from celerytop.control.history import History
 from celerytop.control.limits import TASK_LIMITS
 from celerytop.model import seed, taskids
@@ -19,9 +19,6 @@ from celerytop.present import formatting
 from celerytop.present.errors import one_line_error
 from celerytop.ui.views.inspect_views import InspectView
 from celerytop.ui.widgets.prompt import Prompt
-
-#: Control commands the prompt confirms first: those whose keys confirm.
-CONFIRM_FIRST = frozenset({"revoke", "terminate", "shutdown", "cancel_consumer"})
 
 #: inspect methods whose replies name tasks the model may not know yet.
 _TASK_LISTS = {"active": True, "reserved": False, "scheduled": False}
@@ -198,7 +195,7 @@ class CommandConsole:
         where = ", ".join(invocation.destination) if invocation.destination else "all workers"
         confirm = None
         typed = "terminate" if invocation.action == "revoke" and arguments.get("terminate") else invocation.action
-        if typed in CONFIRM_FIRST:
+        if verbs.asks_first(typed):
             details = [f"  {key}: {formatting.sanitize(repr(value), limit=200)}" for key, value in arguments.items()]
             if note:
                 details.append(f"  typed as: {formatting.sanitize(note, limit=200)}")

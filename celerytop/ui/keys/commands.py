@@ -1,80 +1,131 @@
-"""The command registry: every action a key (or, later, the prompt) can run.
+"""The command registry: every action a key can run, declared once as data.
 
-A command is a name plus what it does in words; the UI maps names to
-handlers.  Keys never call code directly, they name a command here, so the
-help overlay, the man page and the tests can reason about them as data.
+A command is a name, its help text, the app method that runs it (a dotted path
+resolved against the MonitorApp once, at startup) and its policy: the control
+verb it sends, if any (which says whether it changes the cluster), and whether
+it asks first.  Keys name a command, never code, so the keymap, the help
+overlay, the man page, the confirmations and the tests all read this table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
+
+from celerytop.control import verbs
 
 
 @dataclass(frozen=True)
 class Command:
     name: str
-    description: str
-    #: Changes the cluster: asks for confirmation, refused in read-only mode.
-    destructive: bool = False
+    help: str
+    #: Dotted path of the method on the app: "cycle_focus", "actions.revoke".
+    handler: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    #: The control verb it sends (celerytop.control.verbs); "" when it sends none.
+    verb: str = ""
+    #: A confirmation dialog comes before anything is sent.
+    asks_first: bool = False
+
+    @property
+    def changes_cluster(self) -> bool:
+        """Refused in read-only mode: what its verb says."""
+        return bool(self.verb) and verbs.changes_cluster(self.verb)
 
 
 _ALL = (
-    Command("quit", "Quit celerytop, restoring the terminal"),
-    Command("help.show", "Show the help overlay with every key binding"),
-    Command("help.close", "Close the help overlay"),
-    Command("focus.next", "Move to the next pane"),
-    Command("focus.prev", "Move to the previous pane"),
-    Command("cursor.up", "Move the cursor up one row"),
-    Command("cursor.down", "Move the cursor down one row"),
-    Command("cursor.page_up", "Move the cursor up one page"),
-    Command("cursor.page_down", "Move the cursor down one page"),
-    Command("cursor.top", "Move to the first row (newest task; follows new tasks)"),
-    Command("cursor.bottom", "Move to the last row (oldest task)"),
-    Command("view.open", "Open the detail view of the task or worker under the cursor"),
-    Command("view.back", "Leave the detail view"),
-    Command("task.traceback", "Show the traceback of the task under the cursor"),
-    Command("task.workflow", "Show the workflow tree (chain, group, chord) the task belongs to"),
-    Command("task.fetch_result", "Fetch the task's result or exception from the result backend"),
-    Command("filter.open", "Filter tasks (prompt)"),
-    Command("filter.clear", "Clear the task filter"),
-    Command("worker_filter.open", "Filter workers by hostname (prompt)"),
-    Command("worker_filter.clear", "Clear the workers filter"),
-    Command("filter.cycle_state", "Cycle the state filter: all, failed, started, retried, received, succeeded"),
-    Command("task.next_failure", "Jump to the next failed task"),
-    Command("sort.next", "Sort by the next column"),
-    Command("sort.prev", "Sort by the previous column"),
-    Command("sort.invert", "Invert the sort order"),
-    Command("mark.toggle", "Mark or unmark the task or worker under the cursor"),
-    Command("mark.clear", "Clear all marks"),
-    Command("mark.all_workers", "Mark every worker (worker commands then go to all of them)"),
-    Command("task.revoke", "Revoke the marked tasks, or the selected one", destructive=True),
-    Command("task.terminate", "Revoke and terminate (with a signal you choose)", destructive=True),
-    Command("task.rate_limit", "Set the rate limit of the task's type", destructive=True),
-    Command("task.time_limit", "Set the soft and hard time limits of the task's type", destructive=True),
-    Command("task.retry", "Send the task again with its original name and arguments", destructive=True),
-    Command("worker.shutdown", "Shut down the selected worker", destructive=True),
-    Command("worker.pool_grow", "Grow the selected worker's pool", destructive=True),
-    Command("worker.pool_shrink", "Shrink the selected worker's pool", destructive=True),
-    Command("worker.autoscale", "Set the selected worker's autoscale max,min", destructive=True),
-    Command("worker.pool_restart", "Restart the selected worker's pool", destructive=True),
-    Command("worker.add_consumer", "Make the selected worker consume from a queue", destructive=True),
-    Command("worker.cancel_consumer", "Make the selected worker stop consuming from a queue", destructive=True),
-    Command("worker.enable_events", "Turn on task events on the selected worker", destructive=True),
-    Command("worker.disable_events", "Turn off task events on the selected worker", destructive=True),
-    Command("workers.toggle_offline", "List the workers folded into '+N offline', or fold them again"),
-    Command("audit.show", "Show the commands sent in this session and their replies"),
-    Command("prompt.open", "Open the command prompt (inspect, control, purge, result, status, migrate, queues)"),
-    Command("queues.show", "Show the queues view: depth, consumers, sparkline and trend"),
-    Command("queues.purge", "Purge the queue under the cursor", destructive=True),
-    Command("replay.pause", "Replay: pause or resume"),
-    Command("replay.step", "Replay: deliver one more event (pauses first)"),
-    Command("replay.faster", "Replay: twice as fast"),
-    Command("replay.slower", "Replay: half as fast"),
-    Command("view.reload", "Ask the workers again (inspect and status views), or sample the queues now"),
+    Command("quit", "Quit celerytop, restoring the terminal", handler="quit"),
+    Command("help.show", "Show the help overlay with every key binding", handler="show_help"),
+    Command("help.close", "Close the help overlay", handler="close_help"),
+    Command("focus.next", "Move to the next pane", handler="cycle_focus", args=(1,)),
+    Command("focus.prev", "Move to the previous pane", handler="cycle_focus", args=(-1,)),
+    Command("cursor.up", "Move the cursor up one row", handler="move_cursor", args=("up",)),
+    Command("cursor.down", "Move the cursor down one row", handler="move_cursor", args=("down",)),
+    Command("cursor.page_up", "Move the cursor up one page", handler="move_cursor", args=("page up",)),
+    Command("cursor.page_down", "Move the cursor down one page", handler="move_cursor", args=("page down",)),
+    Command("cursor.top", "Move to the first row (newest task; follows new tasks)", handler="move_cursor",
+            args=("top",)),
+    Command("cursor.bottom", "Move to the last row (oldest task)", handler="move_cursor", args=("bottom",)),
+    Command("view.open", "Open the detail view of the task or worker under the cursor", handler="open_view"),
+    Command("view.back", "Leave the detail view", handler="close_view"),
+    Command("task.traceback", "Show the traceback of the task under the cursor", handler="show_traceback"),
+    Command("task.workflow", "Show the workflow tree (chain, group, chord) the task belongs to",
+            handler="show_workflow"),
+    Command("task.fetch_result", "Fetch the task's result or exception from the result backend",
+            handler="fetch_result"),
+    Command("filter.open", "Filter tasks (prompt)", handler="open_filter_prompt"),
+    Command("filter.clear", "Clear the task filter", handler="apply_filter", args=("",)),
+    Command("worker_filter.open", "Filter workers by hostname (prompt)", handler="open_worker_filter_prompt"),
+    Command("worker_filter.clear", "Clear the workers filter", handler="apply_worker_filter", args=("",)),
+    Command("filter.cycle_state", "Cycle the state filter: all, failed, started, retried, received, succeeded",
+            handler="cycle_state_filter"),
+    Command("task.next_failure", "Jump to the next failed task", handler="next_failure"),
+    Command("sort.next", "Sort by the next column", handler="change_sort", args=(1,)),
+    Command("sort.prev", "Sort by the previous column", handler="change_sort", args=(-1,)),
+    Command("sort.invert", "Invert the sort order", handler="invert_sort"),
+    Command("mark.toggle", "Mark or unmark the task or worker under the cursor", handler="toggle_mark"),
+    Command("mark.clear", "Clear all marks", handler="clear_marks"),
+    Command("mark.all_workers", "Mark every worker (worker commands then go to all of them)",
+            handler="mark_all_workers"),
+    Command("task.revoke", "Revoke the marked tasks, or the selected one", handler="actions.revoke",
+            kwargs={"terminate": False}, verb="revoke", asks_first=True),
+    Command("task.terminate", "Revoke and terminate (with a signal you choose)", handler="actions.revoke",
+            kwargs={"terminate": True}, verb="terminate", asks_first=True),
+    Command("task.rate_limit", "Set the rate limit of the task's type", handler="actions.rate_limit",
+            verb="rate_limit"),
+    Command("task.time_limit", "Set the soft and hard time limits of the task's type", handler="actions.time_limit",
+            verb="time_limit"),
+    Command("task.retry", "Send the task again with its original name and arguments", handler="actions.retry",
+            verb="send_task", asks_first=True),
+    Command("worker.shutdown", "Shut down the selected worker", handler="actions.shutdown", verb="shutdown",
+            asks_first=True),
+    Command("worker.pool_grow", "Grow the selected worker's pool", handler="actions.pool", args=("pool_grow",),
+            verb="pool_grow"),
+    Command("worker.pool_shrink", "Shrink the selected worker's pool", handler="actions.pool",
+            args=("pool_shrink",), verb="pool_shrink"),
+    Command("worker.autoscale", "Set the selected worker's autoscale max,min", handler="actions.autoscale",
+            verb="autoscale"),
+    Command("worker.pool_restart", "Restart the selected worker's pool", handler="actions.pool_restart",
+            verb="pool_restart", asks_first=True),
+    Command("worker.add_consumer", "Make the selected worker consume from a queue", handler="actions.consumer",
+            args=("add_consumer",), verb="add_consumer"),
+    Command("worker.cancel_consumer", "Make the selected worker stop consuming from a queue",
+            handler="actions.consumer", args=("cancel_consumer",), verb="cancel_consumer", asks_first=True),
+    Command("worker.enable_events", "Turn on task events on the selected worker", handler="actions.events",
+            args=(True,), verb="enable_events", asks_first=True),
+    Command("worker.disable_events", "Turn off task events on the selected worker", handler="actions.events",
+            args=(False,), verb="disable_events", asks_first=True),
+    Command("workers.toggle_offline", "List the workers folded into '+N offline', or fold them again",
+            handler="toggle_offline_workers"),
+    Command("audit.show", "Show the commands sent in this session and their replies", handler="show_audit"),
+    Command("prompt.open", "Open the command prompt (inspect, control, purge, result, status, migrate, queues)",
+            handler="console.open"),
+    Command("queues.show", "Show the queues view: depth, consumers, sparkline and trend", handler="show_queues"),
+    Command("queues.purge", "Purge the queue under the cursor", handler="purge_selected_queue", verb="purge",
+            asks_first=True),
+    Command("replay.pause", "Replay: pause or resume", handler="_replay_control", args=("toggle_pause",)),
+    Command("replay.step", "Replay: deliver one more event (pauses first)", handler="_replay_control",
+            args=("step",)),
+    Command("replay.faster", "Replay: twice as fast", handler="_replay_control", args=("faster",)),
+    Command("replay.slower", "Replay: half as fast", handler="_replay_control", args=("slower",)),
+    Command("view.reload", "Ask the workers again (inspect and status views), or sample the queues now",
+            handler="reload_view"),
 )
 
 COMMANDS = {command.name: command for command in _ALL}
 
 
-def get(name: str) -> Command:
-    return COMMANDS[name]
+def bind(app) -> dict:
+    """{command name: a callable running it on ``app``}, every handler path resolved now:
+    a path that does not resolve to something callable is a ValueError at startup."""
+    bound = {}
+    for command in COMMANDS.values():
+        target = app
+        for part in command.handler.split("."):
+            target = getattr(target, part, None)
+        if not callable(target):
+            raise ValueError(f"command {command.name!r}: handler {command.handler!r} is not a method of "
+                             f"{type(app).__name__}")
+        bound[command.name] = functools.partial(target, *command.args, **command.kwargs)
+    return bound

@@ -1,5 +1,5 @@
-"""Key bindings as data: one table drives key handling, the help overlay,
-the status-line hints and the man page's KEYS section.
+"""Key bindings as data: one table binding keys to command names drives key
+handling, the help overlay, the status-line hints and the man page's KEYS section.
 
 Keys use urwid's names ('page down', 'shift tab', 'f1').  A binding belongs
 to a context; the UI resolves a key against the focused contexts in order,
@@ -71,25 +71,25 @@ DEFAULT_BINDINGS = (
     Binding("I", "tasks", "sort.invert", "Invert the sort order"),
     Binding(" ", "tasks", "mark.toggle", "Mark or unmark the task (and move down)", "mark"),
     Binding("U", "tasks", "mark.clear", "Clear all marks"),
-    Binding("c", "tasks", "task.revoke", "Revoke the marked tasks, or the selected one (asks first)", "revoke"),
-    Binding("C", "tasks", "task.terminate", "Revoke and terminate, choosing the signal (asks first)"),
+    Binding("c", "tasks", "task.revoke", "Revoke the marked tasks, or the selected one", "revoke"),
+    Binding("C", "tasks", "task.terminate", "Revoke and terminate, choosing the signal"),
     Binding("l", "tasks", "task.rate_limit", "Rate limit of the task's type: 10/s, 100/m, 5/h, 0 removes"),
     Binding("T", "tasks", "task.time_limit", "Soft and hard time limits of the task's type"),
-    Binding("R", "tasks", "task.retry", "Send the task again with its exact arguments (asks first)"),
+    Binding("R", "tasks", "task.retry", "Send the task again with its exact arguments"),
     Binding(" ", "workers", "mark.toggle", "Mark or unmark the worker: worker commands go to the marked ones", "mark"),
     Binding("*", "workers", "mark.all_workers", "Mark every worker"),
     Binding("U", "workers", "mark.clear", "Clear the worker marks"),
-    Binding("X", "workers", "worker.shutdown", "Shut down the marked workers, or the selected one (asks first)",
+    Binding("X", "workers", "worker.shutdown", "Shut down the marked workers, or the selected one",
             "shutdown"),
     Binding("+", "workers", "worker.pool_grow", "Grow the pool (by 1, or a number given)", "grow"),
     Binding("-", "workers", "worker.pool_shrink", "Shrink the pool (by 1, or a number given)", "shrink"),
     Binding("a", "workers", "worker.autoscale", "Autoscale MAX,MIN"),
-    Binding("P", "workers", "worker.pool_restart", "Restart the pool (asks first)"),
+    Binding("P", "workers", "worker.pool_restart", "Restart the pool"),
     Binding("Q", "workers", "worker.add_consumer", "Consume from a queue (Tab completes)"),
-    Binding("D", "workers", "worker.cancel_consumer", "Stop consuming from a queue (asks first)"),
-    Binding("e", "workers", "worker.enable_events", "Enable task events on the worker (asks first)"),
+    Binding("D", "workers", "worker.cancel_consumer", "Stop consuming from a queue"),
+    Binding("e", "workers", "worker.enable_events", "Enable task events on the worker"),
     Binding("E", "workers", "worker.disable_events",
-            "Disable task events on the worker: monitors stop seeing its tasks (asks first)"),
+            "Disable task events on the worker: monitors stop seeing its tasks"),
     Binding("/", "workers", "worker_filter.open", "Filter: hostname globs, all must hold, !glob excludes",
             "filter"),
     Binding("esc", "workers", "worker_filter.clear", "Clear the workers filter"),
@@ -103,7 +103,7 @@ DEFAULT_BINDINGS = (
     Binding("ctrl r", "detail", "view.reload", "Ask again (inspect, status) or sample the queues now", "again"),
     Binding("esc", "detail", "view.back", "Back", "back"),
     Binding("q", "detail", "view.back", "Back"),
-    Binding("p", "queues", "queues.purge", "Purge the queue under the cursor (asks first, with its count)",
+    Binding("p", "queues", "queues.purge", "Purge the queue under the cursor, saying how many messages it holds",
             "purge"),
     Binding("esc", "help", "help.close", "Close the help", "close"),
     Binding("q", "help", "help.close", "Close the help"),
@@ -139,6 +139,11 @@ def key_label(key: str) -> str:
     return key
 
 
+def help_text(binding: Binding) -> str:
+    """The binding's help, saying '(asks first)' when its command does."""
+    return binding.help + (" (asks first)" if commands.COMMANDS[binding.command].asks_first else "")
+
+
 class Keymap:
     def __init__(self, bindings=DEFAULT_BINDINGS):
         self.bindings = tuple(bindings)
@@ -170,7 +175,7 @@ class Keymap:
             for binding in self.bindings:
                 if binding.context != context:
                     continue
-                keys, text = rows.get(binding.command, ([], binding.help))
+                keys, text = rows.get(binding.command, ([], help_text(binding)))
                 keys.append(key_label(binding.key))
                 rows[binding.command] = (keys, text)
             if rows:
