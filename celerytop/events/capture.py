@@ -1,4 +1,4 @@
-"""The event-capture thread: broker -> event stream (``consumers.py``) -> model.
+"""The event-capture thread: broker -> event stream (``streams``) -> model.
 
 It owns the broker connection, reconnects with exponential backoff, and
 publishes its connection state through :class:`ConnectionStatus`.  It never
@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from kombu.utils.url import parse_url
 
-from celerytop.events import consumers, fstransport
+from celerytop.events import fstransport, streams
+from celerytop.events.streams.routing import ALL_EVENTS
 from celerytop.present.errors import one_line_error
 from celerytop.present.formatting import sanitize
 
@@ -244,7 +245,7 @@ class EventCapture(threading.Thread):
     """Consume the event stream into ``on_event`` until :meth:`stop`."""
 
     def __init__(self, app, on_event, status: ConnectionStatus, on_connected=None, backoff=BACKOFF,
-                 routing_keys=consumers.ALL_EVENTS):
+                 routing_keys=ALL_EVENTS):
         super().__init__(name="celerytop-capture", daemon=True)
         self.app = app
         self.on_event = on_event
@@ -326,8 +327,8 @@ class EventCapture(threading.Thread):
             # One attempt at each broker of the URL, no sleeping inside kombu:
             # the waiting is ours (_wait_to_retry), and stop() is not held up.
             connection.ensure_connection(max_retries=max(0, len(connection.alt) - 1), interval_start=0)
-            stream = consumers.for_connection(self.app, connection, self.node_id, self.on_event,
-                                              self.status.health, self.routing_keys)
+            stream = streams.for_connection(self.app, connection, self.node_id, self.on_event,
+                                            self.status.health, self.routing_keys)
             self._stream = stream
             if self.stopping:
                 return

@@ -15,7 +15,7 @@ import sys
 import time
 
 from celerytop.events import capture, recording
-from celerytop.events.consumers import ALL_EVENTS
+from celerytop.events.streams.routing import ALL_EVENTS
 from celerytop.modes.sources import start_live
 from celerytop.present import formatting, table
 from celerytop.present.columns import TASK_COLUMNS, WORKER_COLUMNS, task_cells, worker_cells

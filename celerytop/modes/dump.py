@@ -13,7 +13,7 @@ import json
 from celery.events.dumper import Dumper
 
 from celerytop.events import recording
-from celerytop.events.consumers import ALL_EVENTS
+from celerytop.events.streams.routing import ALL_EVENTS
 from celerytop.modes.sources import feed_until_done, recorded
 from celerytop.present import formatting
 

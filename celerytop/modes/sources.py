@@ -12,7 +12,7 @@ import sys
 import time
 
 from celerytop.events import capture, recording
-from celerytop.events.consumers import ALL_EVENTS
+from celerytop.events.streams.routing import ALL_EVENTS
 from celerytop.present.formatting import mask_secrets, mask_url
 
 #: Seconds to wait for the broker before batch, dump or camera mode gives up.
