@@ -13,9 +13,10 @@ import time
 
 import pytest
 
-from celerytop.events import recording
-from celerytop.events.recording import (MAX_SPEED, MIN_SPEED, ReadStats, Recorder, RecordingError, Replayer,
-                                        read_events, replay_all)
+from celerytop.events.recording import reader
+from celerytop.events.recording.reader import ReadStats, RecordingError, read_events, replay_all
+from celerytop.events.recording.replayer import MAX_SPEED, MIN_SPEED, Replayer
+from celerytop.events.recording.writer import Recorder
 
 
 def event(n: int, at: float = 1000.0, **fields) -> dict:
@@ -491,14 +492,14 @@ def test_a_handler_error_does_not_end_the_replay(tmp_path):
 
 def test_a_read_error_mid_way_is_reported_in_one_line(tmp_path, monkeypatch):
     path = paced(tmp_path, [0.0] * 3)
-    real_plain = recording._plain
+    real_plain = reader._plain
 
     def failing(stream, head):
         chunks = real_plain(stream, head)
         yield next(chunks) + next(chunks)
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(recording, "_plain", failing)
+    monkeypatch.setattr(reader, "_plain", failing)
     replayer, sink = replay(path, speed=0)
     replayer.start()
     assert sink.done.wait(5)
