@@ -19,6 +19,8 @@ from celerytop.present.formatting import sanitize
 FLUSH_INTERVAL = 0.5
 #: ... or once this many events are waiting, whichever comes first.
 FLUSH_EVENTS = 1000
+#: The one thread per recorder that writes out what waits once it is FLUSH_INTERVAL old.
+FLUSHER_NAME = "celerytop-recording-flush"
 _SEPARATORS = (",", ":")
 #: Nesting kept when an event cannot be serialised as it is (cycles, odd keys).
 _MAX_DEPTH = 64
@@ -111,6 +113,10 @@ class Recorder:
     the file already holds (never truncated), and is kept in :attr:`error`
     for the screen's header and told once to ``on_error(message)`` (batch and
     dump say it on stderr), while monitoring carries on.
+
+    What is written is flushed after FLUSH_EVENTS events or FLUSH_INTERVAL
+    seconds, the latter by one flusher thread from the first event to
+    :meth:`close`.
     """
 
     def __init__(self, path: str, on_error: Callable[[str], object] | None = None):
@@ -120,8 +126,10 @@ class Recorder:
         self.error = ""
         self.on_error = on_error
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)  # the flusher waits on it for a flush to fall due
         self._pending = 0
-        self._timer: threading.Timer | None = None
+        self._flush_at: float | None = None  # when the oldest event not yet flushed must be written out
+        self._flusher: threading.Thread | None = None  # started at the first event, ended by close()
         self._raw = None
         try:
             _check_appendable(self.path, self.gzip)
@@ -157,28 +165,34 @@ class Recorder:
             self._pending += 1
             if self._pending >= FLUSH_EVENTS:
                 self._flush_locked()
-            elif self._timer is None:
-                self._timer = threading.Timer(FLUSH_INTERVAL, self._flush_due)
-                self._timer.daemon = True
-                self._timer.start()
+            elif self._flush_at is None:
+                self._flush_at = time.monotonic() + FLUSH_INTERVAL
+                if self._flusher is None:
+                    self._flusher = threading.Thread(target=self._flush_when_due, name=FLUSHER_NAME, daemon=True)
+                    self._flusher.start()
+                self._wake.notify()
 
     def flush(self) -> None:
         with self._lock:
             self._flush_locked()
 
     def close(self) -> None:
+        """Write out and close the file, and end the flusher thread."""
         with self._lock:
-            if self._file is None:
-                return
-            self._flush_locked()
-            try:
-                if self._file is not None:
-                    self._file.close()
-                if self._raw is not None:
-                    self._raw.close()
-            except OSError as exc:
-                self._fail(exc)
-            self._file = self._raw = None
+            if self._file is not None:
+                self._flush_locked()
+                try:
+                    if self._file is not None:
+                        self._file.close()
+                    if self._raw is not None:
+                        self._raw.close()
+                except OSError as exc:
+                    self._fail(exc)
+                self._file = self._raw = None
+            self._wake.notify()
+            flusher, self._flusher = self._flusher, None
+        if flusher is not None and flusher is not threading.current_thread():
+            flusher.join()
 
     def __enter__(self) -> Recorder:
         return self
@@ -186,15 +200,21 @@ class Recorder:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def _flush_due(self) -> None:
-        with self._lock:
-            self._timer = None
-            self._flush_locked()
+    def _flush_when_due(self) -> None:
+        """The flusher thread: each flush once it falls due, until the file is closed (or failed)."""
+        with self._wake:
+            while self._file is not None:
+                if self._flush_at is None:
+                    self._wake.wait()
+                    continue
+                remaining = self._flush_at - time.monotonic()
+                if remaining > 0:
+                    self._wake.wait(remaining)
+                    continue
+                self._flush_locked()
 
     def _flush_locked(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._flush_at = None
         if self._file is None or not self._pending:
             return
         try:
@@ -218,6 +238,7 @@ class Recorder:
             except Exception:  # noqa: BLE001 - already failed; the error above is what matters
                 pass
         self._file = self._raw = None
+        self._wake.notify()  # the flusher ends with the file
         if self.on_error is not None:
             try:
                 self.on_error(self.error)
