@@ -130,17 +130,17 @@ def rate(count: int, seconds: float) -> str:
 
 def replay_run(path: str, kind: str, source: str, max_tasks: int, max_failures: int) -> dict:
     """In a fresh process: feed the recording to one handler; CPU and wall seconds of the feeding only."""
-    from celerytop.events import recording
-    from celerytop.modes import runners as modes
+    from celerytop.events.recording.clock import ReplayClock
+    from celerytop.events.recording.reader import read_events, replay_all
 
     clock = None
     if kind == "celerytop" and source == "file":
-        clock = modes.ReplayClock()  # what --replay gives the model
+        clock = ReplayClock()  # what --replay gives the model
     holder, handler = make_handler(kind, max_tasks, max_failures, clock)
     if clock is not None:
         handler = clock.follow(handler)
     if source == "memory":
-        copies = [dict(event) for event in recording.read_events(path)]
+        copies = [dict(event) for event in read_events(path)]
         gc.collect()
         cpu, wall = time.process_time(), time.perf_counter()
         for event in copies:
@@ -149,7 +149,7 @@ def replay_run(path: str, kind: str, source: str, max_tasks: int, max_failures: 
     else:
         gc.collect()
         cpu, wall = time.process_time(), time.perf_counter()
-        count = recording.replay_all(path, handler)
+        count = replay_all(path, handler)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return {"count": count, "cpu": cpu, "wall": wall, "kept": tasks_kept(holder)}
 
@@ -160,10 +160,10 @@ def profile_run(path: str, max_tasks: int, max_failures: int, top: int = 15) -> 
     import io
     import pstats
 
-    from celerytop.events import recording
+    from celerytop.events.recording.reader import read_events
 
     _, handler = make_handler("celerytop", max_tasks, max_failures)
-    copies = [dict(event) for event in recording.read_events(path)]
+    copies = [dict(event) for event in read_events(path)]
     profiler = cProfile.Profile()
     profiler.enable()
     for event in copies:

@@ -369,7 +369,7 @@ def write_recording(path: str, n_events: int, seed: int = 7) -> int:
 
     Uses celerytop's own ``Recorder``; an existing file is replaced, not appended to.
     """
-    from celerytop.events.recording import Recorder
+    from celerytop.events.recording.writer import Recorder
 
     if os.path.exists(path):
         os.remove(path)

@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import sys
 
-from celerytop.events import recording
+from celerytop.events.recording.clock import ReplayClock
+from celerytop.events.recording.reader import RecordingError
+from celerytop.events.recording.replayer import Replayer
+from celerytop.events.recording.writer import Recorder
 from celerytop.modes import batch
 from celerytop.modes.camera import CameraError, run_camera
-from celerytop.modes.runners import ReplayClock
 from celerytop.modes.sources import BrokerUnreachable, recorded
 from celerytop.options import Options, UsageError
 from celerytop.present.header_text import mode_text
@@ -62,7 +64,7 @@ def run(app, options: Options) -> int:
             not_saved = _run_monitor(app, options, recorder)
     except BrokerUnreachable as exc:
         raise UsageError(str(exc)) from None
-    except recording.RecordingError as exc:
+    except RecordingError as exc:
         raise UsageError(str(exc)) from None
     finally:
         if recorder is not None:
@@ -85,8 +87,8 @@ def _recorder(path, on_error=None):
     if not path:
         return None
     try:
-        return recording.Recorder(path, on_error=on_error)
-    except recording.RecordingError as exc:
+        return Recorder(path, on_error=on_error)
+    except RecordingError as exc:
         raise UsageError(str(exc)) from None
 
 
@@ -110,9 +112,9 @@ def _run_monitor(app, options: Options, recorder) -> bool:
     """The screen or batch snapshots; True when the last --db save failed (said on stderr)."""
     from celerytop.model.cluster import ClusterModel
 
-    clock = ReplayClock()
+    clock = ReplayClock() if options.replay else None  # a model fed from a recording lives in its time
     model = ClusterModel(max_tasks=options.max_tasks, max_failures=options.max_failures,
-                         **({"clock": clock} if options.replay else {}))
+                         **({"clock": clock} if clock is not None else {}))
     store, note = _history_store(options, model)
     camera = None
     if store is not None and not note:
@@ -121,16 +123,14 @@ def _run_monitor(app, options: Options, recorder) -> bool:
         camera = SnapshotCamera(store, model, on_error=None if options.screen else _say_once())
         camera.start()
     handler = recorded(model.on_event, recorder)
-    if options.replay:
-        handler = clock.follow(handler)
     alarms = [lambda: recorder.error] if recorder is not None else []
     if camera is not None:
         alarms.append(lambda: camera.last_error)
     try:
         if options.batch:
-            _run_batch(app, options, model, handler, note)
+            _run_batch(app, options, model, handler, note, clock)
         else:
-            _run_screen(app, options, model, handler, note, alarms)
+            _run_screen(app, options, model, handler, note, alarms, clock)
     finally:
         if camera is not None:
             camera.stop()  # the last snapshot, also after Ctrl-C or SIGTERM
@@ -155,7 +155,7 @@ def _say_once():
     return say_new
 
 
-def _run_batch(app, options: Options, model, handler, note: str) -> None:
+def _run_batch(app, options: Options, model, handler, note: str, clock: ReplayClock | None) -> None:
     if note:
         sys.stderr.write(f"celerytop: {note}\n")
     mode = mode_text(replay="REPLAY" if options.replay else "", read_only=options.read_only, scope=options.scope)
@@ -163,7 +163,7 @@ def _run_batch(app, options: Options, model, handler, note: str) -> None:
                             watched(app, options), mode=mode)
     if options.replay:
         batch.run_batch_replay(options.replay, handler, printer, iterations=options.iterations,
-                               delay=options.delay, speed=options.speed)
+                               delay=options.delay, speed=options.speed, clock=clock)
         return
     control = _control(app, options, audit=False)
     try:
@@ -196,7 +196,7 @@ def _control(app, options: Options, audit: bool = True):
     return Control(app, timeout=options.timeout, read_only=options.read_only, audit=log)
 
 
-def _run_screen(app, options: Options, model, handler, note: str, alarms=()) -> None:
+def _run_screen(app, options: Options, model, handler, note: str, alarms=(), clock: ReplayClock | None = None) -> None:
     from celerytop.control.history import History
     from celerytop.control.history import default_path as default_history_path
     from celerytop.events.capture import ConnectionStatus, EventCapture
@@ -213,7 +213,7 @@ def _run_screen(app, options: Options, model, handler, note: str, alarms=()) -> 
         ui.standing_notices.append(note)
     ui.alarms.extend(alarms)
     if replaying:
-        source = recording.Replayer(options.replay, handler, speed=options.speed)
+        source = Replayer(options.replay, handler, speed=options.speed, clock=clock)
         ui.replay = source
         status.replaying()
     else:

@@ -49,9 +49,9 @@ class Options:
 
     @property
     def routing_keys(self) -> tuple:
-        from celerytop.events import consumers
+        from celerytop.events.streams.routing import ALL_EVENTS, parse_routing_keys
 
-        return consumers.parse_routing_keys(self.only_events) if self.only_events else consumers.ALL_EVENTS
+        return parse_routing_keys(self.only_events) if self.only_events else ALL_EVENTS
 
     @property
     def scope(self) -> str:
@@ -72,10 +72,10 @@ class Options:
         if self.db and (self.dump or self.camera):
             raise UsageError("--db keeps the monitor's tasks: use it with the screen or --batch")
         if self.only_events is not None:
-            from celerytop.events import consumers
+            from celerytop.events.streams.routing import parse_routing_keys
 
             try:
-                consumers.parse_routing_keys(self.only_events)
+                parse_routing_keys(self.only_events)
             except ValueError as exc:
                 raise UsageError(f"--only-events: {exc}") from None
             if self.replay:

@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from celerytop.events.consumers import FrameReader
+from celerytop.events.streams.amqp import FrameReader
 
 TAG = b"ctag-1"
 

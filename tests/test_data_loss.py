@@ -17,7 +17,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from celerytop.events.recording import Recorder, read_events
+from celerytop.events.recording.reader import read_events
+from celerytop.events.recording.writer import Recorder
 from tests.events import task_lifecycle
 from tests.screen import BIN
 from tests.terminal import Terminal

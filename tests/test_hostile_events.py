@@ -18,8 +18,10 @@ import urwid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from celerytop.events import eventcheck, recording
+from celerytop.events import eventcheck
 from celerytop.events.capture import ConnectionStatus
+from celerytop.events.recording.reader import replay_all
+from celerytop.events.recording.writer import Recorder
 from celerytop.model.cluster import ClusterModel
 from celerytop.modes import batch
 from celerytop.modes.dump import JsonDumper, SafeDumper
@@ -78,11 +80,11 @@ def through_files(event_list, tmp_path):
     """record -> replay -> model -> --db save -> load: the same tasks come back."""
     path = tmp_path / "events.jsonl"
     path.unlink(missing_ok=True)
-    with recording.Recorder(str(path)) as recorder:
+    with Recorder(str(path)) as recorder:
         for event in event_list:
             recorder.record(event)
     replayed = ClusterModel(max_tasks=20, max_failures=5, clock=lambda: T0 + 50)
-    assert recording.replay_all(str(path), replayed.on_event) == len(event_list)
+    assert replay_all(str(path), replayed.on_event) == len(event_list)
     db = tmp_path / "history.db"
     for leftover in tmp_path.glob("history.db*"):
         leftover.unlink()

@@ -11,7 +11,9 @@ import pytest
 from kombu import Connection
 
 from celerytop.events import capture
-from celerytop.events.capture import Backoff, ConnectionStatus, EventCapture, broker_addresses, failure_text
+from celerytop.events.capture import Backoff, ConnectionStatus, EventCapture
+from celerytop.events.probe import broker_addresses
+from celerytop.present.errors import failure_text
 from celerytop.present.header_text import connection_markup
 from tests.live import wait_until
 

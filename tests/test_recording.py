@@ -13,9 +13,10 @@ import time
 
 import pytest
 
-from celerytop.events import recording
-from celerytop.events.recording import (MAX_SPEED, MIN_SPEED, ReadStats, Recorder, RecordingError, Replayer,
-                                        read_events, replay_all)
+from celerytop.events.recording import reader, writer
+from celerytop.events.recording.reader import ReadStats, RecordingError, read_events, replay_all
+from celerytop.events.recording.replayer import MAX_SPEED, MIN_SPEED, Replayer
+from celerytop.events.recording.writer import Recorder
 
 
 def event(n: int, at: float = 1000.0, **fields) -> dict:
@@ -130,6 +131,27 @@ def test_data_reaches_the_file_without_close(path):
     recorder.close()
     recorder.record(event(2))  # after close: dropped, not raised
     assert recorder.events_written == 1
+
+
+def recording_flushers() -> set:
+    return {thread for thread in threading.enumerate() if thread.name == "celerytop-recording-flush"}
+
+
+def test_one_flusher_thread_writes_out_every_window_and_close_ends_it(path, monkeypatch):
+    monkeypatch.setattr(writer, "FLUSH_INTERVAL", 0.01)
+    others = recording_flushers()  # of recorders other tests left open
+    recorder = Recorder(str(path))
+    seen = set()
+    for n in range(1, 21):  # each event waits to be written out: a flush window of its own
+        recorder.record(event(n))
+        assert wait_for(lambda: len(collect(path)) == n)
+        alive = recording_flushers() - others
+        assert len(alive) == 1, f"window {n}: {len(alive)} flusher threads"
+        seen |= alive
+    assert len(seen) == 1, "one thread flushed every window"
+    recorder.close()
+    assert recording_flushers() - others == set()
+    assert collect(path) == [event(n) for n in range(1, 21)]
 
 
 def test_recording_is_thread_safe(path):
@@ -491,14 +513,14 @@ def test_a_handler_error_does_not_end_the_replay(tmp_path):
 
 def test_a_read_error_mid_way_is_reported_in_one_line(tmp_path, monkeypatch):
     path = paced(tmp_path, [0.0] * 3)
-    real_plain = recording._plain
+    real_plain = reader._plain
 
     def failing(stream, head):
         chunks = real_plain(stream, head)
         yield next(chunks) + next(chunks)
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(recording, "_plain", failing)
+    monkeypatch.setattr(reader, "_plain", failing)
     replayer, sink = replay(path, speed=0)
     replayer.start()
     assert sink.done.wait(5)

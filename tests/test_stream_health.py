@@ -3,8 +3,8 @@
 import json
 
 from celerytop.events import capture
-from celerytop.events.consumers import _matcher
 from celerytop.events.fastjson import loads_json
+from celerytop.events.streams.routing import matcher
 from celerytop.model.cluster import ClusterModel
 from celerytop.modes import batch
 from celerytop.present.header_text import header_lines
@@ -84,11 +84,11 @@ def test_batch_json_reports_the_stream_health():
 
 
 def test_routing_keys_narrow_like_the_event_exchange():
-    assert _matcher(("#",)) is None
-    wanted = _matcher(("worker.#", "task.failed"))
+    assert matcher(("#",)) is None
+    wanted = matcher(("worker.#", "task.failed"))
     assert [t for t in ("worker-heartbeat", "worker-online", "task-failed", "task-succeeded", "task-sent",
                         None) if wanted(t)] == ["worker-heartbeat", "worker-online", "task-failed"]
-    one_word = _matcher(("task.*",))
+    one_word = matcher(("task.*",))
     assert one_word("task-failed") and not one_word("worker-online")
 
 

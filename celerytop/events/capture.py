@@ -1,4 +1,4 @@
-"""The event-capture thread: broker -> event stream (``consumers.py``) -> model.
+"""The event-capture thread: broker -> event stream (``streams``) -> model.
 
 It owns the broker connection, reconnects with exponential backoff, and
 publishes its connection state through :class:`ConnectionStatus`.  It never
@@ -14,18 +14,15 @@ answers and still refuses us (a wrong password, a broker still starting).
 from __future__ import annotations
 
 import logging
-import re
-import socket
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 
-from kombu.utils.url import parse_url
-
-from celerytop.events import consumers, fstransport
-from celerytop.present.errors import one_line_error
-from celerytop.present.formatting import sanitize
+from celerytop.events import fstransport, streams
+from celerytop.events.probe import broker_addresses, listening
+from celerytop.events.streams.routing import ALL_EVENTS
+from celerytop.present.errors import failure_text, one_line_error
 
 CONNECTING = "connecting"
 CONNECTED = "connected"
@@ -39,61 +36,10 @@ BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 #: Seconds connected after which a broken stream is a new outage (the backoff
 #: starts again); a stream that breaks sooner keeps backing off.
 STABLE_AFTER = 5.0
-#: Seconds between knocks on the port of a broker that is not listening, and
-#: how long a knock waits for an answer.
+#: Seconds between knocks on the port of a broker that is not listening.
 PROBE_INTERVAL = 1.0
-PROBE_TIMEOUT = 0.5
-#: Transports reached over TCP at the URL's host and port (others are not probed).
-PROBED_TRANSPORTS = ("redis", "amqp")
 
 log = logging.getLogger(__name__)
-
-
-#: What brokers and their clients call a refused login (RabbitMQ, Redis with a password or ACL users).
-LOGIN_REFUSED = re.compile(r"AccessRefused|ACCESS_REFUSED|AuthenticationError|WRONGPASS|NOAUTH"
-                           r"|invalid username-password|Authentication required")
-
-
-def failure_text(exc: BaseException) -> str:
-    """The one line the header (and batch mode's error) says about a failed connection;
-    a refused login says first what to check, before the broker's own words."""
-    text = one_line_error(exc)
-    if LOGIN_REFUSED.search(f"{exc.__class__.__name__} {text}"):
-        return sanitize(f"login refused, check the user and password: {text}", limit=200)
-    return text
-
-
-def broker_addresses(connection) -> tuple:
-    """(host, port) of every broker ``connection`` may use (failover URLs too),
-    for a cheap check that one is listening; () when there is no port to knock on."""
-    transport = connection.transport
-    if getattr(transport, "driver_type", "") not in PROBED_TRANSPORTS:
-        return ()
-    default_port = transport.default_port
-    if connection.ssl:
-        default_port = getattr(transport, "default_ssl_port", None) or default_port
-    urls = connection.alt or [None]
-    addresses = []
-    for url in urls:
-        host, port = connection.hostname, connection.port
-        if url is not None:
-            parts = parse_url(url)
-            host, port = parts.get("hostname"), parts.get("port")
-        if not host or "/" in host or not (port or default_port):
-            return ()  # e.g. a Unix socket (redis+socket://): nothing to knock on
-        addresses.append((host, int(port or default_port)))
-    return tuple(addresses)
-
-
-def listening(addresses, timeout: float = PROBE_TIMEOUT) -> bool:
-    """Whether any of ``addresses`` accepts a TCP connection (closed again at once)."""
-    for address in addresses:
-        try:
-            with socket.create_connection(address, timeout=timeout):
-                return True
-        except OSError:
-            continue
-    return False
 
 
 @dataclass(frozen=True)
@@ -244,7 +190,7 @@ class EventCapture(threading.Thread):
     """Consume the event stream into ``on_event`` until :meth:`stop`."""
 
     def __init__(self, app, on_event, status: ConnectionStatus, on_connected=None, backoff=BACKOFF,
-                 routing_keys=consumers.ALL_EVENTS):
+                 routing_keys=ALL_EVENTS):
         super().__init__(name="celerytop-capture", daemon=True)
         self.app = app
         self.on_event = on_event
@@ -326,8 +272,8 @@ class EventCapture(threading.Thread):
             # One attempt at each broker of the URL, no sleeping inside kombu:
             # the waiting is ours (_wait_to_retry), and stop() is not held up.
             connection.ensure_connection(max_retries=max(0, len(connection.alt) - 1), interval_start=0)
-            stream = consumers.for_connection(self.app, connection, self.node_id, self.on_event,
-                                              self.status.health, self.routing_keys)
+            stream = streams.for_connection(self.app, connection, self.node_id, self.on_event,
+                                            self.status.health, self.routing_keys)
             self._stream = stream
             if self.stopping:
                 return

@@ -2,7 +2,7 @@
 
 Anyone who can publish on the event exchange can send anything, so every
 event (from the broker, a recording or a seed) passes :func:`problem`
-before anything reads it: the streams (``consumers.py``) before celery's
+before anything reads it: the streams (``events/streams``) before celery's
 Receiver adjusts its clock and timestamps with it, and the model before it
 keeps it.  A malformed event is counted and shown (``N malformed``), never
 raised.  The check is of types and ranges only, a few dictionary look-ups

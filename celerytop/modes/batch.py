@@ -14,8 +14,11 @@ import shutil
 import sys
 import time
 
-from celerytop.events import capture, recording
-from celerytop.events.consumers import ALL_EVENTS
+from celerytop.events import capture
+from celerytop.events.recording.clock import ReplayClock
+from celerytop.events.recording.reader import RecordingError, replay_all
+from celerytop.events.recording.replayer import Replayer
+from celerytop.events.streams.routing import ALL_EVENTS
 from celerytop.modes.sources import start_live
 from celerytop.present import formatting, table
 from celerytop.present.columns import TASK_COLUMNS, WORKER_COLUMNS, task_cells, worker_cells
@@ -148,16 +151,17 @@ def run_batch(app, model, printer: Printer, *, iterations: int, delay: float, ha
 
 
 def run_batch_replay(path: str, handler, printer: Printer, *, iterations: int, delay: float,
-                     speed: float) -> None:
+                     speed: float, clock: ReplayClock) -> None:
     """From a recording: at ``--speed 0`` all of it first, then one snapshot; else
-    snapshots every ``delay`` seconds of replay until the iterations or the recording end."""
+    snapshots every ``delay`` seconds of replay until the iterations or the recording end.
+    ``clock`` (the model's) follows the replay."""
     status = capture.ConnectionStatus()
     status.replaying()
     if speed == 0:
-        recording.replay_all(path, handler)
+        replay_all(path, clock.follow(handler))
         printer(status.snapshot())
         return
-    player = recording.Replayer(path, handler, speed=speed)
+    player = Replayer(path, handler, speed=speed, clock=clock)
     player.start()
     try:
         for _ in range(iterations):
@@ -168,4 +172,4 @@ def run_batch_replay(path: str, handler, printer: Printer, *, iterations: int, d
     finally:
         player.stop()
     if player.error:
-        raise recording.RecordingError(player.error)
+        raise RecordingError(player.error)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from celerytop.events.consumers import ALL_EVENTS
 from celerytop.events.eventcheck import problem
+from celerytop.events.streams.routing import ALL_EVENTS
 from celerytop.modes.sources import feed_until_done, recorded
 from celerytop.present.errors import one_line_error
 

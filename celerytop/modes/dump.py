@@ -12,8 +12,8 @@ import json
 
 from celery.events.dumper import Dumper
 
-from celerytop.events import recording
-from celerytop.events.consumers import ALL_EVENTS
+from celerytop.events.recording.writer import jsonable
+from celerytop.events.streams.routing import ALL_EVENTS
 from celerytop.modes.sources import feed_until_done, recorded
 from celerytop.present import formatting
 
@@ -42,7 +42,7 @@ class JsonDumper:
         try:
             line = json.dumps(event, default=repr, ensure_ascii=True)
         except (ValueError, TypeError, RecursionError):  # runaway nesting, keys JSON cannot hold
-            line = json.dumps(recording.jsonable(event), ensure_ascii=True)
+            line = json.dumps(jsonable(event), ensure_ascii=True)
         self.out.write(line + "\n")
         self.out.flush()
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import sys
 import time
 
-from celerytop.events import capture, recording
-from celerytop.events.consumers import ALL_EVENTS
+from celerytop.events import capture
+from celerytop.events.recording.reader import RecordingError, replay_all
+from celerytop.events.recording.replayer import Replayer
+from celerytop.events.streams.routing import ALL_EVENTS
 from celerytop.present.formatting import mask_secrets, mask_url
 
 #: Seconds to wait for the broker before batch, dump or camera mode gives up.
@@ -68,9 +70,9 @@ def feed_until_done(app, handler, replay: str | None, speed: float, routing_keys
 
 def _replay_until_end(path: str, handler, speed: float) -> None:
     if speed == 0:
-        recording.replay_all(path, handler)
+        replay_all(path, handler)
         return
-    player = recording.Replayer(path, handler, speed=speed)
+    player = Replayer(path, handler, speed=speed)
     player.start()
     try:
         while player.is_alive():
@@ -78,7 +80,7 @@ def _replay_until_end(path: str, handler, speed: float) -> None:
     finally:
         player.stop()
     if player.error:
-        raise recording.RecordingError(player.error)
+        raise RecordingError(player.error)
 
 
 def _wait_forever(status) -> None:

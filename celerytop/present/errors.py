@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from celerytop.present.formatting import sanitize
 
 
@@ -21,3 +23,17 @@ def one_line_error(exc: BaseException, *, with_type: bool = True, limit: int | N
     if with_type and not text.startswith(name):
         text = f"{name}: {text}"
     return sanitize(text, limit=limit)
+
+
+#: What brokers and their clients call a refused login (RabbitMQ, Redis with a password or ACL users).
+LOGIN_REFUSED = re.compile(r"AccessRefused|ACCESS_REFUSED|AuthenticationError|WRONGPASS|NOAUTH"
+                           r"|invalid username-password|Authentication required")
+
+
+def failure_text(exc: BaseException) -> str:
+    """The one line the header (and batch mode's error) says about a failed connection;
+    a refused login says first what to check, before the broker's own words."""
+    text = one_line_error(exc)
+    if LOGIN_REFUSED.search(f"{exc.__class__.__name__} {text}"):
+        return sanitize(f"login refused, check the user and password: {text}", limit=200)
+    return text
