@@ -42,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -196,7 +197,7 @@ def git(*args: str, cwd: str) -> str:
 
 
 def describe(repo: str, rev: str = "HEAD") -> str:
-    return git("log", "-1", "--format=%h %s", rev, cwd=repo)[:90]
+    return textwrap.shorten(git("log", "-1", "--format=%h %s", rev, cwd=repo), 100, placeholder=" ...")
 
 
 def add_worktree(repo: str, rev: str, side: str, folder: str) -> Tree:
