@@ -22,8 +22,8 @@ import urwid  # noqa: E402
 from celerytop.events.capture import ConnectionStatus  # noqa: E402
 from celerytop.model.cluster import ClusterModel  # noqa: E402
 from celerytop.model.filtering import parse  # noqa: E402
+from celerytop.present import table  # noqa: E402
 from celerytop.present.columns import TASK_COLUMNS, task_cells  # noqa: E402
-from celerytop.ui import table  # noqa: E402
 from celerytop.ui.app import MonitorApp  # noqa: E402
 from celerytop.ui.widgets.lazylist import Row  # noqa: E402
 from tests.events import task_lifecycle  # noqa: E402
