@@ -18,7 +18,7 @@ from urwid.display import raw
 from celerytop.control.history import History
 from celerytop.events import capture
 from celerytop.model import filtering, seed
-from celerytop.model.cluster import SORT_ORDER, SORTS
+from celerytop.model.sorting import SORT_ORDER, SORTS
 from celerytop.present import formatting
 from celerytop.present.errors import one_line_error
 from celerytop.ui import palettes
@@ -626,6 +626,7 @@ class MonitorApp:
 
     # -- refresh --------------------------------------------------------------
     def refresh(self, reset_cursor: bool = False) -> None:
+        self.model.sample_event_rate()
         summary = self.model.summary()
         status = self.status.snapshot()
         all_worker_rows = self.model.worker_rows()
