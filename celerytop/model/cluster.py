@@ -56,11 +56,7 @@ class ClusterModel(ModelQueries, WorkflowQueries):
         self._group_members: dict = {}  # group id -> {uuid}
         self._offline_at: dict = {}  # hostname -> when its worker-offline came (celery forgets its heartbeats)
         self._next_seq = 0
-        # Eviction candidates as heaps of tasks, oldest first seen (lowest seq)
-        # on top; an entry whose task has since changed or gone is skipped
-        # when popped.
-        self._finished_heap: list = []
-        self._failure_heap: list = []
+        self._heaps = EvictionHeaps()
         self.state_counts: Counter = Counter()
         self.events_total = 0
         self.task_events = 0
@@ -164,7 +160,7 @@ class ClusterModel(ModelQueries, WorkflowQueries):
                 counts[before] -= 1
             counts[after] += 1
             self._version += 1
-            self._remember_for_eviction(task, before, after)
+            self._heaps.remember(task, before, after)
         elif created:
             self._version += 1
         failures = self.state_counts[FAILURE]
@@ -235,8 +231,8 @@ class ClusterModel(ModelQueries, WorkflowQueries):
             # A copy, not the same record with a new seq: the record sits in
             # an eviction heap, whose order must not change under it.
             task = task.copy(seq=self._next_seq)
-            self._remember_for_eviction(task, None, task.state)
-            self._trim_heaps()
+            self._heaps.remember(task, None, task.state)
+            self._heaps.trim(tasks)
         else:
             task.seq = self._next_seq
         tasks[task.uuid] = task
@@ -277,20 +273,6 @@ class ClusterModel(ModelQueries, WorkflowQueries):
         if self.on_new_worker is not None:
             self.on_new_worker(hostname)
 
-    def _heap_for(self, state):
-        """The eviction heap a task in ``state`` belongs in; None for unfinished tasks."""
-        if state == FAILURE:
-            return self._failure_heap
-        if state in FINISHED_STATES:
-            return self._finished_heap
-        return None
-
-    def _remember_for_eviction(self, task: TaskRecord, before, after) -> None:
-        """Index a task that became a failure or finished (``before`` None: index it anew)."""
-        heap = self._heap_for(after)
-        if heap is not None and (before is None or heap is not self._heap_for(before)):
-            heapq.heappush(heap, task)
-
     def _evict(self) -> None:
         """Drop tasks over the bounds.
 
@@ -300,13 +282,13 @@ class ClusterModel(ModelQueries, WorkflowQueries):
         "Oldest" is first seen.
         """
         doomed = []
-        counts = self.state_counts
+        counts, heaps = self.state_counts, self._heaps
         excess_failures = counts[FAILURE] - self.max_failures
         if excess_failures > 0:
-            doomed += self._pop_oldest(self._failure_heap, excess_failures)
+            doomed += heaps.pop_oldest(heaps.failures, excess_failures, self._tasks)
         excess_others = len(self._tasks) - counts[FAILURE] - self.max_tasks
         if excess_others > 0:
-            finished = self._pop_oldest(self._finished_heap, excess_others)
+            finished = heaps.pop_oldest(heaps.finished, excess_others, self._tasks)
             doomed += finished
             excess_others -= len(finished)
             if excess_others > 0:
@@ -322,31 +304,7 @@ class ClusterModel(ModelQueries, WorkflowQueries):
             counts[task.state] -= 1
         self.evicted += len(doomed)
         self._version += 1
-        self._trim_heaps()
-
-    def _trim_heaps(self) -> None:
-        """Rebuild the heaps once stale entries (tasks gone, changed or copied) pass 5 %: they hold memory."""
-        if len(self._finished_heap) + len(self._failure_heap) > 1.05 * len(self._tasks) + 1024:
-            self._rebuild_heaps()
-
-    def _pop_oldest(self, heap: list, count: int) -> list:
-        """Up to ``count`` uuids off ``heap``, skipping entries gone stale (evicted, moved, changed kind)."""
-        found = []
-        tasks = self._tasks
-        while heap and len(found) < count:
-            task = heapq.heappop(heap)
-            if tasks.get(task.uuid) is task and self._heap_for(task.state) is heap:
-                found.append(task.uuid)
-        return found
-
-    def _rebuild_heaps(self) -> None:
-        self._finished_heap, self._failure_heap = [], []
-        for task in self._tasks.values():
-            heap = self._heap_for(task.state)
-            if heap is not None:
-                heap.append(task)
-        heapq.heapify(self._finished_heap)
-        heapq.heapify(self._failure_heap)
+        heaps.trim(self._tasks)
 
     # -- refresh, and history (store/sqlite.py) --------------------------------
     def sample_event_rate(self) -> None:
@@ -366,3 +324,53 @@ class ClusterModel(ModelQueries, WorkflowQueries):
     def restore(self, tasks: list, workers: list) -> None:
         """Put exported records back, older than anything already here (see snapshot.restore_records)."""
         snapshot.restore_records(self, tasks, workers)
+
+
+class EvictionHeaps:
+    """Eviction candidates as heaps of tasks, oldest first seen (lowest seq) on top: failures, other finished tasks.
+
+    An entry whose task has since changed or gone is skipped when popped.
+    """
+
+    __slots__ = ("finished", "failures")
+
+    def __init__(self):
+        self.finished: list = []
+        self.failures: list = []
+
+    def heap_for(self, state):
+        """The heap a task in ``state`` belongs in; None for unfinished tasks."""
+        if state == FAILURE:
+            return self.failures
+        if state in FINISHED_STATES:
+            return self.finished
+        return None
+
+    def remember(self, task: TaskRecord, before, after) -> None:
+        """Index a task that became a failure or finished (``before`` None: index it anew)."""
+        heap = self.heap_for(after)
+        if heap is not None and (before is None or heap is not self.heap_for(before)):
+            heapq.heappush(heap, task)
+
+    def pop_oldest(self, heap: list, count: int, tasks: dict) -> list:
+        """Up to ``count`` uuids off ``heap``, skipping entries gone stale (evicted, moved, changed kind)."""
+        found = []
+        while heap and len(found) < count:
+            task = heapq.heappop(heap)
+            if tasks.get(task.uuid) is task and self.heap_for(task.state) is heap:
+                found.append(task.uuid)
+        return found
+
+    def trim(self, tasks: dict) -> None:
+        """Rebuild the heaps once stale entries (tasks gone, changed or copied) pass 5 %: they hold memory."""
+        if len(self.finished) + len(self.failures) > 1.05 * len(tasks) + 1024:
+            self.rebuild(tasks)
+
+    def rebuild(self, tasks: dict) -> None:
+        self.finished, self.failures = [], []
+        for task in tasks.values():
+            heap = self.heap_for(task.state)
+            if heap is not None:
+                heap.append(task)
+        heapq.heapify(self.finished)
+        heapq.heapify(self.failures)

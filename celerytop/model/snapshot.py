@@ -133,7 +133,7 @@ def restore_records(model, tasks: list, workers: list) -> None:
         model._tasks.update(live)  # restored history is older than what arrived already
         for task, children in restored:
             _link_restored(model, task, children)
-        model._rebuild_heaps()
+        model._heaps.rebuild(model._tasks)
         model._id_index, model._id_index_seq = [], -sys.maxsize  # restored tasks sit before the newest
         failures = model.state_counts[FAILURE]
         if failures > model.max_failures or len(model._tasks) - failures > model.max_tasks:
