@@ -82,7 +82,7 @@ def main():
 
     def eager_frame():
         rows = [Row(table.row_markup(task_cells(model.task_row(u)), TASK_COLUMNS, widths))
-                for u in model.task_order()]
+                for u in model.query()]
         urwid.ListBox(urwid.SimpleFocusListWalker(rows)).render((COLS, ROWS - 5), focus=True)
 
     def filtered_frame(text):

@@ -17,7 +17,7 @@ def test_tasks_are_listed_newest_first_with_their_states():
     first, events1 = task_lifecycle(name="proj.add")
     second, events2 = task_lifecycle(name="proj.fail", final="task-failed")
     feed(model, events1 + events2)
-    assert model.task_order() == [second, first]
+    assert model.query() == [second, first]
     assert model.task_row(first).state == "SUCCESS"
     failed = model.task_row(second)
     assert (failed.state, failed.name, failed.worker) == ("FAILURE", "proj.fail", "w1@host")
@@ -50,7 +50,7 @@ def test_eviction_drops_oldest_finished_tasks_before_unfinished_ones():
         uuid, events = task_lifecycle()
         feed(model, events)
         done.append(uuid)
-    order = model.task_order()
+    order = model.query()
     assert len(order) == 3
     assert running in order, "an unfinished task was evicted while finished ones remained"
     assert order[:2] == [done[3], done[2]]
@@ -65,7 +65,7 @@ def test_eviction_falls_back_to_oldest_when_nothing_is_finished():
         uuid, events = task_lifecycle(final=None)
         feed(model, events)
         uuids.append(uuid)
-    assert model.task_order() == [uuids[2], uuids[1]]
+    assert model.query() == [uuids[2], uuids[1]]
 
 
 def test_unknown_event_types_are_counted_and_ignored():
@@ -75,7 +75,7 @@ def test_unknown_event_types_are_counted_and_ignored():
     summary = model.summary()
     assert summary.unknown_events == 2
     assert set(summary.unknown_types) == {"task-exploded", "custom-thing"}
-    assert model.task_order() == []
+    assert model.query() == []
 
 
 def test_broken_events_never_raise():
@@ -95,7 +95,7 @@ def test_broken_events_never_raise():
     summary = model.summary()
     assert summary.malformed_events >= 5
     # whatever made it in still renders
-    for uuid in model.task_order():
+    for uuid in model.query():
         model.task_row(uuid)
     assert [r.hostname for r in model.worker_rows() if r.hostname == "w9@host"]
 
@@ -123,11 +123,29 @@ def test_worker_offline_event():
 def test_events_per_second_over_a_window():
     now = [100.0]
     model = ClusterModel(monotonic=lambda: now[0])
-    model.summary()
+    model.sample_event_rate()
     for _ in range(50):
         model.on_event(heartbeat())
     now[0] += 2.0
+    model.sample_event_rate()
     assert model.summary().events_per_second == 25.0
+
+
+def test_summary_reads_the_event_rate_without_changing_it():
+    now = [100.0]
+    model = ClusterModel(monotonic=lambda: now[0])
+    model.sample_event_rate()
+    for _ in range(50):
+        model.on_event(heartbeat())
+    now[0] += 2.0
+    samples = model._event_rate.samples
+    first, second = model.summary(), model.summary()
+    assert first == second
+    assert first.events_per_second == 25.0
+    assert model._event_rate.samples == samples, "summary() took a rate sample"
+    now[0] += 10.0  # past the window: only a sample forgets old ones, never a summary
+    model.summary()
+    assert model._event_rate.samples == samples
 
 
 def test_uncounted_events_change_the_picture_but_not_the_statistics():
@@ -164,7 +182,7 @@ def test_failures_have_their_own_bound_when_successes_flood_in():
         feed(model, task_lifecycle()[1])
     kept_failures = model.query(parse("state:FAILURE"))
     assert kept_failures == [failed[2], failed[1]], "the newest failures must survive a flood of successes"
-    assert len(model.task_order()) == 5 + 2
+    assert len(model.query()) == 5 + 2
     assert model.summary().state_counts == {"SUCCESS": 5, "FAILURE": 2}
 
 
@@ -304,7 +322,7 @@ def test_a_failure_is_never_evicted_for_unfinished_tasks(failure_at):
     failed = streams[failure_at][0]
     started = [uuid for uuid, _events in streams if uuid != failed]
     assert model.task_row(failed).state == "FAILURE"
-    assert set(model.task_order()) == {failed, started[1], started[2]}
+    assert set(model.query()) == {failed, started[1], started[2]}
     assert model.summary().state_counts == {"FAILURE": 1, "STARTED": 2}
     assert model.summary().evicted == 1
 
@@ -315,8 +333,8 @@ def test_a_restored_failure_is_never_evicted_for_unfinished_tasks():
     feed(source, events)
     for _ in range(3):
         feed(source, task_lifecycle(final=None)[1])
-    tasks, workers, _evicted = source.export_all()
+    exported = source.export_all()
     model = ClusterModel(max_tasks=2)
-    model.restore(tasks, workers)
+    model.restore(exported.tasks, exported.workers)
     assert model.has_task(failed)
     assert model.summary().state_counts == {"FAILURE": 1, "STARTED": 2}

@@ -14,8 +14,9 @@ from decimal import Decimal
 
 import pytest
 
-from celerytop.model.cluster import SORT_ORDER, ClusterModel
+from celerytop.model.cluster import ClusterModel
 from celerytop.model.filtering import parse
+from celerytop.model.sorting import SORT_ORDER
 from celerytop.store.sqlite import SnapshotCamera, Store, StoreError
 from tests.events import event, heartbeat, task_lifecycle
 
@@ -215,7 +216,7 @@ def test_an_event_that_leaves_the_state_as_it_was_is_still_saved(tmp_path):
     uuid = "late-received"
 
     def saved_tasks():
-        return [record["uuid"] for record in model.export_changes()[0]]
+        return [record["uuid"] for record in model.export_changes().tasks]
 
     feed(model, [event("task-started", timestamp=NOW - 5, uuid=uuid)])
     assert saved_tasks() == [uuid] and saved_tasks() == []

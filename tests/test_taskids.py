@@ -115,10 +115,10 @@ def test_prefix_lookup_follows_new_evicted_and_moved_tasks():
 
 def test_prefix_lookup_sees_tasks_restored_from_history():
     source = model_with(ALPHA, GAMMA)
-    tasks, workers, _evicted = source.export_all()
+    exported = source.export_all()
     model = model_with(BETA)
     assert model.task_ids_starting("ec9a") == (1, [BETA])
-    model.restore(tasks, workers)
+    model.restore(exported.tasks, exported.workers)
     assert model.task_ids_starting("ec9a") == (2, [ALPHA, BETA])
     assert model.task_ids_starting("4951") == (1, [GAMMA])
 

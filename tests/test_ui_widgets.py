@@ -133,7 +133,7 @@ def test_no_task_events_hint_only_when_workers_are_busy():
 
 
 def test_workers_offline_longer_than_the_limit_fold_into_one_line():
-    from celerytop.model.cluster import WorkerRow
+    from celerytop.model.rows import WorkerRow
     from celerytop.present.columns import FoldedWorkers, fold_offline, worker_cells
 
     def row(name, online, age):

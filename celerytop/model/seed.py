@@ -27,7 +27,6 @@ class SeedReport:
     workers: tuple
     active: int
     reserved: int
-    error: str = ""
 
 
 def _as_repr(value) -> str:

@@ -105,6 +105,62 @@ _RETRY = states.RETRY
 _intern = sys.intern
 
 
+def _number_property(name: str) -> property:
+    index = _NUMBER_INDEX[name]
+    convert = int if name in INT_FIELDS else float
+
+    def get(self):
+        value = self._numbers[index]
+        return convert(value) if value == value else self._kept_apart(name)
+
+    def set(self, value) -> None:
+        self._set_number(name, value)
+
+    return property(get, set, doc=f"celery Task's {name!r}, kept in the numbers array")
+
+
+def _rare_property(name: str) -> property:
+    def get(self):
+        return self._kept_apart(name)
+
+    def set(self, value) -> None:
+        self._set_rare(name, value)
+
+    return property(get, set, doc=f"celery Task's {name.lstrip('_')!r}, kept in the rare dict")
+
+
+def _text_property(name: str) -> property:
+    index = TEXT_FIELDS.index(name)
+    assert len(TEXT_FIELDS) == 3, "the getter below reads three parts"
+
+    def get(self):
+        texts = self._texts  # args NUL kwargs NUL result
+        if index == 0:
+            value = texts[:texts.index(_SEP)]
+        elif index == 1:
+            value = texts[texts.index(_SEP) + 1:texts.rindex(_SEP)]
+        else:
+            value = texts[texts.rindex(_SEP) + 1:]
+        return value if value != _UNSET else self._kept_apart(name)
+
+    def set(self, value) -> None:
+        self._set_texts({name: value}, (name,))
+
+    return property(get, set, doc=f"celery Task's {name!r}, kept in the texts string")
+
+
+def _route_property(name: str) -> property:
+    index = ROUTE_FIELDS.index(name)
+
+    def get(self):
+        return self._route[index]
+
+    def set(self, value) -> None:
+        self._set_route({name: value})
+
+    return property(get, set, doc=f"celery Task's {name!r}, kept in the shared route tuple")
+
+
 class _Compressed(bytes):
     """A compressed traceback, told apart from a worker that sent bytes."""
 
@@ -133,6 +189,34 @@ class TaskRecord:
         # (one shared string per sequence, e.g. "srtu"), their times being
         # the fields named after them; else (event, time, event, time, ...).
         self.timeline = ""
+
+    # NUMBER_FIELDS, kept in the numbers array
+    seq = _number_property("seq")  # first-seen order
+    clock = _number_property("clock")
+    sent = _number_property("sent")
+    received = _number_property("received")
+    started = _number_property("started")
+    succeeded = _number_property("succeeded")
+    timestamp = _number_property("timestamp")
+    runtime = _number_property("runtime")
+    # RARE_FIELDS, kept in the rare dict
+    failed = _rare_property("failed")
+    rejected = _rare_property("rejected")
+    retried = _rare_property("retried")
+    revoked = _rare_property("revoked")
+    exception = _rare_property("exception")
+    _traceback = _rare_property("_traceback")  # read through traceback, which decompresses it
+    eta = _rare_property("eta")
+    expires = _rare_property("expires")
+    extra = _rare_property("extra")  # {event field celery's Task has no name for: value}
+    # TEXT_FIELDS, kept in the texts string
+    args = _text_property("args")
+    kwargs = _text_property("kwargs")
+    result = _text_property("result")
+    # ROUTE_FIELDS, kept in the shared route tuple
+    exchange = _route_property("exchange")
+    routing_key = _route_property("routing_key")
+    queue = _route_property("queue")
 
     @property
     def traceback(self):
@@ -268,11 +352,11 @@ class TaskRecord:
 
     def set_fields(self, fields) -> None:
         """Copy event fields onto the task as celery's ``Task.__dict__.update`` would."""
-        copied, text_keys, sets_route, extra_keys, sets_an_event_time = _plan_for(fields.keys())
-        if sets_an_event_time and type(self.timeline) is str:
+        plan = _plan_for(fields.keys())
+        if plan.sets_an_event_time and type(self.timeline) is str:
             self.timeline = self._flat_timeline()  # an event that sets another event's time: keep the times
         numbers = self._numbers
-        for key, kind in copied:
+        for key, kind in plan.copied:
             value = fields[key]
             if kind is _IN_SLOT:
                 setattr(self, key, value)
@@ -286,15 +370,15 @@ class TaskRecord:
                 numbers[kind] = value  # the usual case (a float time, an int clock) inline
             else:
                 self._set_number(key, value)
-        if text_keys:
-            self._set_texts(fields, text_keys)
-        if sets_route:
+        if plan.text_keys:
+            self._set_texts(fields, plan.text_keys)
+        if plan.sets_route:
             self._set_route(fields)
-        if extra_keys:
+        if plan.extra_keys:
             extra = self.extra
             if extra is None:
                 extra = self.extra = {}
-            for key in extra_keys:
+            for key in plan.extra_keys:
                 extra[key] = fields[key]
 
     def add_child(self, uuid: str) -> None:
@@ -315,20 +399,29 @@ def as_text(value) -> str:
     return "" if value is None else value if type(value) is str else str(value)
 
 
-def _plan_for(keys) -> tuple:
-    """What set_fields does with these keys.
+class _Plan:
+    """What set_fields does with one set of event keys (slots: read once per event, on the hot path)."""
 
-    ((key, how it is kept), ...) for the keys kept one by one, the keys of
-    TEXT_FIELDS, whether there are keys of ROUTE_FIELDS, the keys for
-    ``extra``, and whether one is an event's time.
-    """
+    __slots__ = ("copied", "text_keys", "sets_route", "extra_keys", "sets_an_event_time")
+
+    def __init__(self, copied: tuple, text_keys: tuple, sets_route: bool, extra_keys: tuple,
+                 sets_an_event_time: bool):
+        self.copied = copied  # ((key, how it is kept), ...) for the keys kept one by one
+        self.text_keys = text_keys  # the keys of TEXT_FIELDS (_RESULT_ONLY, _ARGS_KWARGS shared)
+        self.sets_route = sets_route  # whether there are keys of ROUTE_FIELDS
+        self.extra_keys = extra_keys  # the keys kept in ``extra``
+        self.sets_an_event_time = sets_an_event_time  # whether one is an event's time (a field of _CODES)
+
+
+def _plan_for(keys) -> _Plan:
+    """What set_fields does with these keys (made once per set of keys, then looked up)."""
     signature = tuple(keys)
     plan = _PLANS.get(signature)
     if plan is None:
         signature_texts = tuple(key for key in signature if key in _TEXT_INDEX)
         if len(_PLANS) >= _PLANS_MAX:
             _PLANS.clear()
-        plan = _PLANS[signature] = (
+        plan = _PLANS[signature] = _Plan(
             tuple((key, _HOW_KEPT[key]) for key in signature
                   if key in _SETTABLE and _HOW_KEPT[key] not in (_IN_TEXTS, _IN_ROUTE)),
             {_RESULT_ONLY: _RESULT_ONLY, _ARGS_KWARGS: _ARGS_KWARGS}.get(signature_texts, signature_texts),
@@ -364,66 +457,3 @@ def apply_task_event(task: TaskRecord, subject: str, timestamp, event: dict) -> 
             task._numbers[_TIMESTAMP] = timestamp
         else:
             task._set_number("timestamp", timestamp)
-
-
-def _number_property(name: str) -> property:
-    index = _NUMBER_INDEX[name]
-    convert = int if name in INT_FIELDS else float
-
-    def get(self):
-        value = self._numbers[index]
-        return convert(value) if value == value else self._kept_apart(name)
-
-    def set(self, value) -> None:
-        self._set_number(name, value)
-
-    return property(get, set, doc=f"celery Task's {name!r}, kept in the numbers array")
-
-
-def _rare_property(name: str) -> property:
-    def get(self):
-        return self._kept_apart(name)
-
-    def set(self, value) -> None:
-        self._set_rare(name, value)
-
-    return property(get, set, doc=f"celery Task's {name.lstrip('_')!r}, kept in the rare dict")
-
-
-def _text_property(name: str) -> property:
-    index = TEXT_FIELDS.index(name)
-    assert len(TEXT_FIELDS) == 3, "the getter below reads three parts"
-
-    def get(self):
-        texts = self._texts  # args NUL kwargs NUL result
-        if index == 0:
-            value = texts[:texts.index(_SEP)]
-        elif index == 1:
-            value = texts[texts.index(_SEP) + 1:texts.rindex(_SEP)]
-        else:
-            value = texts[texts.rindex(_SEP) + 1:]
-        return value if value != _UNSET else self._kept_apart(name)
-
-    def set(self, value) -> None:
-        self._set_texts({name: value}, (name,))
-
-    return property(get, set, doc=f"celery Task's {name!r}, kept in the texts string")
-
-
-def _route_property(name: str) -> property:
-    index = ROUTE_FIELDS.index(name)
-
-    def get(self):
-        return self._route[index]
-
-    def set(self, value) -> None:
-        self._set_route({name: value})
-
-    return property(get, set, doc=f"celery Task's {name!r}, kept in the shared route tuple")
-
-
-for _fields, _make_property in ((NUMBER_FIELDS, _number_property), (RARE_FIELDS, _rare_property),
-                                 (TEXT_FIELDS, _text_property), (ROUTE_FIELDS, _route_property)):
-    for _name in _fields:
-        setattr(TaskRecord, _name, _make_property(_name))
-del _fields, _make_property, _name

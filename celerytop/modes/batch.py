@@ -46,6 +46,7 @@ def _table(columns, rows_cells, width: int) -> list:
 
 def render_text(model, status, width: int, app_name: str = "", broker: str = "", notices=(), mode: str = "") -> str:
     """One snapshot as the screen shows it, every line at most ``width`` columns."""
+    model.sample_event_rate()
     summary = model.summary()
     notices = (*notices, ignored_events_note(summary)) if ignored_events_note(summary) else notices
     lines = [plain(markup) for markup in header_lines(app_name, broker, summary, status, notices, mode)]
@@ -60,6 +61,7 @@ def render_text(model, status, width: int, app_name: str = "", broker: str = "",
 
 def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
     """One snapshot as data: what the text shows, unabbreviated, JSON-ready."""
+    model.sample_event_rate()
     summary = model.summary()
     tasks = []
     for uuid in model.query():

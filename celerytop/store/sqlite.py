@@ -21,6 +21,7 @@ import sqlite3
 import stat
 import threading
 from decimal import Decimal
+from typing import NamedTuple
 
 try:
     import fcntl
@@ -56,6 +57,13 @@ _TRIM = ("DELETE FROM tasks WHERE uuid IN"
          " (SELECT uuid FROM tasks WHERE state {} ? ORDER BY seq DESC LIMIT -1 OFFSET ?)")
 
 
+class FileKind(NamedTuple):
+    """What :meth:`Store._inspect` found in the file."""
+
+    kind: str  # "empty", "ours", "foreign" (another program's) or "newer" (a newer celerytop's)
+    detail: str = ""  # why, for the error message
+
+
 class StoreError(RuntimeError):
     """One line for the user."""
 
@@ -89,26 +97,26 @@ class Store:
 
     # -- opening -------------------------------------------------------------
     def _open_schema(self) -> None:
-        kind, detail = self._inspect()
-        if kind == "empty":
+        found = self._inspect()
+        if found.kind == "empty":
             self._create()
-            kind, detail = self._inspect()
-        if kind == "foreign":
-            raise StoreError(f"{self.path} is not a celerytop database ({detail})")
-        if kind == "newer":
-            raise StoreError(f"{self.path} was written by a newer celerytop ({detail}); upgrade to read it")
+            found = self._inspect()
+        if found.kind == "foreign":
+            raise StoreError(f"{self.path} is not a celerytop database ({found.detail})")
+        if found.kind == "newer":
+            raise StoreError(f"{self.path} was written by a newer celerytop ({found.detail}); upgrade to read it")
         # only now, on a file known to be ours: WAL changes the file
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # one fsync per snapshot: cheap every few seconds
 
-    def _inspect(self) -> tuple:
-        """("empty" | "ours" | "foreign" | "newer", detail)."""
+    def _inspect(self) -> FileKind:
+        """What the open file is: empty, ours, another program's, or ours from a newer celerytop."""
         db = self._db
         app_id = db.execute("PRAGMA application_id").fetchone()[0]
         tables = sorted(row[0] for row in db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"))
         if not tables and app_id in (0, APPLICATION_ID):
-            return "empty", ""
+            return FileKind("empty")
         meta = {}
         if "meta" in tables:
             try:
@@ -117,14 +125,14 @@ class Store:
                 meta = {}
         if meta.get("application") != APPLICATION or app_id not in (0, APPLICATION_ID):
             shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
-            return "foreign", f"an SQLite database of another program, tables: {shown or 'none'}"
+            return FileKind("foreign", f"an SQLite database of another program, tables: {shown or 'none'}")
         try:
             version = int(meta.get("schema", ""))
         except ValueError:
-            return "foreign", f"unreadable schema version {meta.get('schema')!r}"
+            return FileKind("foreign", f"unreadable schema version {meta.get('schema')!r}")
         if version > SCHEMA_VERSION:
-            return "newer", f"history schema {version}; this one reads up to {SCHEMA_VERSION}"
-        return "ours", ""
+            return FileKind("newer", f"history schema {version}; this one reads up to {SCHEMA_VERSION}")
+        return FileKind("ours")
 
     def _create(self) -> None:
         db = self._db
@@ -204,9 +212,9 @@ class Store:
                 raise StoreError(self.writer_note or f"{self.path}: not the writer of this history file")
             db = self._connection()
             full = self._full_save_due
-            tasks, workers, evicted = model.export_all() if full else model.export_changes()
-            task_rows = [(r["uuid"], r["seq"], r["state"], _encode(r)) for r in tasks]
-            worker_rows = [(r["hostname"], _encode(r)) for r in workers]
+            changes = model.export_all() if full else model.export_changes()
+            task_rows = [(r["uuid"], r["seq"], r["state"], _encode(r)) for r in changes.tasks]
+            worker_rows = [(r["hostname"], _encode(r)) for r in changes.workers]
             self._full_save_due = True  # until this one commits
             try:
                 db.execute("BEGIN IMMEDIATE")
@@ -216,7 +224,7 @@ class Store:
                         db.execute("DELETE FROM workers")
                     db.executemany(_UPSERT_TASK, task_rows)
                     db.executemany(_UPSERT_WORKER, worker_rows)
-                    db.executemany("DELETE FROM tasks WHERE uuid = ?", [(uuid,) for uuid in evicted])
+                    db.executemany("DELETE FROM tasks WHERE uuid = ?", [(uuid,) for uuid in changes.evicted])
                     # the model keeps itself within these; this keeps the file so whatever happens
                     db.execute(_TRIM.format("="), (FAILURE, model.max_failures))
                     db.execute(_TRIM.format("!="), (FAILURE, model.max_tasks))

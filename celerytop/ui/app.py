@@ -18,7 +18,7 @@ from urwid.display import raw
 from celerytop.control.history import History
 from celerytop.events import capture
 from celerytop.model import filtering, seed
-from celerytop.model.cluster import SORT_ORDER, SORTS
+from celerytop.model.sorting import SORT_ORDER, SORTS
 from celerytop.present import formatting, palettes
 from celerytop.present.columns import (TASK_COLUMNS, WORKER_COLUMNS, FoldedWorkers, fold_offline, task_cells,
                                        worker_cells)
@@ -576,6 +576,7 @@ class MonitorApp:
 
     # -- refresh --------------------------------------------------------------
     def refresh(self, reset_cursor: bool = False) -> None:
+        self.model.sample_event_rate()
         summary = self.model.summary()
         status = self.status.snapshot()
         all_worker_rows = self.model.worker_rows()
