@@ -269,8 +269,8 @@ def _run_screen(app, options: Options, model, handler, note: str, alarms=()) -> 
                     history=History(default_history_path()), scope=options.scope,
                     fold_offline_after=options.fold_offline_after * 60)
     if note:
-        ui.standing_notices.append(note)
-    ui.alarms.extend(alarms)
+        ui.notices.standing.append(note)
+    ui.notices.alarms.extend(alarms)
     if replaying:
         source = recording.Replayer(options.replay, handler, speed=options.speed)
         ui.replay = source
