@@ -276,7 +276,7 @@ def _run_screen(app, options: Options, model, handler, note: str, alarms=()) -> 
         ui.replay = source
         status.replaying()
     else:
-        source = EventCapture(app, handler, status, on_connected=ui.on_connected,
+        source = EventCapture(app, handler, status, on_connected=ui.seeding.on_connected,
                               routing_keys=options.routing_keys)
     try:
         ui.run(on_start=source.start)

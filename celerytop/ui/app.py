@@ -17,17 +17,17 @@ from urwid.display import raw
 
 from celerytop.control.history import History
 from celerytop.events import capture
-from celerytop.model import seed
 from celerytop.present import formatting
-from celerytop.present.errors import one_line_error
 from celerytop.ui import palettes
 from celerytop.ui.controllers.actions import ControlActions
 from celerytop.ui.controllers.console import CommandConsole
 from celerytop.ui.controllers.conversation import Conversation
 from celerytop.ui.controllers.drilldown import DrillDown
+from celerytop.ui.controllers.worker_actions import WorkerActions
 from celerytop.ui.keys.keymap import CONTEXTS, Keymap, key_label
 from celerytop.ui.listing import Listing
 from celerytop.ui.notices import HeaderNotices
+from celerytop.ui.seeding import Seeding
 from celerytop.ui.selection import Selection
 from celerytop.ui.views.detail import AuditView
 from celerytop.ui.views.queues_view import QueueMonitor, QueuesView
@@ -86,7 +86,6 @@ class MonitorApp:
         self.status = status
         self.control = control
         self.refresh_interval = max(0.05, float(refresh))
-        self.enable_events = enable_events
         self.colors = colors
         self.keymap = keymap or Keymap()
         self.loop = None
@@ -111,11 +110,14 @@ class MonitorApp:
         self.selection = Selection(self.tasks, self.workers, self.stack, self.focused_pane_name)
         self.listing = Listing(model, self.tasks, self.workers, self.selection, self.stack, say=self.flash,
                                refresh=self.refresh, fold_offline_after=fold_offline_after)
+        deliver = self._deliver_late
+        self.seeding = Seeding(model, control, status, self.notices, deliver=deliver, refresh=self.refresh,
+                               enable_events=enable_events)
         self.talk = Conversation(
-            say=self.flash, confirm=self.stack.confirm, ask=self.stack.ask,
-            deliver=lambda callback, *args: self.deliver(callback, *args),  # late: tests replace app.deliver
+            say=self.flash, confirm=self.stack.confirm, ask=self.stack.ask, deliver=deliver,
             open_prompt=lambda: self.stack.prompt, broker_down=self.broker_down, message_width=self.message_width)
         self.actions = ControlActions(control, model, self.selection, self.talk, follow=self.follow)
+        self.worker_actions = WorkerActions(control, self.actions, model, self.selection, self.talk)
         self.queues = QueueMonitor(control, self.talk, self.actions.allowed, self.queues_changed, self.call_later)
         self.drilldown = DrillDown(control, model, self.stack, self.selection, self.talk)
         self.console = CommandConsole(control, model, history if history is not None else History(None), self.talk,
@@ -156,15 +158,15 @@ class MonitorApp:
             "task.rate_limit": self.actions.rate_limit,
             "task.time_limit": self.actions.time_limit,
             "task.retry": self.actions.retry,
-            "worker.shutdown": self.actions.shutdown,
-            "worker.pool_grow": lambda: self.actions.pool("pool_grow"),
-            "worker.pool_shrink": lambda: self.actions.pool("pool_shrink"),
-            "worker.autoscale": self.actions.autoscale,
-            "worker.pool_restart": self.actions.pool_restart,
-            "worker.add_consumer": lambda: self.actions.consumer("add_consumer"),
-            "worker.cancel_consumer": lambda: self.actions.consumer("cancel_consumer"),
-            "worker.enable_events": lambda: self.actions.events(True),
-            "worker.disable_events": lambda: self.actions.events(False),
+            "worker.shutdown": self.worker_actions.shutdown,
+            "worker.pool_grow": lambda: self.worker_actions.pool("pool_grow"),
+            "worker.pool_shrink": lambda: self.worker_actions.pool("pool_shrink"),
+            "worker.autoscale": self.worker_actions.autoscale,
+            "worker.pool_restart": self.worker_actions.pool_restart,
+            "worker.add_consumer": lambda: self.worker_actions.consumer("add_consumer"),
+            "worker.cancel_consumer": lambda: self.worker_actions.consumer("cancel_consumer"),
+            "worker.enable_events": lambda: self.worker_actions.events(True),
+            "worker.disable_events": lambda: self.worker_actions.events(False),
             "audit.show": self.show_audit,
             "prompt.open": self.console.open,
             "queues.show": self.show_queues,
@@ -363,24 +365,7 @@ class MonitorApp:
         self.refresh()
         loop.set_alarm_in(self.refresh_interval, self._tick)
 
-    # -- seeding (runs on the control executor) -------------------------------
-    def on_connected(self) -> None:
-        """Called on the capture thread at each (re)connection."""
-        if self.control is None:
-            return
-        self.control.submit(self._seed, self.status.snapshot().connects)
-
-    def _seed(self, connection: int) -> None:
-        try:
-            report = seed.seed(self.model, self.control, enable_events=self.enable_events)
-            self.deliver(self._seeded, report, "", connection)
-        except Exception as exc:  # noqa: BLE001 - shown on screen, never raised
-            self.deliver(self._seeded, None, one_line_error(exc), connection)
-
-    def _seeded(self, report, error, connection: int) -> None:
-        self.notices.seeded(report, error, connection)
-        self.refresh()
-
+    # -- the thread bridge ---------------------------------------------------------
     def _worker_appeared(self, _hostname) -> None:
         """The model's ``on_new_worker``, on whichever thread added the worker:
         refresh now rather than at the next tick, once for a burst of them."""
@@ -392,6 +377,10 @@ class MonitorApp:
     def _refresh_for_new_worker(self) -> None:
         self._new_worker_refresh_due = False  # before reading the model: a worker added from now on asks again
         self.refresh()
+
+    def _deliver_late(self, callback, *args) -> bool:
+        """``deliver`` looked up at each call: a test without a loop replaces it to run callbacks in place."""
+        return self.deliver(callback, *args)
 
     def deliver(self, callback, *args) -> bool:
         """Run ``callback(*args)`` on the UI thread (from any thread); False if no loop runs to take it."""
