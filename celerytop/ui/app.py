@@ -115,7 +115,7 @@ class MonitorApp:
                                enable_events=enable_events)
         self.talk = Conversation(
             say=self.flash, confirm=self.stack.confirm, ask=self.stack.ask, deliver=deliver,
-            open_prompt=lambda: self.stack.prompt, broker_down=self.broker_down, message_width=self.message_width)
+            current_prompt=lambda: self.stack.prompt, broker_down=self.broker_down, message_width=self.message_width)
         self.actions = ControlActions(control, model, self.selection, self.talk, follow=self.follow)
         self.worker_actions = WorkerActions(control, self.actions, model, self.selection, self.talk)
         self.queues = QueueMonitor(control, self.talk, self.actions.allowed, self.queues_changed, self.call_later)

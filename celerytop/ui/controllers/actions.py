@@ -187,7 +187,7 @@ class ControlActions:
         future.add_done_callback(lambda f: self.talk.deliver(self._limits_known, prompt, typed, name, as_text, f))
 
     def _limits_known(self, prompt, typed, name, as_text, future) -> None:
-        if self.talk.open_prompt() is not prompt:
+        if self.talk.current_prompt() is not prompt:
             return  # answered or cancelled meanwhile
         try:
             on_workers = limits_on_workers(future.result(), name)

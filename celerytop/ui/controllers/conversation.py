@@ -18,7 +18,7 @@ class Conversation:
     #: deliver(callback, *args) -> bool: run callback on the UI thread, from any thread
     deliver: Callable[..., bool]
     #: () -> the open Prompt or None
-    open_prompt: Callable[[], object]
+    current_prompt: Callable[[], object]
     #: () -> the broker's error while it is down, else ''
     broker_down: Callable[[], str]
     #: () -> columns the status line has for a message
