@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 
 import urwid
 from urwid.display import raw
@@ -29,7 +30,6 @@ from celerytop.ui.listing import Listing
 from celerytop.ui.notices import HeaderNotices
 from celerytop.ui.seeding import Seeding
 from celerytop.ui.selection import Selection
-from celerytop.ui.views.detail import AuditView
 from celerytop.ui.views.queues_view import QueueMonitor, QueuesView
 from celerytop.ui.viewstack import ViewStack
 from celerytop.ui.widgets.header import Header
@@ -69,8 +69,15 @@ class KeyRouter(urwid.WidgetWrap):
             return None
         unhandled = super().keypress(size, key)
         if unhandled is not None:  # no binding and no widget took it: never silently nothing
-            self._app.say_unknown_key(unhandled)
+            self._say_unknown(unhandled)
         return None
+
+    def _say_unknown(self, key) -> None:
+        if not isinstance(key, str):  # a mouse event tuple: mouse handling is off
+            return
+        elsewhere = [CONTEXTS[c] for c in self._app.keymap.contexts_binding(key) if c not in ("global", "list")]
+        where = f"it works in: {', '.join(elsewhere)}; " if elsewhere else ""
+        self._app.flash(f"{key_label(key)}: no such key here ({where}? lists the keys)")
 
 
 class MonitorApp:
@@ -82,7 +89,6 @@ class MonitorApp:
                  enable_events=True, colors="auto", keymap=None, history=None, scope="",
                  fold_offline_after: float | None = 600.0):
         self.model = model
-        self.scope = scope  # e.g. "ONLY worker.#,task.failed": the broker sends only these events
         self.status = status
         self.control = control
         self.refresh_interval = max(0.05, float(refresh))
@@ -96,7 +102,8 @@ class MonitorApp:
         self.replay = None  # a recording.Replayer when --replay feeds the screen
 
         self.header = Header(app_name, broker_url)
-        self.notices = HeaderNotices(audit=control.audit if control is not None else None)
+        self.notices = HeaderNotices(audit=control.audit if control is not None else None, scope=scope,
+                                    read_only=control is not None and control.read_only)
         self.workers = Pane(WORKER_COLUMNS, lambda row: worker_cells(row, row.hostname in self.selection.worker_marks),
                             key=lambda row: row.hostname, empty_text=" No workers seen yet.")
         self.tasks = Pane(TASK_COLUMNS, lambda uuid: task_cells(self.model.task_row(uuid), uuid in self.selection.marks),
@@ -118,10 +125,11 @@ class MonitorApp:
             current_prompt=lambda: self.stack.prompt, broker_down=self.broker_down, message_width=self.message_width)
         self.actions = ControlActions(control, model, self.selection, self.talk, follow=self.follow)
         self.worker_actions = WorkerActions(control, self.actions, model, self.selection, self.talk)
-        self.queues = QueueMonitor(control, self.talk, self.actions.allowed, self.queues_changed, self.call_later)
-        self.drilldown = DrillDown(control, model, self.stack, self.selection, self.talk)
+        self.queues = QueueMonitor(control, self.talk, self.actions.allowed,
+                                   partial(self.stack.refresh_views, QueuesView.context), self.call_later)
+        self.drilldown = DrillDown(control, model, self.stack, self.selection, self.talk, self.queues)
         self.console = CommandConsole(control, model, history if history is not None else History(None), self.talk,
-                                      self.stack, self.queues, self.actions, show_queues=self.show_queues,
+                                      self.stack, self.queues, self.actions, show_queues=self.drilldown.show_queues,
                                       open_task=self.drilldown.open_task, refresh=self.refresh)
         self._handlers = {
             "quit": self.quit,
@@ -167,10 +175,10 @@ class MonitorApp:
             "worker.cancel_consumer": lambda: self.worker_actions.consumer("cancel_consumer"),
             "worker.enable_events": lambda: self.worker_actions.events(True),
             "worker.disable_events": lambda: self.worker_actions.events(False),
-            "audit.show": self.show_audit,
+            "audit.show": self.drilldown.show_audit,
             "prompt.open": self.console.open,
-            "queues.show": self.show_queues,
-            "queues.purge": self.purge_selected_queue,
+            "queues.show": self.drilldown.show_queues,
+            "queues.purge": self.drilldown.purge_selected_queue,
             "view.reload": self.reload_view,
             "replay.pause": lambda: self._replay_control("toggle_pause"),
             "replay.step": lambda: self._replay_control("step"),
@@ -193,14 +201,6 @@ class MonitorApp:
 
     def quit(self) -> None:
         raise urwid.ExitMainLoop()
-
-    def say_unknown_key(self, key) -> None:
-        if not isinstance(key, str):  # a mouse event tuple: mouse handling is off
-            return
-        label = key_label(key)
-        elsewhere = [CONTEXTS[c] for c in self.keymap.contexts_binding(key) if c not in ("global", "list")]
-        where = f"it works in: {', '.join(elsewhere)}; " if elsewhere else ""
-        self.flash(f"{label}: no such key here ({where}? lists the keys)")
 
     def show_help(self) -> None:
         self.stack.show_help(self.keymap)
@@ -251,37 +251,10 @@ class MonitorApp:
             self.listing.apply_filter("")
         self.refresh()
 
-    def show_queues(self) -> None:
-        if self.control is None:
-            self.flash("Not connected to an app: no queues to show")
-            return
-        if self.stack.top is not None and self.stack.top.context == QueuesView.context:
-            return
-        self.queues.start()
-        self.stack.push(QueuesView(self.queues))
-
-    def queues_changed(self) -> None:
-        for view in self.stack.views:
-            if view.context == QueuesView.context:
-                view.refresh()
-
-    def purge_selected_queue(self) -> None:
-        name = self.stack.top.selected_queue() if self.stack.top is not None else None
-        if name is None:
-            self.flash("No queue under the cursor")
-            return
-        self.queues.purge([name])
-
     def reload_view(self) -> None:
         """Ask again: an inspect view re-sends its question, the queues view samples now."""
         if self.stack.top is not None:
             self.stack.top.reload()
-
-    def show_audit(self) -> None:
-        if self.control is None or self.control.audit is None:
-            self.flash("No commands can be sent from here")
-            return
-        self.stack.push(AuditView(self.control.audit))
 
     def _replay_control(self, action: str) -> None:
         if self.replay is None:
@@ -291,16 +264,6 @@ class MonitorApp:
             self.replay.pause()
         getattr(self.replay, action)()
         self.refresh()
-
-    def _mode(self) -> str:
-        if self.replay is not None:
-            player = self.replay
-            clock = formatting.format_clock(player.clock) if player.clock is not None else "--:--:--"
-            speed = "max" if player.speed == 0 else f"×{player.speed:g}"
-            state = speed + (" ended" if player.finished else " paused" if player.paused else "")
-            return f"REPLAY {clock} {state}  (z pause, . step, [ ] speed)"
-        modes = ["READ-ONLY" if self.control is not None and self.control.read_only else "", self.scope]
-        return " ".join(m for m in modes if m)
 
     def flash(self, message: str, seconds: float = 5.0, holds=None) -> None:
         """Say ``message`` in the status line for ``seconds``; ``holds()`` ties it to the
@@ -324,7 +287,7 @@ class MonitorApp:
         status = self.status.snapshot()
         all_worker_rows = self.model.worker_rows()
         self.notices.note_worker_counts(all_worker_rows)
-        self.header.update(summary, status, self.notices.notes(summary, status), mode=self._mode())
+        self.header.update(summary, status, self.notices.notes(summary, status), mode=self.notices.mode(self.replay))
         self.listing.fill_workers(summary, all_worker_rows)
         self._size_workers_pane(len(self.workers.walker.items))
         self.listing.fill_tasks(summary, reset_cursor)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from celerytop.events import capture
+from celerytop.present import formatting
 from celerytop.ui.widgets.header import Alarm, ignored_events_note
 
 #: Seconds connected with workers answering pings but no task event seen,
@@ -15,10 +16,12 @@ NO_TASK_EVENTS_HINT_AFTER = 10.0
 
 
 class HeaderNotices:
-    """The header's notices; fed the seed's outcome and each refresh's worker rows."""
+    """The header's notices and mode; fed the seed's outcome and each refresh's worker rows."""
 
-    def __init__(self, audit=None, clock=time.monotonic):
+    def __init__(self, audit=None, scope: str = "", read_only: bool = False, clock=time.monotonic):
         self.audit = audit  # its error (the log cannot be written) is said while it lasts
+        self.scope = scope  # e.g. "ONLY worker.#,task.failed": the broker sends only these events
+        self.read_only = read_only
         self._clock = clock
         self.standing: list = []  # said for the whole session
         self.alarms: list = []  # callables: '' or what is being lost now (a stopped --record), said in red
@@ -41,6 +44,15 @@ class HeaderNotices:
         for row in rows:
             if isinstance(row.processed, int):
                 self._processed_at_start.setdefault(row.hostname, row.processed)
+
+    def mode(self, replay=None) -> str:
+        """The header's mode: the replay's clock and speed (a recording.Replayer), else READ-ONLY and the scope."""
+        if replay is not None:
+            clock = formatting.format_clock(replay.clock) if replay.clock is not None else "--:--:--"
+            speed = "max" if replay.speed == 0 else f"×{replay.speed:g}"
+            state = speed + (" ended" if replay.finished else " paused" if replay.paused else "")
+            return f"REPLAY {clock} {state}  (z pause, . step, [ ] speed)"
+        return " ".join(m for m in ("READ-ONLY" if self.read_only else "", self.scope) if m)
 
     def notes(self, summary, status) -> list:
         notes = [Alarm(text) for text in (alarm() for alarm in self.alarms) if text]

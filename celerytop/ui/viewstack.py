@@ -62,6 +62,12 @@ class ViewStack:
             self.views.pop()
         self.frame.body = self.views[-1] if self.views else self.main
 
+    def refresh_views(self, context: str) -> None:
+        """Redraw every view of ``context``, hidden ones too: what they show changed in the background."""
+        for view in self.views:
+            if view.context == context:
+                view.refresh()
+
     def showing(self, view) -> bool:
         """Whether ``view`` is on top and not hidden by the help."""
         return self.top is view and self.help is None

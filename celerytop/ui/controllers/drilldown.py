@@ -1,5 +1,5 @@
-"""Detail views that ask the cluster: a task's stored result, its workflow's groups
-and a worker's inspect replies, fetched off the UI thread and shown when they come.
+"""Opening the views that ask the cluster: a task's stored result, its workflow's groups,
+a worker's inspect replies, the queues; fetched off the UI thread and shown when they come.
 """
 
 from __future__ import annotations
@@ -9,18 +9,20 @@ import time
 from celerytop.control.control import BackendResult, GroupLookup
 from celerytop.present import formatting
 from celerytop.present.errors import one_line_error
-from celerytop.ui.views.detail import TaskDetailView, WorkerDetailView, WorkflowView
+from celerytop.ui.views.detail import AuditView, TaskDetailView, WorkerDetailView, WorkflowView
+from celerytop.ui.views.queues_view import QueuesView
 
 
 class DrillDown:
-    """Opens the task, workflow and worker views, and fills them from the background."""
+    """Opens the task, workflow, worker, queues and audit views; fills them from the background."""
 
-    def __init__(self, control, model, stack, selection, talk):
+    def __init__(self, control, model, stack, selection, talk, queues):
         self.control = control  # None: not connected to an app
         self.model = model
         self.stack = stack  # the ViewStack the views go on
         self.selection = selection
         self.talk = talk  # a Conversation
+        self.queues = queues  # the QueueMonitor behind the queues view
 
     def open_task(self, uuid: str, fetch: bool = False) -> None:
         """The detail view of ``uuid`` (known or not), fetching its stored result if asked."""
@@ -51,6 +53,29 @@ class DrillDown:
             return None
         self.stack.push(TaskDetailView(self.model, uuid))
         return self.stack.top
+
+    def show_audit(self) -> None:
+        if self.control is None or self.control.audit is None:
+            self.talk.say("No commands can be sent from here")
+            return
+        self.stack.push(AuditView(self.control.audit))
+
+    # -- queues ---------------------------------------------------------------------------
+    def show_queues(self) -> None:
+        if self.control is None:
+            self.talk.say("Not connected to an app: no queues to show")
+            return
+        if self.stack.top is not None and self.stack.top.context == QueuesView.context:
+            return
+        self.queues.start()
+        self.stack.push(QueuesView(self.queues))
+
+    def purge_selected_queue(self) -> None:
+        name = self.stack.top.selected_queue() if self.stack.top is not None else None
+        if name is None:
+            self.talk.say("No queue under the cursor")
+            return
+        self.queues.purge([name])
 
     # -- workflow ---------------------------------------------------------------------
     def show_workflow(self) -> None:
