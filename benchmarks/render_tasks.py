@@ -87,9 +87,9 @@ def main():
 
     def filtered_frame(text):
         def run():
-            app.apply_filter(text)
+            app.listing.apply_filter(text)
             app.root.render((COLS, ROWS), focus=True)
-            app.apply_filter("")
+            app.listing.apply_filter("")
         return run
 
     lazy = timed(lazy_frame)

@@ -210,14 +210,14 @@ def _run_screen(app, options: Options, model, handler, note: str, alarms=(), clo
                     history=History(default_history_path()), scope=options.scope,
                     fold_offline_after=options.fold_offline_after * 60)
     if note:
-        ui.standing_notices.append(note)
-    ui.alarms.extend(alarms)
+        ui.notices.standing.append(note)
+    ui.notices.alarms.extend(alarms)
     if replaying:
         source = Replayer(options.replay, handler, speed=options.speed, clock=clock)
         ui.replay = source
         status.replaying()
     else:
-        source = EventCapture(app, handler, status, on_connected=ui.on_connected,
+        source = EventCapture(app, handler, status, on_connected=ui.seeding.on_connected,
                               routing_keys=options.routing_keys)
     try:
         ui.run(on_start=source.start)

@@ -105,12 +105,12 @@ def put_in_context(app, context):
     if context == "workers":
         app.focus_pane("workers")
     elif context == "detail":
-        app.push_view(TaskDetailView(app.model, app.tasks.walker.focus_item))
+        app.stack.push(TaskDetailView(app.model, app.tasks.walker.focus_item))
     elif context == "queues":
         app.queues.start()
-        app.push_view(QueuesView(app.queues))
-        app.views[-1].walker.set_focus(1)  # the first queue, under the column head
-        assert app.views[-1].selected_queue()
+        app.stack.push(QueuesView(app.queues))
+        app.stack.top.walker.set_focus(1)  # the first queue, under the column head
+        assert app.stack.top.selected_queue()
     elif context == "help":
         app.show_help()
     else:
@@ -131,7 +131,7 @@ def test_no_single_key_changes_the_cluster(binding):
     press(app, binding.key)
     assert app.control.sent == [], f"{binding.key!r} sent {app.control.sent} with no prompt or confirmation"
     if commands.COMMANDS[binding.command].changes_cluster:
-        assert app.dialog is not None or app.prompt is not None, \
+        assert app.stack.dialog is not None or app.stack.prompt is not None, \
             f"{binding.key!r} ({binding.command}) changes the cluster but neither asked nor confirmed"
 
 
@@ -141,7 +141,7 @@ def test_read_only_refuses_every_destructive_key_before_asking(binding):
     app, _uuids = make_app(read_only=True)
     put_in_context(app, binding.context)
     press(app, binding.key)
-    assert app.control.sent == [] and app.dialog is None and app.prompt is None
+    assert app.control.sent == [] and app.stack.dialog is None and app.stack.prompt is None
     assert "Read-only mode" in app._message
 
 
@@ -161,7 +161,7 @@ def test_e_and_E_ask_first_and_E_says_the_monitor_goes_blind():
 
 def dialog_text(app):
     """The screen as rendered (the dialog over the panes)."""
-    assert app.dialog is not None, app._message
+    assert app.stack.dialog is not None, app._message
     canvas = app.root.render((200, 40), focus=True)
     return "\n".join(line.decode("utf-8") for line in canvas.text)
 
@@ -181,7 +181,7 @@ def test_keys_a_prompt_or_dialog_takes_are_not_unknown():
     press(app, "/")
     for key in "x?c":
         press(app, key)
-    assert app.prompt is not None and "no such key" not in app._message
+    assert app.stack.prompt is not None and "no such key" not in app._message
     press(app, "esc")
     press(app, "X")
     press(app, "x")  # cancels the dialog: that is its meaning
@@ -240,7 +240,7 @@ def test_the_shutdown_dialog_says_how_many_tasks_each_worker_runs():
 
 def test_revoke_skips_finished_tasks_and_says_so():
     app, uuids = make_app(states=("STARTED", "SUCCESS", "FAILURE", "RETRY"))
-    app.marks.update(uuids)
+    app.selection.marks.update(uuids)
     press(app, "c")
     text = dialog_text(app)
     assert "Revoke 2 task(s)?" in text
@@ -253,24 +253,24 @@ def test_revoke_skips_finished_tasks_and_says_so():
 def test_revoking_only_finished_tasks_sends_nothing():
     app, uuids = make_app(states=("SUCCESS",))
     press(app, "c")
-    assert app.dialog is None and app.control.sent == []
+    assert app.stack.dialog is None and app.control.sent == []
     assert app._message == "Nothing to revoke: 1 already finished (1 SUCCESS); nothing was sent"
 
 
 def test_marks_clear_once_a_command_used_them_and_the_status_line_says_so():
     app, uuids = make_app(states=("STARTED", "STARTED", "STARTED"))
-    app.marks.update(uuids)
+    app.selection.marks.update(uuids)
     press(app, "c")
     press(app, "n")  # cancelled: the marks stay for another try
-    assert app.marks == set(uuids)
+    assert app.selection.marks == set(uuids)
     press(app, "c")
     press(app, "y")
-    assert app.marks == set() and app._message.startswith("3 marks cleared · revoke → all workers")
+    assert app.selection.marks == set() and app._message.startswith("3 marks cleared · revoke → all workers")
     app.focus_pane("workers")
     press(app, "*")
     press(app, "+")
     press(app, "enter")
-    assert app.worker_marks == set() and app._message.startswith("2 marks cleared · pool_grow → alpha@vm, beta@vm")
+    assert app.selection.worker_marks == set() and app._message.startswith("2 marks cleared · pool_grow → alpha@vm, beta@vm")
 
 
 def test_a_confirmation_at_80_columns_wraps_and_still_shows_what_y_does():
@@ -285,22 +285,22 @@ def test_a_confirmation_at_80_columns_wraps_and_still_shows_what_y_does():
 
 def test_a_limit_goes_to_the_marked_tasks_type_and_clears_the_marks_or_says_why_not():
     app, uuids = make_app(states=("STARTED", "STARTED"))
-    app.marks.update(uuids)
+    app.selection.marks.update(uuids)
     press(app, "l")
-    assert "rate limit for proj.add" in app.prompt.edit.caption
+    assert "rate limit for proj.add" in app.stack.prompt.edit.caption
     for key in "10/m":
         press(app, key)
     press(app, "enter")
     [(command, arguments, _where)] = app.control.sent
     assert (command, arguments) == ("rate_limit", {"task_name": "proj.add", "rate_limit": "10/m"})
-    assert app.marks == set() and app._message.startswith("2 marks cleared · rate_limit → all workers")
+    assert app.selection.marks == set() and app._message.startswith("2 marks cleared · rate_limit → all workers")
 
     other, events = task_lifecycle(name="proj.mul", final=None, hostname="alpha@vm")
     for event in events:
         app.model.on_event(event)
-    app.marks.update([uuids[0], other])
+    app.selection.marks.update([uuids[0], other])
     press(app, "T")  # a time limit is per type too: two types marked, nothing asked or sent
-    assert app.prompt is None and len(app.control.sent) == 1
+    assert app.stack.prompt is None and len(app.control.sent) == 1
     assert app._message == ("time_limit is set per task type, and the marked tasks are of 2: proj.add, proj.mul; "
                             "mark tasks of one type (U clears the marks)")
-    assert app.marks == {uuids[0], other}
+    assert app.selection.marks == {uuids[0], other}

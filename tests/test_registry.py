@@ -77,7 +77,7 @@ def test_read_only_refuses_exactly_the_keys_that_change_the_cluster(binding):
     assert app.control.sent == []
     if command.changes_cluster:
         assert "Read-only mode:" in app._message and "changes the cluster and is disabled" in app._message
-        assert app.dialog is None and app.prompt is None
+        assert app.stack.dialog is None and app.stack.prompt is None
     else:
         assert "Read-only mode" not in app._message, f"{binding.key!r} ({binding.command}) was refused"
 
@@ -102,14 +102,14 @@ def test_a_cluster_key_asks_first_exactly_when_its_command_says_so(binding):
     app, _uuids = make_app()
     put_in_context(app, binding.context)
     press(app, binding.key)
-    if app.prompt is not None:
+    if app.stack.prompt is not None:
         for key in ANSWERS.get(binding.command, ""):
             press(app, key)
         press(app, "enter")
     if commands.COMMANDS[binding.command].asks_first:
-        assert app.dialog is not None and app.control.sent == [], app._message
+        assert app.stack.dialog is not None and app.control.sent == [], app._message
     else:
-        assert app.dialog is None and app.control.sent, app._message
+        assert app.stack.dialog is None and app.control.sent, app._message
 
 
 @pytest.mark.parametrize("typed, asks", [(name, verb.asks_first) for name, verb in verbs.VERBS.items()
@@ -122,7 +122,7 @@ def test_the_prompt_asks_first_exactly_for_the_verbs_declared_so(typed, asks):
             "autoscale": "control autoscale 4 2", "add_consumer": "control add_consumer q1",
             "cancel_consumer": "control cancel_consumer q1"}.get(typed, f"control {typed}")
     app.console.run(line)
-    assert (app.dialog is not None) == asks, app._message
+    assert (app.stack.dialog is not None) == asks, app._message
     assert bool(app.control.sent) == (not asks), app._message
 
 

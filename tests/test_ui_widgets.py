@@ -100,16 +100,16 @@ def test_a_filter_narrows_12k_tasks_exactly():
     app = MonitorApp(model, ConnectionStatus())
     app.refresh()
     render(app)
-    app.apply_filter("name:billing.* state:FAILURE -worker:w2@*")
+    app.listing.apply_filter("name:billing.* state:FAILURE -worker:w2@*")
     assert set(app.tasks.walker.items) == expected
     assert len(expected) > 300
     screen = render(app)
     listed = [line for line in screen if "billing.charge" in line]
     assert listed and all("FAILURE" in line and "w2@host" not in line for line in listed)
     assert f"{len(expected)} of 12001 match" in "\n".join(screen)
-    app.apply_filter("name:[unclosed")  # still a glob: matches nothing, no crash
+    app.listing.apply_filter("name:[unclosed")  # still a glob: matches nothing, no crash
     assert app.tasks.walker.items == []
-    app.apply_filter("")
+    app.listing.apply_filter("")
     assert len(app.tasks.walker.items) == 12_001
 
 
@@ -123,13 +123,13 @@ def test_no_task_events_hint_only_when_workers_are_busy():
     model = ClusterModel()
     model.on_event(heartbeat("w1@host", active=0, processed=5))
     app = MonitorApp(model, status)
-    app.seed_report = SeedReport(workers=("w1@host",), active=0, reserved=0)
+    app.notices.seed_report = SeedReport(workers=("w1@host",), active=0, reserved=0)
     app.refresh()
     hint = "run tasks but send no task events"
-    assert not any(hint in n for n in app.notices(model.summary(), status.snapshot())), "idle cluster warned"
+    assert not any(hint in n for n in app.notices.notes(model.summary(), status.snapshot())), "idle cluster warned"
     model.on_event(heartbeat("w1@host", active=0, processed=9))  # it ran tasks we never heard of
     app.refresh()
-    assert any(hint in n for n in app.notices(model.summary(), status.snapshot()))
+    assert any(hint in n for n in app.notices.notes(model.summary(), status.snapshot()))
 
 
 def test_workers_offline_longer_than_the_limit_fold_into_one_line():

@@ -8,7 +8,7 @@ that finished are corrected through the model's one entry point for it
 (:meth:`ClusterModel.reconcile`).  Nothing is sent that changes the
 cluster, so read-only mode reconciles too.
 
-Runs in a thread of its own: the worker questions go through the control
+Runs on a result-backend thread (``Control.submit_backend``): the worker questions go through the control
 thread (one question at a time, see control.Control), the result backend is
 asked with a deadline for all tasks together, on a backend of its own that is
 closed after (``Control.ask_backend``).

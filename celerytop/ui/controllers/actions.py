@@ -11,31 +11,31 @@ from __future__ import annotations
 from celerytop.control import inputs
 from celerytop.control.backend import BackendTimeout, has_result_backend
 from celerytop.control.limits import TASK_LIMITS, limits_on_workers
-from celerytop.control.queues.names import configured_queue_names
 from celerytop.control.replies import Outcome
-from celerytop.model import filtering
 from celerytop.model.cluster import FINISHED_STATES
 from celerytop.present import formatting
 from celerytop.present.errors import one_line_error
-from celerytop.ui.keys.commands import COMMANDS
+from celerytop.ui.controllers.conversation import ask_first
 
 
 class ControlActions:
-    def __init__(self, app):
-        self.app = app
-        self.rate_limits: dict = {}  # task name -> the limit last set here
+    """The control keys: each asks what it needs, confirms when destructive, then sends."""
 
-    @property
-    def control(self):
-        return self.app.control
+    def __init__(self, control, model, selection, talk, follow):
+        self.control = control  # None: not connected to an app
+        self.model = model
+        self.selection = selection  # the marks and the selected task and worker
+        self.talk = talk  # a Conversation
+        self.follow = follow  # follow(uuid): the cursor goes to that task once it shows up
+        self.rate_limits: dict = {}  # task name -> the limit last set here
 
     # -- plumbing ---------------------------------------------------------------
     def allowed(self, what: str) -> bool:
         if self.control is None:
-            self.app.flash("Not connected to an app: cannot send commands")
+            self.talk.say("Not connected to an app: cannot send commands")
             return False
         if self.control.read_only:
-            self.app.flash(f"Read-only mode: {what} changes the cluster and is disabled")
+            self.talk.say(f"Read-only mode: {what} changes the cluster and is disabled")
             return False
         return self.broker_up(what)
 
@@ -43,9 +43,9 @@ class ControlActions:
         """True, or says at once that ``what`` was not sent because the broker is down:
         a command would only wait on kombu's retries and fail, or go out whenever the
         broker returns."""
-        down = self.app.broker_down()
+        down = self.talk.broker_down()
         if down:
-            self.app.flash(f"broker down: {what} not sent ({down})", seconds=15)
+            self.talk.say(f"broker down: {what} not sent ({down})", seconds=15)
         return not down
 
     def request(self, command: str, arguments: dict, destination=(), timeout=None, confirm=None) -> None:
@@ -57,14 +57,7 @@ class ControlActions:
             self.send(command, arguments, destination, timeout)
         else:
             title, lines = confirm
-            self.app.confirm(title, lines, lambda: self.send(command, arguments, destination, timeout))
-
-    def _ask_first(self, key_command: str, title: str, lines, send) -> None:
-        """``send()`` after a confirmation (title, lines) if the key command asks first, else at once."""
-        if COMMANDS[key_command].asks_first:
-            self.app.confirm(title, lines, send)
-        else:
-            send()
+            self.talk.confirm(title, lines, lambda: self.send(command, arguments, destination, timeout))
 
     def send(self, command: str, arguments: dict, destination=(), timeout=None, marks: str = "") -> None:
         """Broadcast on the control thread; ``marks`` ('tasks' or 'workers') names
@@ -73,33 +66,23 @@ class ControlActions:
             return
         where = ", ".join(destination) if destination else "all workers"
         wait = timeout or self.control.timeout
-        note = self._clear_marks(marks)
-        self.app.flash(f"{note}{command} → {where}: waiting up to {wait:g} s for replies…", seconds=30)
+        note = self.selection.use_marks(marks)
+        self.talk.say(f"{note}{command} → {where}: waiting up to {wait:g} s for replies…", seconds=30)
         future = self.control.submit(self.control.execute, command, arguments, destination, timeout)
-        future.add_done_callback(lambda f: self.app.deliver(self._finished, command, f, note))
+        future.add_done_callback(lambda f: self.talk.deliver(self._finished, command, f, note))
 
     def _finished(self, command: str, future, note: str = "") -> None:
         try:
             outcome = future.result()
         except Exception as exc:  # noqa: BLE001 - a broker error is a message, not a crash
             outcome = Outcome(command, (), {}, refused=f"{command} failed: {one_line_error(exc)}")
-        self.app.flash(note + outcome.summary(self.app.message_width() - len(note)), seconds=15)
-
-    def _clear_marks(self, kind: str) -> str:
-        """Clear the task or worker marks; the words saying so, or ''."""
-        marks, pane = ((self.app.marks, self.app.tasks) if kind == "tasks"
-                       else (self.app.worker_marks, self.app.workers) if kind == "workers" else ((), None))
-        if not marks:
-            return ""
-        count = len(marks)
-        marks.clear()
-        pane.walker.invalidate()
-        return f"{count} mark{'s' if count != 1 else ''} cleared · "
+        self.talk.say(note + outcome.summary(self.talk.message_width() - len(note)), seconds=15)
 
     def _tasks(self):
         """The marked tasks, else the one under the cursor: [(uuid, TaskRow)]."""
-        uuids = sorted(self.app.marks) if self.app.marks else [self.app.selected_task()]
-        rows = [(uuid, self.app.model.task_row(uuid)) for uuid in uuids if uuid]
+        marks = self.selection.marks
+        uuids = sorted(marks) if marks else [self.selection.selected_task()]
+        rows = [(uuid, self.model.task_row(uuid)) for uuid in uuids if uuid]
         return [(uuid, row) for uuid, row in rows if row is not None]
 
     def _describe(self, tasks, limit=8):
@@ -108,19 +91,6 @@ class ControlActions:
             lines.append(f"  … and {len(tasks) - limit} more")
         return lines
 
-    def _worker_marks_used(self) -> str:
-        return "workers" if self.app.worker_marks else ""
-
-    def _workers(self) -> tuple:
-        """The marked workers, else the selected one: always named, never implied."""
-        if self.app.worker_marks:
-            return tuple(sorted(self.app.worker_marks))
-        row = self.app.workers.walker.focus_item
-        if row is None:
-            self.app.flash("No worker selected")
-            return ()
-        return (row.hostname,)
-
     # -- tasks --------------------------------------------------------------------
     def revoke(self, terminate: bool = False) -> None:
         what = "terminate" if terminate else "revoke"
@@ -128,30 +98,30 @@ class ControlActions:
             return
         tasks = self._tasks()
         if not tasks:
-            self.app.flash("No task selected")
+            self.talk.say("No task selected")
             return
         # A finished task cannot be stopped or undone: revoking it would only
         # grow every worker's revoked list, terminating it signals nothing.
         finished = [(uuid, row) for uuid, row in tasks if row.state in FINISHED_STATES]
         tasks = [(uuid, row) for uuid, row in tasks if row.state not in FINISHED_STATES]
         if not tasks:
-            self.app.flash(f"Nothing to {what}: {self._finished_words(finished)}; nothing was sent", seconds=10)
+            self.talk.say(f"Nothing to {what}: {self._finished_words(finished)}; nothing was sent", seconds=10)
             return
         ids = [uuid for uuid, _row in tasks]
-        marks = "tasks" if self.app.marks else ""
+        marks = "tasks" if self.selection.marks else ""
         skipped = [f"Skipped, {self._finished_words(finished)}: {what} cannot stop or undo them."] if finished else []
 
         def confirm(signal_name="TERM"):
             verb = f"Revoke and terminate (SIG{signal_name})" if terminate else "Revoke"
-            self._ask_first(
-                f"task.{what}", f"{verb} {len(ids)} task(s)?",
+            ask_first(
+                self.talk, f"task.{what}", f"{verb} {len(ids)} task(s)?",
                 self._describe(tasks) + skipped + ["Sent to: all workers (any of them may hold the task)."],
                 lambda: self.send("revoke", {"task_id": ids, "terminate": terminate, "signal": signal_name},
                                   marks=marks),
             )
 
         if terminate:
-            self.app.ask("signal (TERM, KILL, INT, HUP, QUIT, USR1, USR2): ", "TERM", inputs.signal_name, confirm)
+            self.talk.ask("signal (TERM, KILL, INT, HUP, QUIT, USR1, USR2): ", "TERM", inputs.signal_name, confirm)
         else:
             confirm()
 
@@ -170,16 +140,17 @@ class ControlActions:
         name = self._task_type("rate_limit")
         if name is None:
             return
-        marks = "tasks" if self.app.marks else ""
+        marks = "tasks" if self.selection.marks else ""
 
         def apply(limit):
             self.rate_limits[name] = limit
-            self._ask_first("task.rate_limit", f"Set the rate limit of {name} to {limit}?", ["Sent to: all workers."],
-                            lambda: self.send("rate_limit", {"task_name": name, "rate_limit": limit}, marks=marks))
+            ask_first(self.talk, "task.rate_limit", f"Set the rate limit of {name} to {limit}?",
+                      ["Sent to: all workers."],
+                      lambda: self.send("rate_limit", {"task_name": name, "rate_limit": limit}, marks=marks))
 
-        self.app.ask(f"rate limit for {name} (10/s, 100/m, 5/h; 0 removes): ",
-                     self.rate_limits.get(name, ""), inputs.rate_limit, apply)
-        self._prefill_limits(name, lambda limits: limits["rate_limit"])
+        prompt = self.talk.ask(f"rate limit for {name} (10/s, 100/m, 5/h; 0 removes): ",
+                               self.rate_limits.get(name, ""), inputs.rate_limit, apply)
+        self._prefill_limits(prompt, name, lambda limits: limits["rate_limit"])
 
     def time_limit(self) -> None:
         if not self.allowed("time_limit"):
@@ -187,45 +158,45 @@ class ControlActions:
         name = self._task_type("time_limit")
         if name is None:
             return
-        marks = "tasks" if self.app.marks else ""
+        marks = "tasks" if self.selection.marks else ""
 
         def apply(limits):
             arguments = {"task_name": name, "soft": limits[0], "hard": limits[1]}
-            self._ask_first("task.time_limit", f"Set the time limits (soft, hard) of {name} to {limits}?",
-                            ["Sent to: all workers."], lambda: self.send("time_limit", arguments, marks=marks))
+            ask_first(self.talk, "task.time_limit", f"Set the time limits (soft, hard) of {name} to {limits}?",
+                      ["Sent to: all workers."], lambda: self.send("time_limit", arguments, marks=marks))
 
-        self.app.ask(f"time limits for {name}, SOFT HARD seconds ('-' for none): ", "", inputs.time_limits, apply)
-        self._prefill_limits(name, lambda limits: f"{limits['soft_time_limit']} {limits['time_limit']}")
+        prompt = self.talk.ask(f"time limits for {name}, SOFT HARD seconds ('-' for none): ", "",
+                               inputs.time_limits, apply)
+        self._prefill_limits(prompt, name, lambda limits: f"{limits['soft_time_limit']} {limits['time_limit']}")
 
     def _task_type(self, command: str):
         """The task type a per-type limit is for: the marked tasks' when they are all of one
         type, else the selected task's; None, said in the status line, when there is none."""
         tasks = self._tasks()
         if not tasks:
-            self.app.flash("No task selected")
+            self.talk.say("No task selected")
             return None
         names = sorted({row.name for _uuid, row in tasks if row.name})
         if not names:
-            self.app.flash("This task's name is not known yet")
+            self.talk.say("This task's name is not known yet")
             return None
         if len(names) > 1:
             shown = ", ".join(formatting.sanitize(name, limit=60) for name in names[:3])
             more = f" and {len(names) - 3} more" if len(names) > 3 else ""
-            self.app.flash(f"{command} is set per task type, and the marked tasks are of {len(names)}: "
-                           f"{shown}{more}; mark tasks of one type (U clears the marks)", seconds=10)
+            self.talk.say(f"{command} is set per task type, and the marked tasks are of {len(names)}: "
+                          f"{shown}{more}; mark tasks of one type (U clears the marks)", seconds=10)
             return None
         return names[0]
 
-    def _prefill_limits(self, name: str, as_text) -> None:
+    def _prefill_limits(self, prompt, name: str, as_text) -> None:
         """Ask the workers (in the background) for task type ``name``'s current limits; put them in
-        the open prompt when they arrive, unless something was typed meanwhile."""
-        prompt = self.app.prompt
-        typed = prompt.text if prompt is not None else None
+        ``prompt`` when they arrive, unless something was typed meanwhile."""
+        typed = prompt.text
         future = self.control.submit(self.control.inspect, "registered", None, *TASK_LIMITS)
-        future.add_done_callback(lambda f: self.app.deliver(self._limits_known, prompt, typed, name, as_text, f))
+        future.add_done_callback(lambda f: self.talk.deliver(self._limits_known, prompt, typed, name, as_text, f))
 
     def _limits_known(self, prompt, typed, name, as_text, future) -> None:
-        if prompt is None or self.app.prompt is not prompt:
+        if self.talk.current_prompt() is not prompt:
             return  # answered or cancelled meanwhile
         try:
             on_workers = limits_on_workers(future.result(), name)
@@ -248,11 +219,11 @@ class ControlActions:
             return
         tasks = self._tasks()
         if len(tasks) != 1:
-            self.app.flash("Retry works on one task: put the cursor on it (and clear the marks)")
+            self.talk.say("Retry works on one task: put the cursor on it (and clear the marks)")
             return
         uuid, row = tasks[0]
         future = self.control.submit_backend(self._recover_call, uuid, row)
-        future.add_done_callback(lambda f: self.app.deliver(self._confirm_retry, row, f))
+        future.add_done_callback(lambda f: self.talk.deliver(self._confirm_retry, row, f))
 
     def _recover_call(self, uuid, row):
         """(name, args, kwargs, source) or raises InputError: the backend first (exact
@@ -276,11 +247,11 @@ class ControlActions:
         try:
             name, args, kwargs, source = future.result()
         except inputs.InputError as exc:
-            self.app.flash(f"Cannot retry {formatting.short_uuid(row.uuid)} exactly: {exc}", seconds=10)
+            self.talk.say(f"Cannot retry {formatting.short_uuid(row.uuid)} exactly: {exc}", seconds=10)
             return
         call = formatting.sanitize(f"{name}(*{args!r}, **{kwargs!r})", limit=300)
-        self._ask_first("task.retry", f"Send {name} again?", [f"  {call}", f"Arguments recovered from {source}."],
-                        lambda: self._send_retry(name, args, kwargs))
+        ask_first(self.talk, "task.retry", f"Send {name} again?",
+                  [f"  {call}", f"Arguments recovered from {source}."], lambda: self._send_retry(name, args, kwargs))
 
     def _send_retry(self, name, args, kwargs) -> None:
         if not self.broker_up(f"retry of {name}"):
@@ -289,112 +260,9 @@ class ControlActions:
 
         def sent(f):
             outcome = f.result()
-            self.app.flash(outcome.summary(), seconds=15)
+            self.talk.say(outcome.summary(), seconds=15)
             new_id = outcome.sent.rsplit(" ", 1)[-1] if outcome.sent else None
             if new_id:
-                self.app.follow(new_id)
+                self.follow(new_id)
 
-        future.add_done_callback(lambda f: self.app.deliver(sent, f))
-
-    # -- workers --------------------------------------------------------------------
-    def shutdown(self) -> None:
-        if not self.allowed("shutdown"):
-            return
-        hosts = self._workers()
-        if hosts:
-            marks = self._worker_marks_used()
-            self._ask_first("worker.shutdown", f"Shut down {len(hosts)} worker(s)?",
-                            [f"  {host}: {self._running_words(host)}" for host in hosts]
-                            + ["They stop taking tasks and exit once their running tasks end (warm shutdown).",
-                               f"Sent to: {', '.join(hosts)} only."],
-                            lambda: self.send("shutdown", {}, hosts, marks=marks))
-
-    def _running_words(self, host: str) -> str:
-        """How many tasks ``host`` is running: its own heartbeat's count, or the
-        tasks STARTED on it in memory, whichever is more (the warning errs high)."""
-        started = filtering.TaskFilter(f"state:STARTED worker:{host}", (filtering.Term("state", "STARTED", False),
-                                            filtering.Term("worker", host, False)))
-        running = len(self.app.model.query(started, "received", None))
-        row = next((r for r in self.app.model.worker_rows() if r.hostname == host), None)
-        if row is not None and isinstance(row.active, int):
-            running = max(running, row.active)
-        return "no task running" if running == 0 else f"{running} task{'s' if running != 1 else ''} running"
-
-    def pool(self, command: str) -> None:
-        if not self.allowed(command):
-            return
-        hosts, marks = self._workers(), self._worker_marks_used()
-        if hosts:
-            where = ", ".join(hosts)
-            self.app.ask(f"{command} {where} by how many processes: ", "1", inputs.count, lambda n: self._ask_first(
-                f"worker.{command}", f"{command} {where} by {n}?", [f"Sent to: {where} only."],
-                lambda: self.send(command, {"n": n}, hosts, marks=marks)))
-
-    def autoscale(self) -> None:
-        if not self.allowed("autoscale"):
-            return
-        hosts, marks = self._workers(), self._worker_marks_used()
-        if hosts:
-            where = ", ".join(hosts)
-            self.app.ask(f"autoscale {where} MAX,MIN: ", "", inputs.autoscale, lambda bounds: self._ask_first(
-                "worker.autoscale", f"Autoscale {where} to (max, min) {bounds}?", [f"Sent to: {where} only."],
-                lambda: self.send("autoscale", {"max": bounds[0], "min": bounds[1]}, hosts, marks=marks)))
-
-    def pool_restart(self) -> None:
-        if not self.allowed("pool_restart"):
-            return
-        hosts, marks = self._workers(), self._worker_marks_used()
-        if hosts:
-            self._ask_first("worker.pool_restart", f"Restart the pool of {', '.join(hosts)}?",
-                            ["Its pool processes are replaced (running tasks finish first).",
-                             "Workers refuse unless started with worker_pool_restarts enabled.",
-                             f"Sent to: {', '.join(hosts)} only."],
-                            lambda: self.send("pool_restart", {"reload": False}, hosts, marks=marks))
-
-    def consumer(self, command: str) -> None:
-        if not self.allowed(command):
-            return
-        hosts = self._workers()
-        if hosts:
-            future = self.control.submit(self.control.inspect, "active_queues", list(hosts))
-            marks = self._worker_marks_used()
-            future.add_done_callback(lambda f: self.app.deliver(self._ask_queue, command, hosts, f, marks))
-
-    def _ask_queue(self, command, hosts, future, marks="") -> None:
-        try:
-            replies = future.result()
-        except Exception:  # noqa: BLE001 - completion is a convenience
-            replies = {}
-        consumed = sorted({q.get("name") for host in hosts for q in replies.get(host) or () if q.get("name")})
-        known = consumed if command == "cancel_consumer" else sorted(
-            set(consumed) | configured_queue_names(self.control.app))
-        hint = f" (consumes {', '.join(consumed)})" if consumed else ""
-        where = ", ".join(hosts)
-
-        def send(queue):
-            title = (f"Stop {where} consuming from {queue}?" if command == "cancel_consumer"
-                     else f"Make {where} consume from {queue}?")
-            self._ask_first(f"worker.{command}", title, [f"Sent to: {where} only."],
-                            lambda: self.send(command, {"queue": queue}, hosts, marks=marks))
-
-        self.app.ask(f"{command} on {where}{hint}, queue (Tab completes): ", "", inputs.queue_name, send,
-                     completions=known)
-
-    def events(self, enable: bool) -> None:
-        command = "enable_events" if enable else "disable_events"
-        if not self.allowed(command):
-            return
-        hosts = self._workers()
-        if not hosts:
-            return
-        where = ", ".join(hosts)
-        marks = self._worker_marks_used()
-        if enable:
-            lines = [f"{where} will send task events (more messages on the broker)."]
-        else:
-            lines = [f"{where} will stop sending task events:",
-                     "this monitor and every other (celery events, flower)",
-                     "will stop seeing that worker's tasks."]
-        title = f"{'Enable' if enable else 'Disable'} task events on {len(hosts)} worker(s)?"
-        self._ask_first(f"worker.{command}", title, lines + [f"Sent to: {where} only."],
-                        lambda: self.send(command, {}, hosts, marks=marks))
+        future.add_done_callback(lambda f: self.talk.deliver(sent, f))

@@ -8,7 +8,6 @@ queues) or into commands sent through the same path as the control keys
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 
 from celerytop.control import cmdline, reconcile, verbs
@@ -25,63 +24,70 @@ _TASK_LISTS = {"active": True, "reserved": False, "scheduled": False}
 
 
 class CommandConsole:
-    def __init__(self, app, history: History):
-        self.app = app
-        self.history = history
+    """The ``:`` prompt and the verbs it runs."""
 
-    @property
-    def control(self):
-        return self.app.control
+    def __init__(self, control, model, history: History, talk, stack, queues, actions, *,
+                 show_queues, open_task, refresh):
+        self.control = control  # None: not connected to an app
+        self.model = model
+        self.history = history
+        self.talk = talk  # a Conversation
+        self.stack = stack  # the ViewStack: the prompt, and the views answers go to
+        self.queues = queues  # the QueueMonitor: queue names, purge, migrate
+        self.actions = actions  # ControlActions: the one path of commands that change the cluster
+        self.show_queues = show_queues  # () -> None: the queues view
+        self.open_task = open_task  # (uuid, fetch) -> None: a task's detail view
+        self.refresh = refresh  # () -> None: the screen, now
 
     def open(self, text: str = "") -> None:
-        self.app.queues.learn_names()
-        self.app.open_prompt(Prompt(":", text, self._submitted, self.app.cancel_prompt,
-                                    completer=self.complete, history=self.history.browser()))
+        self.queues.learn_names()
+        self.stack.open_prompt(Prompt(":", text, self._submitted, self.stack.cancel_prompt,
+                                      completer=self.complete, history=self.history.browser()))
 
     def vocabulary(self) -> cmdline.Vocabulary:
-        workers = tuple(row.hostname for row in self.app.model.worker_rows())
-        return cmdline.Vocabulary(workers=workers, queues=tuple(self.app.queues.known_names()),
-                                  tasks=tuple(self.app.model.task_names()),
-                                  task_ids=self.app.model.task_ids_starting)
+        workers = tuple(row.hostname for row in self.model.worker_rows())
+        return cmdline.Vocabulary(workers=workers, queues=tuple(self.queues.known_names()),
+                                  tasks=tuple(self.model.task_names()),
+                                  task_ids=self.model.task_ids_starting)
 
     def complete(self, text: str) -> list:
         return cmdline.complete(text, self.vocabulary())
 
     def _submitted(self, line: str) -> None:
-        self.app.close_prompt()
+        self.stack.close_prompt()
         if not line.strip():
             return
         self.history.add(line)
         if self.history.error:
-            self.app.flash(self.history.error)
+            self.talk.say(self.history.error)
         self.run(line)
 
     def run(self, line: str) -> None:
         try:
             invocation = cmdline.parse(line)
         except cmdline.CommandLineError as exc:
-            self.app.flash(f"Not run: {exc}", seconds=15)
+            self.talk.say(f"Not run: {exc}", seconds=15)
             return
         if invocation.verb == "queues":
-            self.app.show_queues()
+            self.show_queues()
             return
         if self.control is None:
-            self.app.flash("Not connected to an app: cannot run commands")
+            self.talk.say("Not connected to an app: cannot run commands")
             return
         try:
             invocation, resolved = self._resolve_task_ids(invocation)
         except taskids.TaskIdError as exc:
-            self.app.flash(f"Not run: {exc}", seconds=15)
+            self.talk.say(f"Not run: {exc}", seconds=15)
             return
         note = taskids.notes(resolved)
         if invocation.verb == "control":  # its confirmation names the ids; its refusal must not be hidden
             if note:
-                self.app.flash(note, seconds=15)
+                self.talk.say(note, seconds=15)
             self._run_control(invocation, note)
             return
         getattr(self, f"_run_{invocation.verb}")(invocation)
         if note:  # after the view opened, whose progress message would hide it
-            self.app.flash(note, seconds=15)
+            self.talk.say(note, seconds=15)
 
     def _resolve_task_ids(self, invocation) -> tuple:
         """(the invocation with every task id it names in full, [taskids.Resolved]).
@@ -89,7 +95,7 @@ class CommandConsole:
         Ids are typed as the screen shows them (8 characters) or as any unique prefix of at
         least 4; TaskIdError when one is too short, ambiguous or unknown: nothing is sent.
         """
-        lookup = self.app.model.task_ids_starting
+        lookup = self.model.task_ids_starting
         if invocation.verb == "result":
             resolved = taskids.resolve_all([invocation.task_id], lookup)
             return replace(invocation, task_id=resolved[0].full), resolved
@@ -108,20 +114,20 @@ class CommandConsole:
         if invocation.action == "registered" and not args:  # show each task type's current limits
             args = TASK_LIMITS
         self.ask(InspectView(invocation.action, args, invocation.destination,
-                             invocation.timeout or self.control.timeout, self._online_workers()))
+                             invocation.timeout or self.control.timeout, self._online_workers(), ask=self.ask))
 
     def _run_status(self, invocation) -> None:
         self.ask(InspectView("status", (), invocation.destination, invocation.timeout or self.control.timeout,
-                             self._online_workers()))
+                             self._online_workers(), ask=self.ask))
 
     def _online_workers(self) -> tuple:
-        return tuple(row.hostname for row in self.app.model.worker_rows() if row.online)
+        return tuple(row.hostname for row in self.model.worker_rows() if row.online)
 
     def ask(self, view) -> None:
         """(Re)send the view's question in the background; the answer fills the view."""
-        if view not in self.app.views:
-            self.app.push_view(view)
-        down = self.app.broker_down()
+        if view not in self.stack.views:
+            self.stack.push(view)
+        down = self.talk.broker_down()
         if down:
             asked = view.method if view.method == "status" else f"inspect {view.method}"
             view.failed(f"broker down: {asked} not sent ({down}); Ctrl-R asks again")
@@ -131,9 +137,8 @@ class CommandConsole:
         if view.method == "status":
             future = self.control.submit(self.control.ping, destination, view.timeout)
         else:
-            future = self.control.submit(self.control.inspect, view.method, destination, *view.args,
-                                         timeout=view.timeout)
-        future.add_done_callback(lambda f: self.app.deliver(self._answered, view, f))
+            future = self.control.submit(self._inspect_and_learn, view.method, destination, view.args, view.timeout)
+        future.add_done_callback(lambda f: self.talk.deliver(self._answered, view, f))
 
     def _answered(self, view, future) -> None:
         try:
@@ -141,39 +146,47 @@ class CommandConsole:
         except Exception as exc:  # noqa: BLE001 - a broker error is shown in the view
             view.failed(f"{view.method} failed: {one_line_error(exc)}")
             return
-        self._learn_tasks(view.method, replies)
         view.answered(replies)
 
+    def _inspect_and_learn(self, method: str, destination, args, timeout) -> dict:
+        """On the control thread, which writes the model for seeding too (the UI thread never does):
+        the replies, once the tasks they name are known to the model."""
+        replies = self.control.inspect(method, destination, *args, timeout=timeout)
+        self._learn_tasks(method, replies)
+        return replies
+
     def _learn_tasks(self, method: str, replies: dict) -> None:
-        """Tasks an inspect reply names become known to the model (uncounted), so
-        Enter on one opens its detail even before its next event."""
+        """Tasks an inspect reply names become known to the model (uncounted), as seeding
+        makes them, so Enter on one opens its detail even before its next event."""
         if method not in _TASK_LISTS:
             return
-        now = self.app.model.now()
+        now = self.model.now()
         for host, requests in replies.items():
             for entry in requests if isinstance(requests, list) else ():
                 request = entry.get("request", entry) if method == "scheduled" and isinstance(entry, dict) else entry
-                if isinstance(request, dict) and not self.app.model.has_task(request.get("id")):
+                if isinstance(request, dict) and not self.model.has_task(request.get("id")):
                     for event in seed.task_events(host, request, _TASK_LISTS[method], now):
-                        self.app.model.on_event(event, counted=False)
+                        self.model.on_event(event, counted=False)
 
     def _run_reconcile(self, invocation) -> None:
         """Ask in the background; the corrections and what stayed as it was come back to the status line and L."""
-        asked = reconcile.candidates(self.app.model)
+        asked = reconcile.candidates(self.model)
         if not asked:
-            self.app.flash("reconcile: no task is shown STARTED or RECEIVED, nothing to ask about")
+            self.talk.say("reconcile: no task is shown STARTED or RECEIVED, nothing to ask about")
             return
-        self.app.flash(f"reconcile: asking the workers and the result backend about {len(asked)} task(s)…",
-                       seconds=30)
+        self.talk.say(f"reconcile: asking the workers and the result backend about {len(asked)} task(s)…",
+                      seconds=30)
 
         def work():
             try:
-                report = reconcile.reconcile(self.app.model, self.control, asked, invocation.timeout)
+                report = reconcile.reconcile(self.model, self.control, asked, invocation.timeout)
             except Exception as exc:  # noqa: BLE001 - a broker error is a message
                 report = reconcile.Report(len(asked), (), (), (f"reconcile failed: {one_line_error(exc)}",))
-            self.app.deliver(self._reconciled, report)
+            self.talk.deliver(self._reconciled, report)
 
-        threading.Thread(target=work, daemon=True, name="celerytop-reconcile").start()
+        # Not on the control thread: reconcile waits there for the workers' answers.  Its result-backend
+        # questions are bounded, so it holds one backend thread for a bounded time.
+        self.control.submit_backend(work)
 
     def _reconciled(self, report) -> None:
         audit = self.control.audit
@@ -183,11 +196,11 @@ class CommandConsole:
                           for uuid, state, why in report.unchanged})
             audit.record("reconcile", {"tasks": report.asked}, (),
                          {"replies": lines, "no_reply": [], "sent": report.summary()})
-        self.app.flash(report.summary(), seconds=30)
-        self.app.refresh()
+        self.talk.say(report.summary(), seconds=30)
+        self.refresh()
 
     def _run_result(self, invocation) -> None:
-        self.app.open_task(invocation.task_id, fetch=True)
+        self.open_task(invocation.task_id, fetch=True)
 
     # -- verbs that change the cluster ---------------------------------------------------
     def _run_control(self, invocation, note: str = "") -> None:
@@ -200,16 +213,16 @@ class CommandConsole:
             if note:
                 details.append(f"  typed as: {formatting.sanitize(note, limit=200)}")
             confirm = (f"control {typed} → {where}?", details + [f"Sent to: {where}."])
-        self.app.actions.request(invocation.action, arguments, invocation.destination,
+        self.actions.request(invocation.action, arguments, invocation.destination,
                                  timeout=invocation.timeout, confirm=confirm)
 
     def _run_purge(self, invocation) -> None:
-        names = list(invocation.queues) or sorted(self.app.queues.app_queue_names())
+        names = list(invocation.queues) or sorted(self.queues.app_queue_names())
         names = [name for name in names if name not in invocation.exclude]
         if not names:
-            self.app.flash("Not run: no queue left to purge (every one excluded)")
+            self.talk.say("Not run: no queue left to purge (every one excluded)")
             return
-        self.app.queues.purge(names)
+        self.queues.purge(names)
 
     def _run_migrate(self, invocation) -> None:
-        self.app.queues.migrate(invocation.url, list(invocation.queues))
+        self.queues.migrate(invocation.url, list(invocation.queues))

@@ -37,7 +37,10 @@ def clock_ms(timestamp) -> str:
 
 
 class DetailView(ScrollCommands, urwid.WidgetWrap):
-    """A titled, scrollable list of lines; subclasses say what the lines are."""
+    """A titled, scrollable list of lines; subclasses say what the lines are.
+
+    Implements the view protocol (viewstack.View); subclasses override what they do differently.
+    """
 
     context = "detail"
 
@@ -93,10 +96,20 @@ class DetailView(ScrollCommands, urwid.WidgetWrap):
         self.listbox.set_focus_valign("top")
         return True
 
+    def refresh(self) -> None:
+        """Rebuild the lines: each subclass says how."""
+
+    def reload(self) -> None:
+        """Nothing to ask again: redraw."""
+        self.refresh()
+
     def selected_task(self):
         """The task named on the line under the cursor (a TaskLink), if any."""
         widget = self.walker.get_focus()[0]
         return getattr(widget, "uuid", None)
+
+    def selected_queue(self):
+        return None
 
 
 class TaskDetailView(DetailView):

@@ -27,6 +27,10 @@ def help_lines(keymap) -> list:
 
 
 class HelpOverlay(ScrollCommands, urwid.WidgetWrap):
+    """The view protocol (viewstack.View) over a fixed text: nothing to refresh, ask or select."""
+
+    context = "help"
+
     def __init__(self, keymap):
         self.listbox = PaneListBox(urwid.SimpleFocusListWalker(help_lines(keymap)))
         title = urwid.AttrMap(
@@ -34,3 +38,15 @@ class HelpOverlay(ScrollCommands, urwid.WidgetWrap):
         )
         frame = urwid.Frame(self.listbox, header=title)
         super().__init__(urwid.AttrMap(urwid.LineBox(frame), "help"))
+
+    def refresh(self) -> None:
+        pass
+
+    def reload(self) -> None:
+        pass
+
+    def selected_task(self):
+        return None
+
+    def selected_queue(self):
+        return None

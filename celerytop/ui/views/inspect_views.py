@@ -18,8 +18,9 @@ from celerytop.ui.views.detail import DetailView, TaskLink
 class InspectView(DetailView):
     """The replies to one ``inspect METHOD`` (or ``status``), fetched in the background."""
 
-    def __init__(self, method: str, args=(), destination=(), timeout: float = 1.0, expected=()):
+    def __init__(self, method: str, args=(), destination=(), timeout: float = 1.0, expected=(), ask=None):
         self.method = method
+        self._ask = ask  # ask(view): (re)send the question in the background
         self.args = tuple(args)
         self.destination = tuple(destination)
         self.timeout = timeout
@@ -32,6 +33,13 @@ class InspectView(DetailView):
         where = ", ".join(self.destination) if self.destination else "all workers"
         super().__init__(f" {formatting.sanitize(what)} → {formatting.sanitize(where)}  (Ctrl-R asks again)")
         self.refresh()
+
+    def reload(self) -> None:
+        """Ctrl-R sends the question again."""
+        if self._ask is not None:
+            self._ask(self)
+        else:
+            self.refresh()
 
     def answered(self, replies: dict) -> None:
         self.replies, self.error, self.answered_at = dict(replies), "", time.time()

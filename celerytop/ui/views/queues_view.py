@@ -47,8 +47,12 @@ class QueueMonitor:
     to sample are handed over as a tuple).
     """
 
-    def __init__(self, app, interval: float = SAMPLE_EVERY):
-        self.app = app
+    def __init__(self, control, talk, allowed, on_change, call_later, interval: float = SAMPLE_EVERY):
+        self.control = control  # None: not connected to an app
+        self.talk = talk  # a Conversation
+        self.allowed = allowed  # allowed(what) -> bool: says why not (read-only, broker down)
+        self.on_change = on_change  # () -> None: a sample or an answer arrived
+        self.call_later = call_later  # call_later(seconds, fn): on the UI thread, while the loop runs
         self.interval = interval
         self.history = DepthHistory()
         self.depths: dict = {}  # name -> QueueDepth
@@ -62,10 +66,6 @@ class QueueMonitor:
         self._probe = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="celerytop-queues")
 
-    @property
-    def control(self):
-        return self.app.control
-
     def app_queue_names(self) -> list:
         return queue_names(self.control.app, {}) if self.control is not None else []
 
@@ -78,7 +78,7 @@ class QueueMonitor:
             return
         self._learning = True
         future = self.control.submit(self.control.inspect, "active_queues")
-        future.add_done_callback(lambda f: self.app.deliver(self._learned, f))
+        future.add_done_callback(lambda f: self.talk.deliver(self._learned, f))
 
     def _learned(self, future) -> None:
         self._learning = False
@@ -101,7 +101,7 @@ class QueueMonitor:
         # rebinds self.names whenever a sample or a worker's reply arrives
         future = self._executor.submit(self._sample, tuple(self.names), self._samples % ASK_QUEUES_EVERY == 0)
         self._samples += 1
-        future.add_done_callback(lambda f: self.app.deliver(self._measured, f))
+        future.add_done_callback(lambda f: self.talk.deliver(self._measured, f))
 
     def _probe_for(self) -> DepthProbe:
         """The probe, created on first use; called on the sampler thread only (the probe is confined to it)."""
@@ -137,9 +137,9 @@ class QueueMonitor:
                     self.history.add(depth.name, sample.sampled_at, depth.messages)
             self.names = sorted(self.depths)
             self.sampled_at = sample.sampled_at
-        self.app.queues_changed()
-        if self.running and self.app.loop is not None:
-            self.app.loop.set_alarm_in(self.interval, lambda *_: self.sample_now())
+        self.on_change()
+        if self.running:
+            self.call_later(self.interval, self.sample_now)
 
     def consumer_count(self, name: str):
         """The broker's count where it has one (AMQP), else the workers consuming it."""
@@ -154,16 +154,16 @@ class QueueMonitor:
     # -- purge and migrate ---------------------------------------------------------------
     def purge(self, names: list) -> None:
         """Count the messages, ask, then purge exactly ``names``."""
-        if not self.app.actions.allowed("purge"):
+        if not self.allowed("purge"):
             return
         future = self._executor.submit(self._depths, tuple(names))
-        future.add_done_callback(lambda f: self.app.deliver(self._confirm_purge, names, f))
+        future.add_done_callback(lambda f: self.talk.deliver(self._confirm_purge, names, f))
 
     def _confirm_purge(self, names, future) -> None:
         try:
             depths = future.result()
         except Exception as exc:  # noqa: BLE001
-            self.app.flash(f"purge: cannot count the messages: {one_line_error(exc)}", seconds=10)
+            self.talk.say(f"purge: cannot count the messages: {one_line_error(exc)}", seconds=10)
             return
         total = sum(d.messages or 0 for d in depths)
         lines = [f"  {formatting.sanitize(d.name)}: "
@@ -171,7 +171,7 @@ class QueueMonitor:
                  for d in depths]
         lines.append("Every other queue is left alone. Deleted messages cannot be recovered.")
         title = f"Purge {total} message(s) from {', '.join(names)}?"
-        self.app.confirm(title, lines, lambda: self._purge(names))
+        self.talk.confirm(title, lines, lambda: self._purge(names))
 
     def _purge(self, names) -> None:
         def action():
@@ -179,32 +179,32 @@ class QueueMonitor:
             return "removed " + ", ".join(f"{count} from {name}" for name, count in removed)
 
         future = self._executor.submit(self.control.run_on_broker, "purge", {"queues": names}, action)
-        future.add_done_callback(lambda f: self.app.deliver(self._done, f))
+        future.add_done_callback(lambda f: self.talk.deliver(self._done, f))
 
     def migrate(self, url: str, names: list) -> None:
-        if not self.app.actions.allowed("migrate"):
+        if not self.allowed("migrate"):
             return
         names = names or self.app_queue_names()
         future = self._executor.submit(self._depths, tuple(names))
-        future.add_done_callback(lambda f: self.app.deliver(self._confirm_migrate, url, names, f))
+        future.add_done_callback(lambda f: self.talk.deliver(self._confirm_migrate, url, names, f))
 
     def _confirm_migrate(self, url, names, future) -> None:
         try:
             depths = future.result()
         except Exception as exc:  # noqa: BLE001
-            self.app.flash(f"migrate: cannot count the messages: {one_line_error(exc)}", seconds=10)
+            self.talk.say(f"migrate: cannot count the messages: {one_line_error(exc)}", seconds=10)
             return
         shown = formatting.mask_url(url)
         lines = [f"  {formatting.sanitize(d.name)}: {d.messages if d.messages is not None else '?'} message(s)"
                  for d in depths]
         lines.append(f"They are moved to {shown} and removed from this broker.")
-        self.app.confirm(f"Migrate {', '.join(names)} to {shown}?", lines, lambda: self._migrate(url, names))
+        self.talk.confirm(f"Migrate {', '.join(names)} to {shown}?", lines, lambda: self._migrate(url, names))
 
     def _migrate(self, url, names) -> None:
         shown = formatting.mask_url(url)
 
         def progress(count):
-            self.app.deliver(self.app.flash, f"migrate: {count} message(s) moved to {shown}…", 30)
+            self.talk.deliver(self.talk.say, f"migrate: {count} message(s) moved to {shown}…", 30)
 
         def action():
             moved = migration.migrate(self.control.app, url, names, progress=progress)
@@ -212,15 +212,15 @@ class QueueMonitor:
 
         arguments = {"url": shown, "queues": names}
         future = self._executor.submit(self.control.run_on_broker, "migrate", arguments, action)
-        future.add_done_callback(lambda f: self.app.deliver(self._done, f))
+        future.add_done_callback(lambda f: self.talk.deliver(self._done, f))
 
     def _done(self, future) -> None:
         try:
             outcome = future.result()
         except Exception as exc:  # noqa: BLE001
-            self.app.flash(one_line_error(exc), seconds=15)
+            self.talk.say(one_line_error(exc), seconds=15)
             return
-        self.app.flash(outcome.summary(), seconds=15)
+        self.talk.say(outcome.summary(), seconds=15)
         if self.running:
             self.sample_now()
 
@@ -253,6 +253,10 @@ class QueuesView(DetailView):
     def selected_queue(self):
         widget = self.walker.get_focus()[0]
         return getattr(widget, "queue", None)
+
+    def reload(self) -> None:
+        """Ctrl-R samples now."""
+        self.monitor.sample_now()
 
     def refresh(self) -> None:
         monitor = self.monitor
