@@ -120,24 +120,25 @@ def test_worker_offline_event():
     assert not model.worker_rows()[0].online
 
 
-def test_events_per_second_over_a_window():
+def fifty_events_in_two_seconds():
+    """A model that took a rate sample, then 50 events over 2 s; and its clock."""
     now = [100.0]
     model = ClusterModel(monotonic=lambda: now[0])
     model.sample_event_rate()
     for _ in range(50):
         model.on_event(heartbeat())
     now[0] += 2.0
+    return model, now
+
+
+def test_events_per_second_over_a_window():
+    model, _now = fifty_events_in_two_seconds()
     model.sample_event_rate()
     assert model.summary().events_per_second == 25.0
 
 
 def test_summary_reads_the_event_rate_without_changing_it():
-    now = [100.0]
-    model = ClusterModel(monotonic=lambda: now[0])
-    model.sample_event_rate()
-    for _ in range(50):
-        model.on_event(heartbeat())
-    now[0] += 2.0
+    model, now = fifty_events_in_two_seconds()
     samples = model._event_rate.samples
     first, second = model.summary(), model.summary()
     assert first == second
