@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from celerytop.model.cluster import ClusterModel  # noqa: E402
 from celerytop.present.columns import TASK_COLUMNS, task_cells  # noqa: E402
-from celerytop.ui.views.detail import WorkflowView  # noqa: E402
+from celerytop.ui.views.workflow_view import WorkflowView  # noqa: E402
 from celerytop.ui.widgets.panes import Pane  # noqa: E402
 from tests.test_workflow import chain_events  # noqa: E402
 

@@ -27,8 +27,10 @@ from celerytop.modes import batch
 from celerytop.modes.dump import JsonDumper, SafeDumper
 from celerytop.store.sqlite import Store
 from celerytop.ui.app import MonitorApp
-from celerytop.ui.views.detail import TaskDetailView, WorkerDetailView, WorkflowView
 from celerytop.ui.views.inspect_views import InspectView
+from celerytop.ui.views.task_detail import TaskDetailView
+from celerytop.ui.views.worker_detail import WorkerDetailView
+from celerytop.ui.views.workflow_view import WorkflowView
 from tests.events import task_lifecycle
 from tests.hostile import T0, events, hostile_events, nested, recording_text, visible_controls
 

@@ -22,8 +22,8 @@ from celerytop.model.cluster import ClusterModel
 from celerytop.ui.app import MonitorApp
 from celerytop.ui.keys import commands
 from celerytop.ui.keys.keymap import DEFAULT_BINDINGS
-from celerytop.ui.views.detail import TaskDetailView
 from celerytop.ui.views.queues_view import QueuesView
+from celerytop.ui.views.task_detail import TaskDetailView
 from tests.events import heartbeat, task_lifecycle
 
 SIZE = (120, 40)

@@ -9,11 +9,14 @@ from celerytop.events.capture import ConnectionStatus
 from celerytop.model.cluster import ClusterModel
 from celerytop.ui.app import MonitorApp
 from celerytop.ui.keys.keymap import CONTEXTS
-from celerytop.ui.views import detail, help, inspect_views, queues_view
-from celerytop.ui.views.detail import AuditView, DetailView, TaskDetailView
+from celerytop.ui.views import (audit, detail, help, inspect_views, queues_view, task_detail, worker_detail,
+                                workflow_view)
+from celerytop.ui.views.audit import AuditView
+from celerytop.ui.views.detail import DetailView
 from celerytop.ui.views.help import HelpOverlay
 from celerytop.ui.views.inspect_views import InspectView
 from celerytop.ui.views.queues_view import QueuesView
+from celerytop.ui.views.task_detail import TaskDetailView
 from celerytop.ui.widgets.prompt import Prompt
 from tests.events import task_lifecycle
 
@@ -39,7 +42,8 @@ def fake_monitor():
 
 def view_classes() -> list:
     """Every view class in celerytop/ui/views/."""
-    modules = {m.__name__ for m in (detail, help, inspect_views, queues_view)}
+    modules = {m.__name__ for m in (audit, detail, help, inspect_views, queues_view, task_detail, worker_detail,
+                                    workflow_view)}
     found, todo = [HelpOverlay], [DetailView]
     while todo:
         cls = todo.pop()

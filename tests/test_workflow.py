@@ -12,7 +12,7 @@ import sys
 
 from celerytop.control.backend import GroupLookup
 from celerytop.model.cluster import ClusterModel
-from celerytop.ui.views.detail import WorkflowView
+from celerytop.ui.views.workflow_view import WorkflowView
 from tests.events import event
 
 CLIENT, WORKER = "gen9690@vm", "w1@vm"

@@ -9,8 +9,11 @@ import time
 from celerytop.control.backend import BackendResult, GroupLookup
 from celerytop.present import formatting
 from celerytop.present.errors import one_line_error
-from celerytop.ui.views.detail import AuditView, TaskDetailView, WorkerDetailView, WorkflowView
+from celerytop.ui.views.audit import AuditView
 from celerytop.ui.views.queues_view import QueuesView
+from celerytop.ui.views.task_detail import TaskDetailView
+from celerytop.ui.views.worker_detail import WorkerDetailView
+from celerytop.ui.views.workflow_view import WorkflowView
 
 
 class DrillDown:
