@@ -59,11 +59,6 @@ TEXT_INDEX = {name: index for index, name in enumerate(TEXT_FIELDS)}
 #: tuples so that ``TaskRecord._set_texts`` tells them apart by identity.
 RESULT_ONLY, ARGS_KWARGS = ("result",), ("args", "kwargs")
 NO_ROUTE = (None,) * len(ROUTE_FIELDS)
-#: One letter per task event, for the compact timeline.
-EVENT_CODES = {"sent": "s", "received": "r", "started": "t", "succeeded": "u", "failed": "f", "rejected": "j",
-               "revoked": "v", "retried": "y"}
-CODE_SUBJECTS = {code: subject for subject, code in EVENT_CODES.items()}
-EVENT_TIME_FIELDS = frozenset(EVENT_CODES)  # the fields that hold each event's time
 # How set_fields keeps each field: a number's index in the array, or one of these.
 IN_SLOT, SHARED_TEXT, IN_RARE, IN_TEXTS, IN_ROUTE = "slot", "shared", "rare", "texts", "route"
 HOW_KEPT = {name: (NUMBER_INDEX[name] if name in NUMBER_INDEX else IN_TEXTS if name in TEXT_FIELDS

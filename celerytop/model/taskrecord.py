@@ -28,18 +28,29 @@ import zlib
 from celery import states
 from celery.events.state import TASK_EVENT_TO_STATE
 
-from celerytop.model.taskfields import (ARGS_KWARGS, CODE_SUBJECTS, EVENT_CODES, EVENT_FIELDS, EVENT_TIME_FIELDS,
-                                        EXACT_INT, FIRST_FLOAT, HOW_KEPT, IN_RARE, IN_ROUTE, IN_SLOT, IN_TEXTS,
-                                        KNOWN_KEYS, NAN, NO_NUMBERS, NO_ROUTE, NO_TEXTS, NUMBER_INDEX, RESULT_ONLY,
-                                        ROUTE_FIELDS, SEP, SETTABLE, SHARED_TEXT, TEXT_FIELDS, TEXT_INDEX,
-                                        TIMESTAMP_INDEX, UNSET, fits_texts, number_property, rare_property,
-                                        route_property, text_property)
+from celerytop.model import taskfields
+from celerytop.model.taskfields import (ARGS_KWARGS, EVENT_FIELDS, EXACT_INT, FIRST_FLOAT, HOW_KEPT, IN_RARE, IN_ROUTE,
+                                        IN_SLOT, IN_TEXTS, KNOWN_KEYS, NAN, NO_NUMBERS, NO_ROUTE, NO_TEXTS, RESULT_ONLY,
+                                        ROUTE_FIELDS, SETTABLE, SHARED_TEXT, TEXT_FIELDS, TEXT_INDEX, TIMESTAMP_INDEX,
+                                        UNSET, fits_texts, number_property, rare_property, route_property,
+                                        text_property)
 
 #: Tracebacks longer than this many characters are kept compressed.
 COMPRESS_FROM = 512
 
 #: A task retried forever must not grow its timeline without bound.
 TIMELINE_MAX = 64
+
+# Tables whose methods are called per event, bound here as plain globals:
+# CPython 3.11 compiles ``NAME.get(...)`` on a name bound by ``from ... import``
+# as a module attribute load (no LOAD_METHOD), a bound method made per call.
+_NUMBER_INDEX = taskfields.NUMBER_INDEX
+_SEP = taskfields.SEP
+#: One letter per task event, for the compact timeline.
+_CODES = {"sent": "s", "received": "r", "started": "t", "succeeded": "u", "failed": "f", "rejected": "j",
+          "revoked": "v", "retried": "y"}
+_SUBJECTS = {code: subject for subject, code in _CODES.items()}
+_EVENT_TIMES = frozenset(_CODES)  # the fields that hold each event's time
 
 #: One tuple per distinct route, shared by the tasks that took it.
 _ROUTES: dict = {}
@@ -128,7 +139,7 @@ class TaskRecord:
 
     def _set_number(self, name: str, value) -> None:
         """Set one of NUMBER_FIELDS: in the array when a double holds it exactly, else in ``_rare``."""
-        index = NUMBER_INDEX[name]
+        index = _NUMBER_INDEX[name]
         if (type(value) is float and value == value) if index >= FIRST_FLOAT else (
                 type(value) is int and -EXACT_INT < value < EXACT_INT):
             self._numbers[index] = value
@@ -145,14 +156,14 @@ class TaskRecord:
             if names is RESULT_ONLY:  # task-succeeded
                 result = fields["result"]
                 if fits_texts(result):
-                    self._texts = texts[:texts.rindex(SEP) + 1] + result
+                    self._texts = texts[:texts.rindex(_SEP) + 1] + result
                     return
             elif names is ARGS_KWARGS:  # task-sent, task-received
                 args, kwargs = fields["args"], fields["kwargs"]
                 if fits_texts(args) and fits_texts(kwargs):
-                    self._texts = SEP.join((args, kwargs, texts[texts.rindex(SEP) + 1:]))
+                    self._texts = _SEP.join((args, kwargs, texts[texts.rindex(_SEP) + 1:]))
                     return
-        parts = texts.split(SEP)
+        parts = texts.split(_SEP)
         for name in names:
             value = fields[name]
             if fits_texts(value):
@@ -162,7 +173,7 @@ class TaskRecord:
             else:
                 parts[TEXT_INDEX[name]] = UNSET
                 self._set_rare(name, value)
-        self._texts = SEP.join(parts)
+        self._texts = _SEP.join(parts)
 
     def _set_route(self, fields) -> None:
         """Set what ``fields`` has of ROUTE_FIELDS; the tuple is shared with every task sent the same way."""
@@ -189,9 +200,9 @@ class TaskRecord:
         """uuid, name, args, kwargs, result and exception as text, NULs between: what free text searches."""
         texts = self._texts
         if UNSET in texts:
-            texts = SEP.join([as_text(getattr(self, name)) for name in TEXT_FIELDS])
+            texts = _SEP.join([as_text(getattr(self, name)) for name in TEXT_FIELDS])
         name = self.name
-        return SEP.join((self.uuid, name if type(name) is str else as_text(name), texts,
+        return _SEP.join((self.uuid, name if type(name) is str else as_text(name), texts,
                           as_text(self._kept_apart("exception"))))
 
     def _kept_apart(self, name: str):
@@ -230,7 +241,7 @@ class TaskRecord:
     def add_step(self, subject: str, timestamp) -> None:
         timeline = self.timeline
         if type(timeline) is str:
-            code = EVENT_CODES.get(subject)
+            code = _CODES.get(subject)
             if code is not None and code not in timeline:
                 self.timeline = _intern(timeline + code)
                 return
@@ -243,7 +254,7 @@ class TaskRecord:
         timeline = self.timeline
         if type(timeline) is not str:
             return timeline
-        return tuple(value for code in timeline for value in (CODE_SUBJECTS[code], getattr(self, CODE_SUBJECTS[code])))
+        return tuple(value for code in timeline for value in (_SUBJECTS[code], getattr(self, _SUBJECTS[code])))
 
     def set_fields(self, fields) -> None:
         """Copy event fields onto the task as celery's ``Task.__dict__.update`` would."""
@@ -300,7 +311,7 @@ class _Plan:
         self.text_keys = text_keys  # the keys of TEXT_FIELDS (RESULT_ONLY, ARGS_KWARGS shared)
         self.sets_route = sets_route  # whether there are keys of ROUTE_FIELDS
         self.extra_keys = extra_keys  # the keys kept in ``extra``
-        self.sets_an_event_time = sets_an_event_time  # whether one is an event's time (a field of EVENT_CODES)
+        self.sets_an_event_time = sets_an_event_time  # whether one is an event's time (a field of _CODES)
 
 
 def _plan_for(keys) -> _Plan:
@@ -317,7 +328,7 @@ def _plan_for(keys) -> _Plan:
             {RESULT_ONLY: RESULT_ONLY, ARGS_KWARGS: ARGS_KWARGS}.get(signature_texts, signature_texts),
             any(key in ROUTE_FIELDS for key in signature),
             tuple(key for key in signature if isinstance(key, str) and key not in KNOWN_KEYS),
-            not EVENT_TIME_FIELDS.isdisjoint(signature),
+            not _EVENT_TIMES.isdisjoint(signature),
         )
     return plan
 
@@ -328,7 +339,7 @@ def apply_task_event(task: TaskRecord, subject: str, timestamp, event: dict) -> 
     state = TASK_EVENT_TO_STATE.get(subject)
     clean_time = type(timestamp) is float and timestamp == timestamp and task._rare is None
     if state is not None:  # e.g. task.received = the event's time
-        index = NUMBER_INDEX.get(subject)
+        index = _NUMBER_INDEX.get(subject)
         if clean_time and index is not None:
             task._numbers[index] = timestamp
         else:
