@@ -21,7 +21,7 @@ from celery.events.state import State
 from benchmarks import workload
 from celerytop.events.eventcheck import problem
 from celerytop.model.cluster import FINISHED_STATES, ClusterModel
-from celerytop.model.taskrecord import EVENT_FIELDS
+from celerytop.model.taskfields import EVENT_FIELDS
 from tests.events import event, task_lifecycle
 
 #: Compared by value; ``queue`` is on celery's Task only when a task-sent said so.

@@ -12,7 +12,8 @@ model and through celery's ``State`` and compare type and value.
 import math
 
 from celerytop.model.cluster import ClusterModel
-from celerytop.model.taskrecord import EVENT_FIELDS, TaskRecord
+from celerytop.model.taskfields import EVENT_FIELDS
+from celerytop.model.taskrecord import TaskRecord
 from tests.events import event
 from tests.test_model_equivalence import assert_same_tasks, run_both
 

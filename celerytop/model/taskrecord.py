@@ -16,49 +16,24 @@ celery holds it, type included).
 for rule (which event wins when they arrive out of order, which fields a
 late ``task-received`` may still fill in); ``tests/test_model_equivalence.py``
 replays streams through both and compares every attribute.
+Where each attribute lives (slot, array, texts string, route tuple, rare
+dict) is laid out in :mod:`celerytop.model.taskfields`.
 """
 
 from __future__ import annotations
 
 import sys
 import zlib
-from array import array
 
 from celery import states
 from celery.events.state import TASK_EVENT_TO_STATE
 
-#: Attributes celery's ``Task`` shows by name, each a slot here.
-EVENT_FIELDS = (
-    "name", "state", "sent", "received", "started", "rejected", "succeeded", "failed", "retried",
-    "revoked", "args", "kwargs", "eta", "expires", "retries", "result", "exception", "timestamp",
-    "runtime", "traceback", "exchange", "routing_key", "clock", "client", "root_id", "parent_id", "queue",
-)
-#: Event fields that describe the event, not the task (the worker and the
-#: client are kept as references): celery copies them onto the task, we
-#: do not, which is most of the memory saved.
-EVENT_ONLY_FIELDS = frozenset(("type", "local_received", "utcoffset", "pid", "hostname", "uuid"))
-#: Fields that repeat across tasks: one shared string each.
-SHARED_TEXT_FIELDS = frozenset(("name", "client"))
-#: How a task was sent (its task-sent event says): one shared tuple
-#: (``TaskRecord._route``) for all the tasks sent the same way.
-ROUTE_FIELDS = ("exchange", "routing_key", "queue")
-#: The three reprs a task carries, kept as one string (``TaskRecord._texts``):
-#: one object header instead of three.  NUL between them, \x01 alone for one
-#: not set; reprs escape both, so a value holding a NUL, or \x01 alone, or not
-#: text, is kept as sent in ``_rare`` (its place in the string saying \x01).
-TEXT_FIELDS = ("args", "kwargs", "result")
-
-#: Numbers every task has, kept as doubles in one array (``TaskRecord._numbers``)
-#: instead of a float or int object of 32 bytes and a slot of 8 each.  NaN in
-#: the array stands for None, or for a value a double cannot stand for (an int
-#: timestamp, a float clock, a string from a broken event), which is then kept
-#: as it came in ``_rare``: what celery's Task would hold, type and all.
-FLOAT_FIELDS = ("sent", "received", "started", "succeeded", "timestamp", "runtime")
-INT_FIELDS = ("seq", "clock")
-NUMBER_FIELDS = INT_FIELDS + FLOAT_FIELDS
-#: Attributes most tasks never set (failures, retries, ETAs, custom fields):
-#: kept in the ``_rare`` dict, which exists only once one of them is set.
-RARE_FIELDS = ("failed", "rejected", "retried", "revoked", "exception", "_traceback", "eta", "expires", "extra")
+from celerytop.model import taskfields
+from celerytop.model.taskfields import (ARGS_KWARGS, EVENT_FIELDS, EXACT_INT, FIRST_FLOAT, HOW_KEPT, IN_RARE, IN_ROUTE,
+                                        IN_SLOT, IN_TEXTS, KNOWN_KEYS, NAN, NO_NUMBERS, NO_ROUTE, NO_TEXTS, RESULT_ONLY,
+                                        ROUTE_FIELDS, SETTABLE, SHARED_TEXT, TEXT_FIELDS, TEXT_INDEX, TIMESTAMP_INDEX,
+                                        UNSET, fits_texts, number_property, rare_property, route_property,
+                                        text_property)
 
 #: Tracebacks longer than this many characters are kept compressed.
 COMPRESS_FROM = 512
@@ -66,33 +41,20 @@ COMPRESS_FROM = 512
 #: A task retried forever must not grow its timeline without bound.
 TIMELINE_MAX = 64
 
-_SETTABLE = frozenset(EVENT_FIELDS)
-_NAN = float("nan")
-_NO_NUMBERS = array("d", [_NAN] * len(NUMBER_FIELDS))
-_NUMBER_INDEX = {name: index for index, name in enumerate(NUMBER_FIELDS)}
-_FIRST_FLOAT = len(INT_FIELDS)
-_TIMESTAMP = _NUMBER_INDEX["timestamp"]
-_EXACT_INT = 2 ** 53  # ints below this survive a round trip through a double
-_SEP, _UNSET = "\0", "\x01"
-_NO_TEXTS = _SEP.join([_UNSET] * len(TEXT_FIELDS))
-_TEXT_INDEX = {name: index for index, name in enumerate(TEXT_FIELDS)}
-_RESULT_ONLY, _ARGS_KWARGS = ("result",), ("args", "kwargs")
-_NO_ROUTE = (None,) * len(ROUTE_FIELDS)
-#: One tuple per distinct route, shared by the tasks that took it.
-_ROUTES: dict = {}
-_ROUTES_MAX = 4096  # queues named per task must not grow it without bound
+# Tables whose methods are called per event, bound here as plain globals:
+# CPython 3.11 compiles ``NAME.get(...)`` on a name bound by ``from ... import``
+# as a module attribute load (no LOAD_METHOD), a bound method made per call.
+_NUMBER_INDEX = taskfields.NUMBER_INDEX
+_SEP = taskfields.SEP
 #: One letter per task event, for the compact timeline.
 _CODES = {"sent": "s", "received": "r", "started": "t", "succeeded": "u", "failed": "f", "rejected": "j",
           "revoked": "v", "retried": "y"}
 _SUBJECTS = {code: subject for subject, code in _CODES.items()}
 _EVENT_TIMES = frozenset(_CODES)  # the fields that hold each event's time
-# How set_fields keeps each field: a number's index in the array, or one of these.
-_IN_SLOT, _SHARED_TEXT, _IN_RARE, _IN_TEXTS, _IN_ROUTE = "slot", "shared", "rare", "texts", "route"
-_HOW_KEPT = {name: (_NUMBER_INDEX[name] if name in _NUMBER_INDEX else _IN_TEXTS if name in TEXT_FIELDS
-                    else _IN_ROUTE if name in ROUTE_FIELDS else _SHARED_TEXT if name in SHARED_TEXT_FIELDS
-                    else _IN_RARE if name == "traceback" or name in RARE_FIELDS else _IN_SLOT)
-             for name in EVENT_FIELDS}
-_KNOWN = _SETTABLE | EVENT_ONLY_FIELDS
+
+#: One tuple per distinct route, shared by the tasks that took it.
+_ROUTES: dict = {}
+_ROUTES_MAX = 4096  # queues named per task must not grow it without bound
 #: What set_fields does with each set of event keys seen (one per event type and
 #: sender, in practice), so each event costs one lookup instead of set operations.
 _PLANS: dict = {}
@@ -105,62 +67,6 @@ _RETRY = states.RETRY
 _intern = sys.intern
 
 
-def _number_property(name: str) -> property:
-    index = _NUMBER_INDEX[name]
-    convert = int if name in INT_FIELDS else float
-
-    def get(self):
-        value = self._numbers[index]
-        return convert(value) if value == value else self._kept_apart(name)
-
-    def set(self, value) -> None:
-        self._set_number(name, value)
-
-    return property(get, set, doc=f"celery Task's {name!r}, kept in the numbers array")
-
-
-def _rare_property(name: str) -> property:
-    def get(self):
-        return self._kept_apart(name)
-
-    def set(self, value) -> None:
-        self._set_rare(name, value)
-
-    return property(get, set, doc=f"celery Task's {name.lstrip('_')!r}, kept in the rare dict")
-
-
-def _text_property(name: str) -> property:
-    index = TEXT_FIELDS.index(name)
-    assert len(TEXT_FIELDS) == 3, "the getter below reads three parts"
-
-    def get(self):
-        texts = self._texts  # args NUL kwargs NUL result
-        if index == 0:
-            value = texts[:texts.index(_SEP)]
-        elif index == 1:
-            value = texts[texts.index(_SEP) + 1:texts.rindex(_SEP)]
-        else:
-            value = texts[texts.rindex(_SEP) + 1:]
-        return value if value != _UNSET else self._kept_apart(name)
-
-    def set(self, value) -> None:
-        self._set_texts({name: value}, (name,))
-
-    return property(get, set, doc=f"celery Task's {name!r}, kept in the texts string")
-
-
-def _route_property(name: str) -> property:
-    index = ROUTE_FIELDS.index(name)
-
-    def get(self):
-        return self._route[index]
-
-    def set(self, value) -> None:
-        self._set_route({name: value})
-
-    return property(get, set, doc=f"celery Task's {name!r}, kept in the shared route tuple")
-
-
 class _Compressed(bytes):
     """A compressed traceback, told apart from a worker that sent bytes."""
 
@@ -170,19 +76,19 @@ class _Compressed(bytes):
 class TaskRecord:
     """What is known about one task; ``None`` for anything not yet reported."""
 
-    __slots__ = tuple(f for f in EVENT_FIELDS if _HOW_KEPT[f] in (_IN_SLOT, _SHARED_TEXT)) + (
+    __slots__ = tuple(f for f in EVENT_FIELDS if HOW_KEPT[f] in (IN_SLOT, SHARED_TEXT)) + (
         "uuid", "worker", "children", "timeline", "_texts", "_route", "_numbers", "_rare")
 
     def __init__(self, uuid: str, seq: int):
         self.uuid = uuid
-        self._numbers = numbers = _NO_NUMBERS[:]  # NUMBER_FIELDS, NaN for None
+        self._numbers = numbers = NO_NUMBERS[:]  # NUMBER_FIELDS, NaN for None
         self._rare = None  # {RARE_FIELDS name or odd number's name: value}, once one is set
         numbers[0] = seq  # first-seen order, for eviction: the model's counter, an int well below 2**53
         numbers[1] = 0  # clock
         self.state = states.PENDING
         self.name = self.retries = self.root_id = self.parent_id = self.client = None
-        self._texts = _NO_TEXTS  # TEXT_FIELDS
-        self._route = _NO_ROUTE  # ROUTE_FIELDS
+        self._texts = NO_TEXTS  # TEXT_FIELDS
+        self._route = NO_ROUTE  # ROUTE_FIELDS
         self.worker = None  # celery's events.state.Worker, shared by its tasks
         self.children = None  # [uuid, ...] once a child names this task
         # In arrival order: while no event came twice, the events' letters
@@ -191,32 +97,32 @@ class TaskRecord:
         self.timeline = ""
 
     # NUMBER_FIELDS, kept in the numbers array
-    seq = _number_property("seq")  # first-seen order
-    clock = _number_property("clock")
-    sent = _number_property("sent")
-    received = _number_property("received")
-    started = _number_property("started")
-    succeeded = _number_property("succeeded")
-    timestamp = _number_property("timestamp")
-    runtime = _number_property("runtime")
+    seq = number_property("seq")  # first-seen order
+    clock = number_property("clock")
+    sent = number_property("sent")
+    received = number_property("received")
+    started = number_property("started")
+    succeeded = number_property("succeeded")
+    timestamp = number_property("timestamp")
+    runtime = number_property("runtime")
     # RARE_FIELDS, kept in the rare dict
-    failed = _rare_property("failed")
-    rejected = _rare_property("rejected")
-    retried = _rare_property("retried")
-    revoked = _rare_property("revoked")
-    exception = _rare_property("exception")
-    _traceback = _rare_property("_traceback")  # read through traceback, which decompresses it
-    eta = _rare_property("eta")
-    expires = _rare_property("expires")
-    extra = _rare_property("extra")  # {event field celery's Task has no name for: value}
+    failed = rare_property("failed")
+    rejected = rare_property("rejected")
+    retried = rare_property("retried")
+    revoked = rare_property("revoked")
+    exception = rare_property("exception")
+    _traceback = rare_property("_traceback")  # read through traceback, which decompresses it
+    eta = rare_property("eta")
+    expires = rare_property("expires")
+    extra = rare_property("extra")  # {event field celery's Task has no name for: value}
     # TEXT_FIELDS, kept in the texts string
-    args = _text_property("args")
-    kwargs = _text_property("kwargs")
-    result = _text_property("result")
+    args = text_property("args")
+    kwargs = text_property("kwargs")
+    result = text_property("result")
     # ROUTE_FIELDS, kept in the shared route tuple
-    exchange = _route_property("exchange")
-    routing_key = _route_property("routing_key")
-    queue = _route_property("queue")
+    exchange = route_property("exchange")
+    routing_key = route_property("routing_key")
+    queue = route_property("queue")
 
     @property
     def traceback(self):
@@ -234,38 +140,38 @@ class TaskRecord:
     def _set_number(self, name: str, value) -> None:
         """Set one of NUMBER_FIELDS: in the array when a double holds it exactly, else in ``_rare``."""
         index = _NUMBER_INDEX[name]
-        if (type(value) is float and value == value) if index >= _FIRST_FLOAT else (
-                type(value) is int and -_EXACT_INT < value < _EXACT_INT):
+        if (type(value) is float and value == value) if index >= FIRST_FLOAT else (
+                type(value) is int and -EXACT_INT < value < EXACT_INT):
             self._numbers[index] = value
             if self._rare is not None:
                 self._rare.pop(name, None)
         else:
-            self._numbers[index] = _NAN
+            self._numbers[index] = NAN
             self._set_rare(name, value)
 
     def _set_texts(self, fields, names: tuple) -> None:
         """Set ``names`` (some of TEXT_FIELDS) from ``fields`` in the one string they share."""
         texts = self._texts
         if self._rare is None:  # what workers send, without splitting
-            if names is _RESULT_ONLY:  # task-succeeded
+            if names is RESULT_ONLY:  # task-succeeded
                 result = fields["result"]
-                if _fits_texts(result):
+                if fits_texts(result):
                     self._texts = texts[:texts.rindex(_SEP) + 1] + result
                     return
-            elif names is _ARGS_KWARGS:  # task-sent, task-received
+            elif names is ARGS_KWARGS:  # task-sent, task-received
                 args, kwargs = fields["args"], fields["kwargs"]
-                if _fits_texts(args) and _fits_texts(kwargs):
+                if fits_texts(args) and fits_texts(kwargs):
                     self._texts = _SEP.join((args, kwargs, texts[texts.rindex(_SEP) + 1:]))
                     return
         parts = texts.split(_SEP)
         for name in names:
             value = fields[name]
-            if _fits_texts(value):
-                parts[_TEXT_INDEX[name]] = value
+            if fits_texts(value):
+                parts[TEXT_INDEX[name]] = value
                 if self._rare is not None:
                     self._set_rare(name, None)
             else:
-                parts[_TEXT_INDEX[name]] = _UNSET
+                parts[TEXT_INDEX[name]] = UNSET
                 self._set_rare(name, value)
         self._texts = _SEP.join(parts)
 
@@ -293,7 +199,7 @@ class TaskRecord:
     def search_text(self) -> str:
         """uuid, name, args, kwargs, result and exception as text, NULs between: what free text searches."""
         texts = self._texts
-        if _UNSET in texts:
+        if UNSET in texts:
             texts = _SEP.join([as_text(getattr(self, name)) for name in TEXT_FIELDS])
         name = self.name
         return _SEP.join((self.uuid, name if type(name) is str else as_text(name), texts,
@@ -358,15 +264,15 @@ class TaskRecord:
         numbers = self._numbers
         for key, kind in plan.copied:
             value = fields[key]
-            if kind is _IN_SLOT:
+            if kind is IN_SLOT:
                 setattr(self, key, value)
-            elif kind is _SHARED_TEXT:
+            elif kind is SHARED_TEXT:
                 setattr(self, key, _intern(value) if type(value) is str else value)
-            elif kind is _IN_RARE:
+            elif kind is IN_RARE:
                 if value is not None or self._rare is not None:  # e.g. eta=None on every task-sent: nothing to do
                     setattr(self, key, value)
-            elif self._rare is None and (type(value) is float and kind >= _FIRST_FLOAT and value == value or
-                                         type(value) is int and kind < _FIRST_FLOAT and -_EXACT_INT < value < _EXACT_INT):
+            elif self._rare is None and (type(value) is float and kind >= FIRST_FLOAT and value == value or
+                                         type(value) is int and kind < FIRST_FLOAT and -EXACT_INT < value < EXACT_INT):
                 numbers[kind] = value  # the usual case (a float time, an int clock) inline
             else:
                 self._set_number(key, value)
@@ -389,11 +295,6 @@ class TaskRecord:
             children.append(uuid)
 
 
-def _fits_texts(value) -> bool:
-    """Whether ``value`` can sit in the joined texts string and read back as itself."""
-    return type(value) is str and _SEP not in value and value != _UNSET
-
-
 def as_text(value) -> str:
     """None as "", text as itself, anything else as str() of it."""
     return "" if value is None else value if type(value) is str else str(value)
@@ -407,7 +308,7 @@ class _Plan:
     def __init__(self, copied: tuple, text_keys: tuple, sets_route: bool, extra_keys: tuple,
                  sets_an_event_time: bool):
         self.copied = copied  # ((key, how it is kept), ...) for the keys kept one by one
-        self.text_keys = text_keys  # the keys of TEXT_FIELDS (_RESULT_ONLY, _ARGS_KWARGS shared)
+        self.text_keys = text_keys  # the keys of TEXT_FIELDS (RESULT_ONLY, ARGS_KWARGS shared)
         self.sets_route = sets_route  # whether there are keys of ROUTE_FIELDS
         self.extra_keys = extra_keys  # the keys kept in ``extra``
         self.sets_an_event_time = sets_an_event_time  # whether one is an event's time (a field of _CODES)
@@ -418,15 +319,15 @@ def _plan_for(keys) -> _Plan:
     signature = tuple(keys)
     plan = _PLANS.get(signature)
     if plan is None:
-        signature_texts = tuple(key for key in signature if key in _TEXT_INDEX)
+        signature_texts = tuple(key for key in signature if key in TEXT_INDEX)
         if len(_PLANS) >= _PLANS_MAX:
             _PLANS.clear()
         plan = _PLANS[signature] = _Plan(
-            tuple((key, _HOW_KEPT[key]) for key in signature
-                  if key in _SETTABLE and _HOW_KEPT[key] not in (_IN_TEXTS, _IN_ROUTE)),
-            {_RESULT_ONLY: _RESULT_ONLY, _ARGS_KWARGS: _ARGS_KWARGS}.get(signature_texts, signature_texts),
+            tuple((key, HOW_KEPT[key]) for key in signature
+                  if key in SETTABLE and HOW_KEPT[key] not in (IN_TEXTS, IN_ROUTE)),
+            {RESULT_ONLY: RESULT_ONLY, ARGS_KWARGS: ARGS_KWARGS}.get(signature_texts, signature_texts),
             any(key in ROUTE_FIELDS for key in signature),
-            tuple(key for key in signature if isinstance(key, str) and key not in _KNOWN),
+            tuple(key for key in signature if isinstance(key, str) and key not in KNOWN_KEYS),
             not _EVENT_TIMES.isdisjoint(signature),
         )
     return plan
@@ -454,6 +355,6 @@ def apply_task_event(task: TaskRecord, subject: str, timestamp, event: dict) -> 
         task.set_fields(event)
         task.state = state
         if clean_time and task._rare is None:  # set_fields may have kept an odd value apart meanwhile
-            task._numbers[_TIMESTAMP] = timestamp
+            task._numbers[TIMESTAMP_INDEX] = timestamp
         else:
             task._set_number("timestamp", timestamp)

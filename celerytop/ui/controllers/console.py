@@ -1,6 +1,7 @@
 """The ``:`` command prompt: completion, history, and running what was typed.
 
-Parsing lives in :mod:`celerytop.control.cmdline`; this module turns an
+Parsing lives in :mod:`celerytop.control.cmdline` and Tab completion in
+:mod:`celerytop.control.completion`; this module turns an
 :class:`~celerytop.control.cmdline.Invocation` into views (inspect, status, result,
 queues) or into commands sent through the same path as the control keys
 (:meth:`ControlActions.request`: read-only guard, confirmation, audit log).
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from celerytop.control import cmdline, reconcile, verbs
+from celerytop.control import cmdline, completion, reconcile, verbs
 from celerytop.control.history import History
 from celerytop.control.limits import TASK_LIMITS
 from celerytop.model import seed, taskids
@@ -44,14 +45,14 @@ class CommandConsole:
         self.stack.open_prompt(Prompt(":", text, self._submitted, self.stack.cancel_prompt,
                                       completer=self.complete, history=self.history.browser()))
 
-    def vocabulary(self) -> cmdline.Vocabulary:
+    def vocabulary(self) -> completion.Vocabulary:
         workers = tuple(row.hostname for row in self.model.worker_rows())
-        return cmdline.Vocabulary(workers=workers, queues=tuple(self.queues.known_names()),
-                                  tasks=tuple(self.model.task_names()),
-                                  task_ids=self.model.task_ids_starting)
+        return completion.Vocabulary(workers=workers, queues=tuple(self.queues.known_names()),
+                                     tasks=tuple(self.model.task_names()),
+                                     task_ids=self.model.task_ids_starting)
 
     def complete(self, text: str) -> list:
-        return cmdline.complete(text, self.vocabulary())
+        return completion.complete(text, self.vocabulary())
 
     def _submitted(self, line: str) -> None:
         self.stack.close_prompt()
