@@ -21,6 +21,7 @@ from celery.events.state import Worker
 from celerytop.events.eventcheck import problem
 from celerytop.model import snapshot
 from celerytop.model.eventloss import ProcessedGaps
+from celerytop.model.failgroups import FailureGroups
 from celerytop.model.queries import ModelQueries
 from celerytop.model.rates import EventRate
 from celerytop.model.taskrecord import TaskRecord, apply_task_event
@@ -73,6 +74,7 @@ class ClusterModel(ModelQueries, WorkflowQueries):
         self._event_rate = EventRate()  # sampled by sample_event_rate, read by summary
         self._export_memory = snapshot.ExportMemory()  # what the last export_changes saw
         self._gaps = ProcessedGaps()
+        self._failures = FailureGroups()  # every failure seen, grouped; eviction leaves it alone
         #: Called (with the hostname, on the ingesting thread, under the lock)
         #: when a worker first appears: the screen shows it at once instead of
         #: at its next refresh.  Only on that rare path, never per event.
@@ -154,6 +156,8 @@ class ClusterModel(ModelQueries, WorkflowQueries):
             if subject == "started":
                 self._gaps.started(hostname, timestamp)
         after = task.state
+        if subject == "failed" and after == FAILURE and before != FAILURE:
+            self._failures.add(uuid, task.name, hostname, timestamp, event.get("exception"), event.get("traceback"))
         if before != after:
             counts = self.state_counts
             if before is not None:

@@ -4,6 +4,7 @@
                             or exception contains it (case-insensitive)
     state:FAILURE           a field matches a glob (* and ?), case-insensitive
     name:billing.*  worker:alpha*
+    failgroup:3f2a91bc07    a failed task in that failure group (the failures view's Enter)
     !term  -term            excludes what term matches
     a b c                   every term must hold (AND)
     "two words"             quotes keep spaces in one term
@@ -30,6 +31,7 @@ FIELDS = {
     "kwargs": "kwargs",
     "result": "result",
     "exception": "exception",
+    "failgroup": "failgroup",
 }
 FREE_TEXT_FIELDS = ("uuid", "name", "worker", "args", "kwargs", "result", "exception")
 

@@ -150,6 +150,11 @@ class ModelQueries:
         with self.lock:
             return sorted(self._task_types)
 
+    def failure_groups(self) -> list:
+        """Every failure seen, grouped (model/failgroups.py): dicts, the (other) group last."""
+        with self.lock:
+            return self._failures.rows()
+
     def has_worker(self, hostname: str) -> bool:
         with self.lock:
             return hostname in self._workers

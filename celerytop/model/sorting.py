@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from operator import attrgetter
 
+from celerytop.model.failgroups import task_group_id
 from celerytop.model.taskrecord import as_text
 
 
@@ -34,5 +35,7 @@ def read_text(attribute: str | None):
         return lambda task: task.search_text() + "\0" + hostname_of(task)
     if attribute == "worker":
         return hostname_of
+    if attribute == "failgroup":  # the failure group a failed task is in (model/failgroups.py)
+        return lambda task: task_group_id(task.name, task.exception) if task.state == "FAILURE" else ""
     get = attrgetter(attribute)
     return lambda task: value if type(value := get(task)) is str else as_text(value)

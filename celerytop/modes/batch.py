@@ -24,6 +24,9 @@ from celerytop.present import formatting, table
 from celerytop.present.columns import TASK_COLUMNS, WORKER_COLUMNS, task_cells, worker_cells
 from celerytop.present.header_text import header_lines, ignored_events_note
 
+#: What the JSON says of each failure group (model/failgroups.py).
+FAILURE_GROUP_KEYS = ("id", "name", "exception", "message", "count", "first_seen", "last_seen", "workers",
+                      "more_workers", "example_task_id")
 #: Width when neither --width nor a terminal says otherwise (output piped).
 DEFAULT_WIDTH = 120
 
@@ -98,6 +101,7 @@ def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
         },
         "workers": workers,
         "tasks": tasks,
+        "failure_groups": [{key: group[key] for key in FAILURE_GROUP_KEYS} for group in model.failure_groups()],
     }
 
 

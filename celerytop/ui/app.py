@@ -24,6 +24,7 @@ from celerytop.ui.controllers.actions import ControlActions
 from celerytop.ui.controllers.console import CommandConsole
 from celerytop.ui.controllers.conversation import Conversation
 from celerytop.ui.controllers.drilldown import DrillDown
+from celerytop.ui.controllers.failures import FailuresController
 from celerytop.ui.controllers.worker_actions import WorkerActions
 from celerytop.ui.keys import commands
 from celerytop.ui.keys.keymap import CONTEXTS, Keymap, key_label
@@ -129,9 +130,13 @@ class MonitorApp:
         self.queues = QueueMonitor(control, self.talk, self.actions.allowed,
                                    partial(self.stack.refresh_views, QueuesView.context), self.call_later)
         self.drilldown = DrillDown(control, model, self.stack, self.selection, self.talk, self.queues)
+        self.failures = FailuresController(model, self.stack, self.talk, self.listing,
+                                           open_task=self.drilldown.open_task,
+                                           focus_tasks=partial(self.focus_pane, "tasks"))
         self.console = CommandConsole(control, model, history if history is not None else History(None), self.talk,
                                       self.stack, self.queues, self.actions, show_queues=self.drilldown.show_queues,
-                                      open_task=self.drilldown.open_task, refresh=self.refresh)
+                                      open_task=self.drilldown.open_task, refresh=self.refresh,
+                                      show_failures=self.failures.show)
         self._handlers = commands.bind(self)  # every command declared in ui/keys/commands.py
         self.focus_pane("tasks")
 

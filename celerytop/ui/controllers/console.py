@@ -28,7 +28,7 @@ class CommandConsole:
     """The ``:`` prompt and the verbs it runs."""
 
     def __init__(self, control, model, history: History, talk, stack, queues, actions, *,
-                 show_queues, open_task, refresh):
+                 show_queues, open_task, refresh, show_failures=None):
         self.control = control  # None: not connected to an app
         self.model = model
         self.history = history
@@ -37,6 +37,7 @@ class CommandConsole:
         self.queues = queues  # the QueueMonitor: queue names, purge, migrate
         self.actions = actions  # ControlActions: the one path of commands that change the cluster
         self.show_queues = show_queues  # () -> None: the queues view
+        self.show_failures = show_failures  # () -> None: the failures view
         self.open_task = open_task  # (uuid, fetch) -> None: a task's detail view
         self.refresh = refresh  # () -> None: the screen, now
 
@@ -71,6 +72,9 @@ class CommandConsole:
             return
         if invocation.verb == "queues":
             self.show_queues()
+            return
+        if invocation.verb == "failures" and self.show_failures is not None:
+            self.show_failures()
             return
         if self.control is None:
             self.talk.say("Not connected to an app: cannot run commands")
