@@ -74,6 +74,7 @@ VERBS = {spec.name: spec for spec in (
     Spec("reconcile", "[--timeout S]",
          "Ask workers and the result backend about tasks shown STARTED or RECEIVED; correct those that "
          "finished (changes nothing in the cluster)"),
+    Spec("types", "", "Open the task types view: counts, failure %, rate, runtime and wait percentiles"),
 )}
 
 #: Which options each verb takes, by canonical name.
@@ -85,6 +86,7 @@ OPTIONS = {
     "migrate": ("queues",),
     "result": (),
     "queues": (),
+    "types": (),
     "reconcile": ("timeout",),
 }
 #: Each flag the prompt takes, and the canonical name of its option.

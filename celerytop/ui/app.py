@@ -32,6 +32,7 @@ from celerytop.ui.notices import HeaderNotices
 from celerytop.ui.seeding import Seeding
 from celerytop.ui.selection import Selection
 from celerytop.ui.views.queues_view import QueueMonitor, QueuesView
+from celerytop.ui.views.types_view import TypesController
 from celerytop.ui.viewstack import ViewStack
 from celerytop.ui.widgets.header import Header
 from celerytop.ui.widgets.panes import Pane
@@ -129,9 +130,11 @@ class MonitorApp:
         self.queues = QueueMonitor(control, self.talk, self.actions.allowed,
                                    partial(self.stack.refresh_views, QueuesView.context), self.call_later)
         self.drilldown = DrillDown(control, model, self.stack, self.selection, self.talk, self.queues)
+        self.types = TypesController(model, self.stack, self.listing, say=self.flash)
         self.console = CommandConsole(control, model, history if history is not None else History(None), self.talk,
                                       self.stack, self.queues, self.actions, show_queues=self.drilldown.show_queues,
-                                      open_task=self.drilldown.open_task, refresh=self.refresh)
+                                      open_task=self.drilldown.open_task, refresh=self.refresh,
+                                      show_types=self.types.show)
         self._handlers = commands.bind(self)  # every command declared in ui/keys/commands.py
         self.focus_pane("tasks")
 

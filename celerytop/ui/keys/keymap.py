@@ -20,6 +20,7 @@ CONTEXTS = {
     "tasks": "Tasks pane",
     "detail": "Detail view",
     "queues": "Queues view",
+    "types": "Task types view",
     "help": "Help overlay",
 }
 
@@ -41,6 +42,8 @@ DEFAULT_BINDINGS = (
     Binding(":", "global", "prompt.open", "Command prompt: inspect, control, purge, result, status, migrate, queues",
             "command"),
     Binding("u", "global", "queues.show", "Queues: depth, consumers, sparkline, trend; purge", "queues"),
+    Binding("y", "global", "types.show", "Task types: counts, failure %, rate, runtime and wait percentiles",
+            "types"),
     Binding("z", "global", "replay.pause", "Replay (--replay): pause or resume"),
     Binding(".", "global", "replay.step", "Replay: one more event (pauses first)"),
     Binding("]", "global", "replay.faster", "Replay: twice as fast"),
@@ -105,6 +108,11 @@ DEFAULT_BINDINGS = (
     Binding("q", "detail", "view.back", "Back"),
     Binding("p", "queues", "queues.purge", "Purge the queue under the cursor, saying how many messages it holds",
             "purge"),
+    Binding("enter", "types", "types.tasks", "Close the view and filter the tasks pane to this type", "tasks"),
+    Binding(">", "types", "types.sort_next", "Sort by the next column", "sort"),
+    Binding("<", "types", "types.sort_prev", "Sort by the previous column"),
+    Binding("I", "types", "types.sort_invert", "Invert the sort order"),
+    Binding("/", "types", "types.filter", "Filter the types by name: a glob, else a substring", "filter"),
     Binding("esc", "help", "help.close", "Close the help", "close"),
     Binding("q", "help", "help.close", "Close the help"),
     Binding("?", "help", "help.close", "Close the help"),
