@@ -74,6 +74,9 @@ MONITOR_OPTIONS = (
                  show_default=True, metavar="MINUTES",
                  help="Workers offline for longer than this fold into one '+N offline' line at the bottom of "
                       "the workers pane ('o' lists them); --batch still lists every worker."),
+    click.option("--window", type=float, default=Options.window, show_default=True, metavar="MINUTES",
+                 help="Task types view (y): the failure % and the rate per minute are over this many minutes "
+                      "(0.1 to 1440)."),
     click.option("--timeout", type=float, default=Options.timeout, show_default=True, metavar="SECONDS",
                  callback=_positive_float,
                  help="Seconds to wait for worker replies to remote-control and inspect calls."),

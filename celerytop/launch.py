@@ -113,7 +113,7 @@ def _run_monitor(app, options: Options, recorder) -> bool:
     from celerytop.model.cluster import ClusterModel
 
     clock = ReplayClock() if options.replay else None  # a model fed from a recording lives in its time
-    model = ClusterModel(max_tasks=options.max_tasks, max_failures=options.max_failures,
+    model = ClusterModel(max_tasks=options.max_tasks, max_failures=options.max_failures, window=options.window * 60,
                          **({"clock": clock} if clock is not None else {}))
     store, note = _history_store(options, model)
     camera = None

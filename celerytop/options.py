@@ -42,6 +42,7 @@ class Options:
     speed: float = 1.0
     db: str | None = None
     only_events: str | None = None
+    window: float = 5.0  # minutes: the task types' failure % and rate
 
     @property
     def screen(self) -> bool:
@@ -63,6 +64,8 @@ class Options:
                                         ("--camera", bool(self.camera))) if on]
         if len(chosen) > 1:
             raise UsageError(f"{' and '.join(chosen)} are different modes: choose one")
+        if not 0.1 <= self.window <= 24 * 60:
+            raise UsageError("--window must be between 0.1 and 1440 minutes (a day)")
         if self.speed < 0:
             raise UsageError("--speed must be 0 (as fast as possible) or more")
         if self.replay is not None and not os.path.isfile(self.replay):

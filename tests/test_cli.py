@@ -108,6 +108,7 @@ def test_celery_top_subcommand_is_registered_with_the_same_options():
     (("--dump", "--camera", "x.Y"), "--dump and --camera are different modes"),
     (("--replay", "no/such/recording.jsonl", "--batch"), "--replay: no such file"),
     (("--speed", "-1", "--replay", "README.rst", "--batch"), "--speed must be 0"),
+    (("--window", "0", "--batch"), "--window must be between"),
     (("--format", "yaml", "--batch"), "--format"),
     (("--iterations", "0", "--batch"), "--iterations"),
     (("--db", "x.db", "--dump"), "--db keeps the monitor's tasks"),

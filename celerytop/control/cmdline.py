@@ -75,6 +75,7 @@ VERBS = {spec.name: spec for spec in (
          "Ask workers and the result backend about tasks shown STARTED or RECEIVED; correct those that "
          "finished (changes nothing in the cluster)"),
     Spec("failures", "", "Open the failures view: every failure seen, grouped by task, exception and message"),
+    Spec("types", "", "Open the task types view: counts, failure %, rate, runtime and wait percentiles"),
 )}
 
 #: Which options each verb takes, by canonical name.
@@ -87,6 +88,7 @@ OPTIONS = {
     "result": (),
     "queues": (),
     "failures": (),
+    "types": (),
     "reconcile": ("timeout",),
 }
 #: Each flag the prompt takes, and the canonical name of its option.

@@ -25,6 +25,7 @@ from celerytop.model.failgroups import FailureGroups
 from celerytop.model.queries import ModelQueries
 from celerytop.model.rates import EventRate
 from celerytop.model.taskrecord import TaskRecord, apply_task_event
+from celerytop.model.typestats import TypeStats
 from celerytop.model.workflow import WorkflowQueries
 
 #: Event types the model applies, each to the subject celery's State reads.
@@ -43,7 +44,7 @@ class ClusterModel(ModelQueries, WorkflowQueries):
     """Thread-safe holder of everything known about the cluster; every public method takes ``self.lock``."""
 
     def __init__(self, max_tasks: int = 10000, max_failures: int = 1000, clock=time.time,
-                 monotonic=time.monotonic):
+                 monotonic=time.monotonic, window: float = 300.0):
         self.max_tasks = max(1, int(max_tasks))
         self.max_failures = max(0, int(max_failures))
         self.lock = threading.RLock()
@@ -75,6 +76,7 @@ class ClusterModel(ModelQueries, WorkflowQueries):
         self._export_memory = snapshot.ExportMemory()  # what the last export_changes saw
         self._gaps = ProcessedGaps()
         self._failures = FailureGroups()  # every failure seen, grouped; eviction leaves it alone
+        self.type_stats = TypeStats(window)  # per task type, from events (typestats.py): eviction leaves it
         #: Called (with the hostname, on the ingesting thread, under the lock)
         #: when a worker first appears: the screen shows it at once instead of
         #: at its next refresh.  Only on that rare path, never per event.
@@ -144,9 +146,9 @@ class ClusterModel(ModelQueries, WorkflowQueries):
         if created:
             task = tasks[uuid] = TaskRecord(uuid, self._next_seq)
             self._next_seq += 1
-            before = None
+            before = name_before = None
         else:
-            before = task.state
+            before, name_before = task.state, task.name
         try:
             self._update_task(task, subject, hostname, timestamp, local_received, event)
         except Exception:  # noqa: BLE001 - a broken event must never stop capture
@@ -158,6 +160,11 @@ class ClusterModel(ModelQueries, WorkflowQueries):
         after = task.state
         if subject == "failed" and after == FAILURE and before != FAILURE:
             self._failures.add(uuid, task.name, hostname, timestamp, event.get("exception"), event.get("traceback"))
+        if before != after or name_before is not task.name:
+            try:
+                self.type_stats.transition(task, name_before, before, after, local_received)
+            except Exception:  # noqa: BLE001 - an odd value must not stop capture
+                self.malformed_events += 1
         if before != after:
             counts = self.state_counts
             if before is not None:
@@ -306,6 +313,7 @@ class ClusterModel(ModelQueries, WorkflowQueries):
         for uuid in doomed:
             task = self._tasks.pop(uuid)
             counts[task.state] -= 1
+            self.type_stats.forget_in_flight(task.name, task.state)
         self.evicted += len(doomed)
         self._version += 1
         heaps.trim(self._tasks)

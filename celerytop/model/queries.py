@@ -150,6 +150,11 @@ class ModelQueries:
         with self.lock:
             return sorted(self._task_types)
 
+    def type_rows(self) -> list:
+        """The task types' aggregates (typestats.TypeRow), by name, over the window ending now."""
+        with self.lock:
+            return self.type_stats.rows(self._clock())
+
     def failure_groups(self) -> list:
         """Every failure seen, grouped (model/failgroups.py): dicts, the (other) group last."""
         with self.lock:

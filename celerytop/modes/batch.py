@@ -102,7 +102,19 @@ def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
         "workers": workers,
         "tasks": tasks,
         "failure_groups": [{key: group[key] for key in FAILURE_GROUP_KEYS} for group in model.failure_groups()],
+        "types": type_records(model),
     }
+
+
+def type_records(model) -> list:
+    """The task types view's figures (model/typestats.py): seconds, null where unknown; names as sent."""
+    window = model.type_stats.window
+    return [dict(row._asdict(), window=window, failure_pct=_rounded(row.failure_pct),
+                 rate_per_min=_rounded(row.rate_per_min)) for row in model.type_rows()]
+
+
+def _rounded(value):
+    return None if value is None else round(value, 3)
 
 
 def render_json(model, status, iteration: int = 1, clock=time.time) -> str:

@@ -33,6 +33,7 @@ from celerytop.ui.notices import HeaderNotices
 from celerytop.ui.seeding import Seeding
 from celerytop.ui.selection import Selection
 from celerytop.ui.views.queues_view import QueueMonitor, QueuesView
+from celerytop.ui.views.types_view import TypesController
 from celerytop.ui.viewstack import ViewStack
 from celerytop.ui.widgets.header import Header
 from celerytop.ui.widgets.panes import Pane
@@ -133,10 +134,11 @@ class MonitorApp:
         self.failures = FailuresController(model, self.stack, self.talk, self.listing,
                                            open_task=self.drilldown.open_task,
                                            focus_tasks=partial(self.focus_pane, "tasks"))
+        self.types = TypesController(model, self.stack, self.listing, say=self.flash)
         self.console = CommandConsole(control, model, history if history is not None else History(None), self.talk,
                                       self.stack, self.queues, self.actions, show_queues=self.drilldown.show_queues,
                                       open_task=self.drilldown.open_task, refresh=self.refresh,
-                                      show_failures=self.failures.show)
+                                      show_failures=self.failures.show, show_types=self.types.show)
         self._handlers = commands.bind(self)  # every command declared in ui/keys/commands.py
         self.focus_pane("tasks")
 

@@ -28,7 +28,7 @@ class CommandConsole:
     """The ``:`` prompt and the verbs it runs."""
 
     def __init__(self, control, model, history: History, talk, stack, queues, actions, *,
-                 show_queues, open_task, refresh, show_failures=None):
+                 show_queues, open_task, refresh, show_failures=None, show_types=None):
         self.control = control  # None: not connected to an app
         self.model = model
         self.history = history
@@ -40,6 +40,7 @@ class CommandConsole:
         self.show_failures = show_failures  # () -> None: the failures view
         self.open_task = open_task  # (uuid, fetch) -> None: a task's detail view
         self.refresh = refresh  # () -> None: the screen, now
+        self.show_types = show_types  # () -> None: the task types view
 
     def open(self, text: str = "") -> None:
         self.queues.learn_names()
@@ -75,6 +76,9 @@ class CommandConsole:
             return
         if invocation.verb == "failures" and self.show_failures is not None:
             self.show_failures()
+            return
+        if invocation.verb == "types" and self.show_types is not None:
+            self.show_types()
             return
         if self.control is None:
             self.talk.say("Not connected to an app: cannot run commands")

@@ -21,6 +21,7 @@ CONTEXTS = {
     "detail": "Detail view",
     "queues": "Queues view",
     "failures": "Failures view",
+    "types": "Task types view",
     "help": "Help overlay",
 }
 
@@ -44,6 +45,8 @@ DEFAULT_BINDINGS = (
     Binding("u", "global", "queues.show", "Queues: depth, consumers, sparkline, trend; purge", "queues"),
     Binding("F", "global", "failures.show", "Failures: every failure seen, grouped by task, exception, message",
             "failures"),
+    Binding("y", "global", "types.show", "Task types: counts, failure %, rate, runtime and wait percentiles",
+            "types"),
     Binding("z", "global", "replay.pause", "Replay (--replay): pause or resume"),
     Binding(".", "global", "replay.step", "Replay: one more event (pauses first)"),
     Binding("]", "global", "replay.faster", "Replay: twice as fast"),
@@ -116,6 +119,11 @@ DEFAULT_BINDINGS = (
     Binding(">", "failures", "failures.sort_next", "Sort by the next column", "sort"),
     Binding("<", "failures", "failures.sort_prev", "Sort by the previous column"),
     Binding("I", "failures", "failures.sort_invert", "Invert the sort order"),
+    Binding("enter", "types", "types.tasks", "Close the view and filter the tasks pane to this type", "tasks"),
+    Binding(">", "types", "types.sort_next", "Sort by the next column", "sort"),
+    Binding("<", "types", "types.sort_prev", "Sort by the previous column"),
+    Binding("I", "types", "types.sort_invert", "Invert the sort order"),
+    Binding("/", "types", "types.filter", "Filter the types by name: a glob, else a substring", "filter"),
     Binding("esc", "help", "help.close", "Close the help", "close"),
     Binding("q", "help", "help.close", "Close the help"),
     Binding("?", "help", "help.close", "Close the help"),

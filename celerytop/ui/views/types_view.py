@@ -1,0 +1,199 @@
+"""The task types view (``y``, ``:types``): one row per task name with its counts, rates and percentiles.
+
+The figures are the model's (model/typestats.py), the same batch JSON prints;
+rows sort with ``<`` ``>`` ``I``, filter with ``/`` (a glob, else a
+substring), and Enter closes the view and filters the tasks pane to the name.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shlex
+
+import urwid
+
+from celerytop.model.typestats import OTHER
+from celerytop.present import formatting, table
+from celerytop.present.table import Column
+from celerytop.ui.views.detail import DetailView
+from celerytop.ui.widgets.lazylist import Row
+from celerytop.ui.widgets.panes import FOCUS_MAP
+from celerytop.ui.widgets.prompt import Prompt
+
+#: (column, the TypeRow field it shows and sorts by).
+TYPE_COLUMNS = (
+    (Column("NAME", 12, weight=4, maximum=60, dotted=True), "name"),
+    (Column("FLIGHT", 7, align="right"), "in_flight"),
+    (Column("OK", 7, align="right"), "succeeded"),
+    (Column("FAILED", 7, align="right"), "failed"),
+    (Column("RETRY", 7, align="right"), "retried"),
+    (Column("REVOKED", 8, align="right"), "revoked"),
+    (Column("FAIL%", 7, align="right"), "failure_pct"),
+    (Column("/MIN", 7, align="right"), "rate_per_min"),
+    (Column("P50", 7, align="right"), "runtime_p50"),
+    (Column("P95", 7, align="right"), "runtime_p95"),
+    (Column("P99", 7, align="right"), "runtime_p99"),
+    (Column("MAX", 7, align="right"), "runtime_max"),
+    (Column("WAIT50", 8, align="right"), "wait_p50"),
+    (Column("WAIT95", 8, align="right"), "wait_p95"),
+    (Column("LASTFAIL", 9), "last_failure"),
+)
+COLUMNS = tuple(column for column, _field in TYPE_COLUMNS)
+FIELDS = tuple(field for _column, field in TYPE_COLUMNS)
+_DURATIONS = frozenset(("runtime_p50", "runtime_p95", "runtime_p99", "runtime_max", "wait_p50", "wait_p95"))
+
+
+def type_cells(row) -> list:
+    """(style, text) per column of one TypeRow."""
+    cells = []
+    for field in FIELDS:
+        value = getattr(row, field)
+        if field == "name":
+            text = formatting.sanitize(value)
+        elif field in _DURATIONS:
+            text = formatting.format_duration(value)
+        elif field == "failure_pct":
+            text = "-" if value is None else f"{value:.1f}"
+        elif field == "rate_per_min":
+            text = f"{value:.1f}"
+        elif field == "last_failure":
+            text = formatting.format_clock(value)
+        else:
+            text = str(value)
+        style = "row"
+        if field in ("failed", "failure_pct", "last_failure") and value:
+            style = "state.FAILURE"
+        cells.append((style, text))
+    return cells
+
+
+def name_filter(text: str):
+    """A test of a type's name: a glob when ``text`` has * ? [, else a substring; case-insensitive."""
+    text = text.strip().lower()
+    if not text:
+        return lambda name: True
+    if any(c in text for c in "*?["):
+        pattern = re.compile(fnmatch.translate(text))
+        return lambda name: pattern.match(name.lower()) is not None
+    return lambda name: text in name.lower()
+
+
+def tasks_filter_for(name: str) -> str:
+    """The tasks pane's filter (model/filtering.py) matching exactly the tasks named ``name``."""
+    literal = re.sub(r"([*?\[])", r"[\1]", name)
+    return "name:" + shlex.quote(literal)
+
+
+class TypeLine(urwid.AttrMap):
+    """One type's line: Enter filters the tasks pane to it."""
+
+    def __init__(self, markup, name: str):
+        super().__init__(Row(markup), None, FOCUS_MAP)
+        self.type_name = name
+
+
+class TypesView(DetailView):
+    context = "types"
+
+    def __init__(self, model):
+        self.model = model
+        self.sort = 0  # index in TYPE_COLUMNS
+        self.descending = False
+        self.filter_text = ""
+        self._width = 120
+        super().__init__(" Task types")
+        self.refresh()
+
+    def render(self, size, focus=False):
+        if size and size[0] != self._width:
+            self._width = size[0]
+            self.refresh()
+        return super().render(size, focus)
+
+    def selected_type(self):
+        widget = self.walker.get_focus()[0]
+        return getattr(widget, "type_name", None)
+
+    def refresh(self) -> None:
+        stats = self.model.type_stats
+        wanted = name_filter(self.filter_text)
+        rows = [row for row in self.model.type_rows() if wanted(row.name)]
+        field = FIELDS[self.sort]
+        # unknown (None) sorts as the smallest, and stays last when descending
+        rows.sort(key=lambda row: (getattr(row, field) is not None, getattr(row, field) or 0)
+                  if field != "name" else row.name.lower(), reverse=self.descending)
+        title = (f" Task types  {len(rows)} shown · failure % and /min over the last "
+                 f"{formatting.format_duration(stats.window)}")
+        if self.filter_text:
+            title += f" · / {formatting.sanitize(self.filter_text)}"
+        self._title.set_text(("pane.title.focus", title))
+        cells = [type_cells(row) for row in rows]
+        widths = table.layout(COLUMNS, max(20, self._width - 2), table.content_widths(COLUMNS, cells))
+        sorted_by = (COLUMNS[self.sort].title, self.descending)
+        lines: list = [Row([("row", " ")] + table.header_markup(COLUMNS, widths, sorted_by))]
+        for row, row_cells in zip(rows, cells):
+            lines.append(TypeLine([("row", " ")] + table.row_markup(row_cells, COLUMNS, widths), row.name))
+        if not rows:
+            lines.append(Row(("row", "  No task types seen yet." if not self.filter_text else "  No type matches.")))
+        if stats.folded_names:
+            lines.append(Row(("status.warn", f"  Past {stats.max_types} names, the rest count in {OTHER}.")))
+        lines.append(Row(("row", "  Runtime and wait percentiles within 1 % (a DDSketch per type); "
+                                 "< > sort, I inverts, / filters, Enter lists the type's tasks")))
+        self.set_lines(lines)
+        if len(self.walker) > 1 and self.walker.focus == 0:
+            self.walker.set_focus(1)
+
+
+class TypesController:
+    """The keys of the task types view; Enter hands the name to the tasks pane's filter."""
+
+    def __init__(self, model, stack, listing, say):
+        self.model = model
+        self.stack = stack
+        self.listing = listing
+        self.say = say
+
+    def _view(self):
+        top = self.stack.top
+        return top if isinstance(top, TypesView) else None
+
+    def show(self) -> None:
+        if self._view() is None:
+            self.stack.push(TypesView(self.model))
+
+    def change_sort(self, step: int) -> None:
+        view = self._view()
+        if view is not None:
+            view.sort = (view.sort + step) % len(TYPE_COLUMNS)
+            view.descending = view.sort != 0  # numbers: the largest first
+            view.refresh()
+
+    def invert_sort(self) -> None:
+        view = self._view()
+        if view is not None:
+            view.descending = not view.descending
+            view.refresh()
+
+    def open_filter(self) -> None:
+        view = self._view()
+        if view is None:
+            return
+
+        def submitted(text):
+            self.stack.close_prompt()
+            view.filter_text = text
+            view.refresh()
+
+        self.stack.open_prompt(Prompt("/ types: ", view.filter_text, submitted, self.stack.close_prompt))
+
+    def filter_tasks(self) -> None:
+        view = self._view()
+        name = view.selected_type() if view is not None else None
+        if name is None:
+            return
+        if name == OTHER:
+            self.say(f"{OTHER} stands for many names: no one filter lists its tasks")
+            return
+        self.stack.pop()
+        self.listing.apply_filter(tasks_filter_for(name))
