@@ -20,6 +20,7 @@ class SilentServer:
         self._lock = threading.Lock()
         self._open: set = set()
         self.accepted = 0
+        self.received = 0  # bytes of requests read (and never answered)
         self.closed = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True, name="silent-backend")
@@ -50,7 +51,12 @@ class SilentServer:
                     with self._lock:
                         self._open.add(client)
                         self.accepted += 1
-                elif not self._read(key.fileobj):  # what the client asks is read and never answered
+                    continue
+                request = self._read(key.fileobj)  # what the client asks is read and never answered
+                if request:
+                    with self._lock:
+                        self.received += len(request)
+                else:
                     selector.unregister(key.fileobj)
                     key.fileobj.close()
                     with self._lock:

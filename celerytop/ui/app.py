@@ -25,6 +25,7 @@ from celerytop.ui.controllers.console import CommandConsole
 from celerytop.ui.controllers.conversation import Conversation
 from celerytop.ui.controllers.drilldown import DrillDown
 from celerytop.ui.controllers.failures import FailuresController
+from celerytop.ui.controllers.types import TypesController
 from celerytop.ui.controllers.worker_actions import WorkerActions
 from celerytop.ui.keys import commands
 from celerytop.ui.keys.keymap import CONTEXTS, Keymap, key_label
@@ -33,7 +34,6 @@ from celerytop.ui.notices import HeaderNotices
 from celerytop.ui.seeding import Seeding
 from celerytop.ui.selection import Selection
 from celerytop.ui.views.queues_view import QueueMonitor, QueuesView
-from celerytop.ui.views.types_view import TypesController
 from celerytop.ui.viewstack import ViewStack
 from celerytop.ui.widgets.header import Header
 from celerytop.ui.widgets.panes import Pane

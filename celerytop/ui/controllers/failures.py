@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shlex
 
+from celerytop.ui.controllers.table_keys import TableViewKeys
 from celerytop.ui.views.failures_view import FailureExampleView, FailuresView
-from celerytop.ui.widgets.prompt import Prompt
 
 
 def members_filter(group: dict) -> str:
@@ -22,45 +22,18 @@ def members_filter(group: dict) -> str:
     return " ".join(terms)
 
 
-class FailuresController:
+class FailuresController(TableViewKeys):
     """Opens the failures view and runs its keys; talks to the tasks pane through ``listing``."""
 
+    view_class = FailuresView
+    filter_caption = "/ failures: "
+
     def __init__(self, model, stack, talk, listing, *, open_task, focus_tasks):
-        self.model = model
-        self.stack = stack  # the ViewStack
+        super().__init__(model, stack)
         self.talk = talk  # a Conversation
         self.listing = listing  # the tasks pane's filter
         self.open_task = open_task  # (uuid) -> None: the task detail view
         self.focus_tasks = focus_tasks  # () -> None: focus the tasks pane
-
-    def _view(self):
-        top = self.stack.top
-        return top if isinstance(top, FailuresView) else None
-
-    def show(self) -> None:
-        if self._view() is None:
-            self.stack.push(FailuresView(self.model))
-
-    def change_sort(self, step: int) -> None:
-        view = self._view()
-        if view is not None:
-            view.change_sort(step)
-
-    def invert_sort(self) -> None:
-        view = self._view()
-        if view is not None:
-            view.invert_sort()
-
-    def open_filter(self) -> None:
-        view = self._view()
-        if view is None:
-            return
-
-        def submitted(text):
-            self.stack.close_prompt()
-            view.set_filter(text)
-
-        self.stack.open_prompt(Prompt("/ failures: ", view.filter_text, submitted, self.stack.close_prompt))
 
     def list_members(self) -> None:
         """Enter: close the view and filter the tasks pane to the group's failed tasks."""

@@ -8,12 +8,10 @@ traceback (ui/controllers/failures.py does both).
 
 from __future__ import annotations
 
-import urwid
-
 from celerytop.present import formatting
 from celerytop.ui.views.detail import DetailView
 from celerytop.ui.widgets.lazylist import Row
-from celerytop.ui.widgets.panes import FOCUS_MAP
+from celerytop.ui.widgets.panes import ItemRow
 
 #: Sort columns: the title marked with the arrow, how to read the key, whether it starts descending.
 SORTS = {
@@ -38,13 +36,6 @@ def matches(group: dict, needle: str) -> bool:
     """The view's ``/`` filter: a substring of the task name, exception type or message (any case)."""
     return needle in f"{group['name']}\0{group['exception']}\0{group['message']}".lower()
 
-
-class FailureRow(urwid.AttrMap):
-    """One group's line; Enter lists its members, ``t`` shows its example."""
-
-    def __init__(self, markup, group: dict):
-        super().__init__(Row(markup), None, FOCUS_MAP)
-        self.group = group
 
 
 class FailuresView(DetailView):
@@ -77,7 +68,7 @@ class FailuresView(DetailView):
 
     def selected_group(self):
         widget = self.walker.get_focus()[0]
-        return getattr(widget, "group", None)
+        return getattr(widget, "item", None)
 
     def selected_task(self):
         group = self.selected_group()
@@ -120,7 +111,7 @@ class FailuresView(DetailView):
             ]
             style = "status.warn" if group["id"] == "other" else "row"
             markup = [(style, "  " + "  ".join(cells) + "  "), ("row", formatting.sanitize(workers_text(group)))]
-            lines.append(FailureRow(markup, group))
+            lines.append(ItemRow(markup, group))
         self.set_lines(lines)
         if len(self.walker) > 1 and self.walker.focus == 0:
             self.walker.set_focus(1)  # the cursor starts on the first group, not the heading

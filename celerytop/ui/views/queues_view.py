@@ -12,8 +12,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
-import urwid
-
 from celerytop.control.queues import migrate as migration
 from celerytop.control.queues.names import consumers_by_queue, queue_names
 from celerytop.control.queues.probe import DepthProbe, QueueDepth
@@ -22,7 +20,7 @@ from celerytop.present import formatting
 from celerytop.present.errors import one_line_error
 from celerytop.ui.views.detail import DetailView
 from celerytop.ui.widgets.lazylist import Row
-from celerytop.ui.widgets.panes import FOCUS_MAP
+from celerytop.ui.widgets.panes import ItemRow
 
 #: Seconds between depth samples.
 SAMPLE_EVERY = 3.0
@@ -234,13 +232,6 @@ class QueueMonitor:
                 pass
 
 
-class QueueRow(urwid.AttrMap):
-    """One queue's line; ``p`` purges the queue under the cursor."""
-
-    def __init__(self, markup, name: str):
-        super().__init__(Row(markup), None, FOCUS_MAP)
-        self.queue = name
-
 
 class QueuesView(DetailView):
     context = "queues"
@@ -252,7 +243,7 @@ class QueuesView(DetailView):
 
     def selected_queue(self):
         widget = self.walker.get_focus()[0]
-        return getattr(widget, "queue", None)
+        return getattr(widget, "item", None)
 
     def reload(self) -> None:
         """Ctrl-R samples now."""
@@ -283,7 +274,7 @@ class QueuesView(DetailView):
                 ("status.warn" if depth.error else "row", f"  {formatting.sanitize(trend):<30}  "),
                 ("row", formatting.sanitize(monitor.consumer_names(name))),
             ]
-            lines.append(QueueRow(markup, name))
+            lines.append(ItemRow(markup, name))
         lines.append(Row(("row", "")))
         lines.append(Row(("row", f"  sampled {formatting.format_clock(monitor.sampled_at)}; "
                                  ":purge -Q NAME and :migrate URL work from the prompt too")))

@@ -11,15 +11,12 @@ import fnmatch
 import re
 import shlex
 
-import urwid
-
 from celerytop.model.typestats import OTHER
 from celerytop.present import formatting, table
 from celerytop.present.table import Column
 from celerytop.ui.views.detail import DetailView
 from celerytop.ui.widgets.lazylist import Row
-from celerytop.ui.widgets.panes import FOCUS_MAP
-from celerytop.ui.widgets.prompt import Prompt
+from celerytop.ui.widgets.panes import ItemRow
 
 #: (column, the TypeRow field it shows and sorts by).
 TYPE_COLUMNS = (
@@ -85,13 +82,6 @@ def tasks_filter_for(name: str) -> str:
     return "name:" + shlex.quote(literal)
 
 
-class TypeLine(urwid.AttrMap):
-    """One type's line: Enter filters the tasks pane to it."""
-
-    def __init__(self, markup, name: str):
-        super().__init__(Row(markup), None, FOCUS_MAP)
-        self.type_name = name
-
 
 class TypesView(DetailView):
     context = "types"
@@ -111,9 +101,22 @@ class TypesView(DetailView):
             self.refresh()
         return super().render(size, focus)
 
+    def change_sort(self, step: int) -> None:
+        self.sort = (self.sort + step) % len(TYPE_COLUMNS)
+        self.descending = self.sort != 0  # numbers: the largest first
+        self.refresh()
+
+    def invert_sort(self) -> None:
+        self.descending = not self.descending
+        self.refresh()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self.refresh()
+
     def selected_type(self):
         widget = self.walker.get_focus()[0]
-        return getattr(widget, "type_name", None)
+        return getattr(widget, "item", None)
 
     def refresh(self) -> None:
         stats = self.model.type_stats
@@ -133,7 +136,7 @@ class TypesView(DetailView):
         sorted_by = (COLUMNS[self.sort].title, self.descending)
         lines: list = [Row([("row", " ")] + table.header_markup(COLUMNS, widths, sorted_by))]
         for row, row_cells in zip(rows, cells):
-            lines.append(TypeLine([("row", " ")] + table.row_markup(row_cells, COLUMNS, widths), row.name))
+            lines.append(ItemRow([("row", " ")] + table.row_markup(row_cells, COLUMNS, widths), row.name))
         if not rows:
             lines.append(Row(("row", "  No task types seen yet." if not self.filter_text else "  No type matches.")))
         if stats.folded_names:
@@ -143,57 +146,3 @@ class TypesView(DetailView):
         self.set_lines(lines)
         if len(self.walker) > 1 and self.walker.focus == 0:
             self.walker.set_focus(1)
-
-
-class TypesController:
-    """The keys of the task types view; Enter hands the name to the tasks pane's filter."""
-
-    def __init__(self, model, stack, listing, say):
-        self.model = model
-        self.stack = stack
-        self.listing = listing
-        self.say = say
-
-    def _view(self):
-        top = self.stack.top
-        return top if isinstance(top, TypesView) else None
-
-    def show(self) -> None:
-        if self._view() is None:
-            self.stack.push(TypesView(self.model))
-
-    def change_sort(self, step: int) -> None:
-        view = self._view()
-        if view is not None:
-            view.sort = (view.sort + step) % len(TYPE_COLUMNS)
-            view.descending = view.sort != 0  # numbers: the largest first
-            view.refresh()
-
-    def invert_sort(self) -> None:
-        view = self._view()
-        if view is not None:
-            view.descending = not view.descending
-            view.refresh()
-
-    def open_filter(self) -> None:
-        view = self._view()
-        if view is None:
-            return
-
-        def submitted(text):
-            self.stack.close_prompt()
-            view.filter_text = text
-            view.refresh()
-
-        self.stack.open_prompt(Prompt("/ types: ", view.filter_text, submitted, self.stack.close_prompt))
-
-    def filter_tasks(self) -> None:
-        view = self._view()
-        name = view.selected_type() if view is not None else None
-        if name is None:
-            return
-        if name == OTHER:
-            self.say(f"{OTHER} stands for many names: no one filter lists its tasks")
-            return
-        self.stack.pop()
-        self.listing.apply_filter(tasks_filter_for(name))

@@ -86,3 +86,12 @@ class Pane(ScrollCommands, urwid.WidgetWrap):
 
     def set_items(self, items, follow_top: bool = False) -> None:
         self.walker.replace(items, follow_top=follow_top)
+
+
+class ItemRow(urwid.AttrMap):
+    """A table row in a view that carries the item it stands for (a queue's name, a failure
+    group, a task type's name), highlighted under the cursor: what a key acts on."""
+
+    def __init__(self, markup, item):
+        super().__init__(Row(markup), None, FOCUS_MAP)
+        self.item = item
