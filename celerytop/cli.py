@@ -93,6 +93,9 @@ MONITOR_OPTIONS = (
     click.option("--colors", type=click.Choice(["auto", "256", "16", "mono"]), default=Options.colors,
                  show_default=True,
                  help="Colour mode; auto follows TERM and honours NO_COLOR. mono uses bold and reverse video."),
+    click.option("--ascii", "ascii", default=Options.ascii, is_flag=True,
+                 help="Draw the header (its rate sparklines and marks) in plain ASCII; the default when the "
+                      "locale's encoding is not UTF-8."),
     click.option("--batch", default=Options.batch, is_flag=True,
                  help="Print snapshots (header, workers, tasks) as plain text or JSON, without the screen "
                       "and without a single escape code, then exit."),

@@ -16,6 +16,7 @@ from celerytop.modes.camera import CameraError, run_camera
 from celerytop.modes.sources import BrokerUnreachable, recorded
 from celerytop.options import Options, UsageError
 from celerytop.present.header_text import mode_text
+from celerytop.present.sparkline import unicode_terminal
 
 #: Exit status when what the user asked to keep was not all kept: ``--record``
 #: stopped (a full disk) or the last ``--db`` save failed.  The reason is said on
@@ -208,7 +209,8 @@ def _run_screen(app, options: Options, model, handler, note: str, alarms=(), clo
     ui = MonitorApp(model, status, control, app_name=display_name(app), broker_url=watched(app, options),
                     refresh=options.refresh, enable_events=options.enable_events, colors=options.colors,
                     history=History(default_history_path()), scope=options.scope,
-                    fold_offline_after=options.fold_offline_after * 60)
+                    fold_offline_after=options.fold_offline_after * 60,
+                    ascii=options.ascii or not unicode_terminal())
     if note:
         ui.notices.standing.append(note)
     ui.notices.alarms.extend(alarms)

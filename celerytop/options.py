@@ -25,6 +25,7 @@ class Options:
     fold_offline_after: float = 10.0  # minutes
     enable_events: bool = True
     colors: str = "auto"
+    ascii: bool = False
     read_only: bool = False
     audit_log: str | None = None
     no_audit_log: bool = False

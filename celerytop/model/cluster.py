@@ -23,6 +23,7 @@ from celerytop.model import snapshot
 from celerytop.model.eventloss import ProcessedGaps
 from celerytop.model.failgroups import FailureGroups
 from celerytop.model.queries import ModelQueries
+from celerytop.model.ratehistory import RateHistory
 from celerytop.model.rates import EventRate
 from celerytop.model.taskrecord import TaskRecord, apply_task_event
 from celerytop.model.typestats import TypeStats
@@ -34,6 +35,7 @@ TASK_SUBJECTS = {f"task-{s}": s for s in
 WORKER_SUBJECTS = {f"worker-{s}": s for s in ("online", "heartbeat", "offline")}
 KNOWN_EVENT_TYPES = frozenset(TASK_SUBJECTS) | frozenset(WORKER_SUBJECTS)
 FAILURE = states.FAILURE
+SUCCESS = states.SUCCESS
 _intern = sys.intern
 
 #: Finished tasks: evicted first when ``max_tasks`` is exceeded.
@@ -77,6 +79,7 @@ class ClusterModel(ModelQueries, WorkflowQueries):
         self._gaps = ProcessedGaps()
         self._failures = FailureGroups()  # every failure seen, grouped; eviction leaves it alone
         self.type_stats = TypeStats(window)  # per task type, from events (typestats.py): eviction leaves it
+        self.rate_history = RateHistory()  # succeeded and failed per 10 s, for the header (ratehistory.py)
         #: Called (with the hostname, on the ingesting thread, under the lock)
         #: when a worker first appears: the screen shows it at once instead of
         #: at its next refresh.  Only on that rare path, never per event.
@@ -170,6 +173,8 @@ class ClusterModel(ModelQueries, WorkflowQueries):
             if before is not None:
                 counts[before] -= 1
             counts[after] += 1
+            if after == SUCCESS or after == FAILURE:
+                self.rate_history.add(after == FAILURE, local_received)
             self._version += 1
             self._heaps.remember(task, before, after)
         elif created:

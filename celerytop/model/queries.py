@@ -13,6 +13,7 @@ from bisect import bisect_left, insort
 from celery import states
 
 from celerytop.model.filtering import EMPTY
+from celerytop.model.ratehistory import BUCKETS
 from celerytop.model.rows import Summary, TaskDetail, TaskRow, WorkerRow
 from celerytop.model.sorting import SORTS, hostname_of, read_text
 from celerytop.model.taskrecord import TaskRecord
@@ -225,12 +226,21 @@ class ModelQueries:
                 evicted=self.evicted,
                 unknown_types=tuple(self.unknown_types),
                 missed_task_events=self._gaps.missed,
+                rate_history=self.rate_history.series(wall, SUMMARY_BUCKETS),
             )
+
+    def rate_series(self, count: int = BUCKETS) -> tuple[list, list]:
+        """(succeeded, failed) per 10 s bucket for the last ``count`` buckets (an hour), oldest first, to now."""
+        with self.lock:
+            return self.rate_history.series(self._clock(), count)
 
     def _live_children(self, task: TaskRecord) -> list:
         """Children still in memory (celery's WeakSet forgets evicted ones the same way)."""
         return [uuid for uuid in task.children or () if uuid in self._tasks]
 
+
+#: Buckets of rate history in each summary: the header draws as many of these as fit.
+SUMMARY_BUCKETS = 30
 
 #: Where each event falls in one attempt of a task; the rest (started and
 #: what ends the attempt) keep their arrival order after these.

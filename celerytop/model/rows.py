@@ -78,6 +78,7 @@ class Summary:
     evicted: int
     unknown_types: tuple = field(default=())
     missed_task_events: int = 0  # estimated from the workers' processed counts (ProcessedGaps)
+    rate_history: tuple = ((), ())  # (succeeded, failed) per 10 s bucket, oldest first, to now (ratehistory.py)
 
 
 @dataclass(frozen=True)

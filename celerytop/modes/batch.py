@@ -19,6 +19,7 @@ from celerytop.events.recording.clock import ReplayClock
 from celerytop.events.recording.reader import RecordingError, replay_all
 from celerytop.events.recording.replayer import Replayer
 from celerytop.events.streams.routing import ALL_EVENTS
+from celerytop.model.ratehistory import BUCKET_SECONDS
 from celerytop.modes.sources import start_live
 from celerytop.present import formatting, table
 from celerytop.present.columns import TASK_COLUMNS, WORKER_COLUMNS, task_cells, worker_cells
@@ -103,6 +104,7 @@ def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
         "tasks": tasks,
         "failure_groups": [{key: group[key] for key in FAILURE_GROUP_KEYS} for group in model.failure_groups()],
         "types": type_records(model),
+        "rate_history": rate_history(model),
     }
 
 
@@ -191,3 +193,9 @@ def run_batch_replay(path: str, handler, printer: Printer, *, iterations: int, d
         player.stop()
     if player.error:
         raise RecordingError(player.error)
+
+
+def rate_history(model) -> dict:
+    """Tasks succeeded and failed per bucket over the last hour, oldest first, the last bucket holding now."""
+    succeeded, failed = model.rate_series()
+    return {"bucket_seconds": BUCKET_SECONDS, "succeeded": succeeded, "failed": failed}

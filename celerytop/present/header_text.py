@@ -6,7 +6,9 @@ from __future__ import annotations
 import time
 
 from celerytop.events import capture
+from celerytop.model.ratehistory import per_second
 from celerytop.present import formatting
+from celerytop.present.sparkline import sparkline
 
 #: Order in which task states are counted in the header: failures first, as a narrow
 #: terminal clips the end of the line, then the lifecycle.
@@ -146,3 +148,30 @@ def cluster_markup(summary) -> list:
 
 def events_markup(summary) -> list:
     return [("header", f"Events {formatting.format_rate(summary.events_per_second)}")]
+
+
+#: The header's own glyphs, as plain ASCII (``--ascii``, or a locale that is not UTF-8).
+ASCII_GLYPHS = str.maketrans({"●": "*", "✖": "x", "■": "#", "…": "...", "⚠": "!", "▶": ">", "×": "x"})
+
+
+def ascii_markup(markup: list) -> list:
+    """``markup`` with every character outside ASCII replaced: the glyphs by their ASCII look-alikes, the rest by '?'."""
+    return [(style, text if text.isascii() else text.translate(ASCII_GLYPHS).encode("ascii", "replace").decode())
+            for style, text in markup]
+
+
+def rates_markup(summary, ascii: bool = False, buckets: int = 20) -> list:
+    """' ok ▁▂▅▇█▆ 3.2/s  fail ▁▁▃▁ 0.1/s': tasks succeeded and failed per 10 s bucket, newest right.
+
+    ``summary.rate_history`` is (succeeded, failed), oldest first; the last ``buckets`` are drawn,
+    each series scaled to its own maximum, with the rate of its newest full bucket
+    (one character is BUCKET_SECONDS seconds).
+    """
+    succeeded, failed = summary.rate_history or ((), ())
+    succeeded, failed = list(succeeded)[-buckets:], list(failed)[-buckets:]
+    return [
+        ("header.dim", " ok "), ("header.ok", sparkline(succeeded, ascii)),
+        ("header", " " + formatting.format_rate(per_second(succeeded))),
+        ("header.dim", "  fail "), ("header.error", sparkline(failed, ascii)),
+        ("header", " " + formatting.format_rate(per_second(failed))),
+    ]

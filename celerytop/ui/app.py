@@ -90,7 +90,7 @@ class MonitorApp:
 
     def __init__(self, model, status, control=None, *, app_name="", broker_url="", refresh=1.0,
                  enable_events=True, colors="auto", keymap=None, history=None, scope="",
-                 fold_offline_after: float | None = 600.0):
+                 fold_offline_after: float | None = 600.0, ascii: bool = False):
         self.model = model
         self.status = status
         self.control = control
@@ -104,7 +104,7 @@ class MonitorApp:
         self._new_worker_refresh_due = False
         self.replay = None  # a recording.Replayer when --replay feeds the screen
 
-        self.header = Header(app_name, broker_url)
+        self.header = Header(app_name, broker_url, ascii=ascii)
         self.notices = HeaderNotices(audit=control.audit if control is not None else None, scope=scope,
                                     read_only=control is not None and control.read_only)
         self.workers = Pane(WORKER_COLUMNS, lambda row: worker_cells(row, row.hostname in self.selection.worker_marks),
