@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import bisect
-import math
 from collections import deque
 
 from celerytop.present.formatting import format_duration, format_rate
-
-SPARK_BLOCKS = " ▁▂▃▄▅▆▇█"
-
+from celerytop.present.sparkline import sparkline
 
 class DepthHistory:
     """Depth samples per queue over a window, for a sparkline and a trend line.
@@ -53,14 +50,7 @@ class DepthHistory:
         """
         if width <= 0:
             return ""
-        values = [messages for _, messages in self.samples(name)[-width:]]
-        top = max(values, default=0)
-        if top <= 0:
-            return " " * len(values)
-        steps = len(SPARK_BLOCKS) - 1
-        return "".join(
-            SPARK_BLOCKS[0] if v <= 0 else SPARK_BLOCKS[min(steps, max(1, math.ceil(v * steps / top)))]
-            for v in values)
+        return sparkline([messages for _, messages in self.samples(name)[-width:]])
 
     def _recent(self, name: str, span: float) -> list[tuple[float, int]]:
         samples = self.samples(name)
