@@ -135,12 +135,10 @@ class ControlActions:
         return f"{len(finished)} already finished ({states})"
 
     def rate_limit(self) -> None:
-        if not self.allowed("rate_limit"):
+        target = self._limit_target("rate_limit")
+        if target is None:
             return
-        name = self._task_type("rate_limit")
-        if name is None:
-            return
-        marks = "tasks" if self.selection.marks else ""
+        name, marks = target
 
         def apply(limit):
             self.rate_limits[name] = limit
@@ -153,12 +151,10 @@ class ControlActions:
         self._prefill_limits(prompt, name, lambda limits: limits["rate_limit"])
 
     def time_limit(self) -> None:
-        if not self.allowed("time_limit"):
+        target = self._limit_target("time_limit")
+        if target is None:
             return
-        name = self._task_type("time_limit")
-        if name is None:
-            return
-        marks = "tasks" if self.selection.marks else ""
+        name, marks = target
 
         def apply(limits):
             arguments = {"task_name": name, "soft": limits[0], "hard": limits[1]}
@@ -168,6 +164,16 @@ class ControlActions:
         prompt = self.talk.ask(f"time limits for {name}, SOFT HARD seconds ('-' for none): ", "",
                                inputs.time_limits, apply)
         self._prefill_limits(prompt, name, lambda limits: f"{limits['soft_time_limit']} {limits['time_limit']}")
+
+    def _limit_target(self, command: str):
+        """(task type, the marks that chose it) for a per-type limit; None when refused (read-only,
+        broker down) or there is no one type, said in the status line."""
+        if not self.allowed(command):
+            return None
+        name = self._task_type(command)
+        if name is None:
+            return None
+        return name, "tasks" if self.selection.marks else ""
 
     def _task_type(self, command: str):
         """The task type a per-type limit is for: the marked tasks' when they are all of one

@@ -35,12 +35,18 @@ class FailuresController(TableViewKeys):
         self.open_task = open_task  # (uuid) -> None: the task detail view
         self.focus_tasks = focus_tasks  # () -> None: focus the tasks pane
 
-    def list_members(self) -> None:
-        """Enter: close the view and filter the tasks pane to the group's failed tasks."""
+    def _selected_group(self):
+        """The group under the cursor of the failures view on top; None, said, when there is none."""
         view = self._view()
         group = view.selected_group() if view is not None else None
         if group is None:
             self.talk.say("No failure group under the cursor")
+        return group
+
+    def list_members(self) -> None:
+        """Enter: close the view and filter the tasks pane to the group's failed tasks."""
+        group = self._selected_group()
+        if group is None:
             return
         if group["id"] == "other":
             self.talk.say("The (other) group counts failures past the group limit: it cannot filter the tasks")
@@ -51,10 +57,8 @@ class FailuresController(TableViewKeys):
 
     def show_example(self) -> None:
         """``t``: the example's traceback, in its task's detail view, or as the group kept it if evicted."""
-        view = self._view()
-        group = view.selected_group() if view is not None else None
+        group = self._selected_group()
         if group is None:
-            self.talk.say("No failure group under the cursor")
             return
         uuid = group["example_task_id"]
         if uuid and self.model.has_task(uuid):
