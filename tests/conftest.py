@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from tests.live import LiveBroker, Workers, broker, make_broker, workers  # noqa: F401
+from tests.live import LiveBroker, broker, make_broker, workers, workers_on  # noqa: F401
 from tests.private_brokers import private_rabbit, private_redis  # noqa: F401
 
 
@@ -26,11 +26,7 @@ def fs(tmp_path):
 @pytest.fixture
 def fs_workers(fs, tmp_path):
     """Workers on ``fs``, for tests that need one broker, not three; SIGKILLed at teardown."""
-    started = Workers(fs, tmp_path)
-    try:
-        yield started
-    finally:
-        started.stop_all()
+    yield from workers_on(fs, tmp_path)
 
 
 @pytest.fixture

@@ -493,10 +493,15 @@ def make_broker(tmp_path):
         live.cleanup()
 
 
-@pytest.fixture
-def workers(broker, tmp_path):
+def workers_on(broker, tmp_path):
+    """Workers on ``broker``, for a fixture to yield from; SIGKILLed at teardown."""
     started = Workers(broker, tmp_path)
     try:
         yield started
     finally:
         started.stop_all()
+
+
+@pytest.fixture
+def workers(broker, tmp_path):
+    yield from workers_on(broker, tmp_path)
