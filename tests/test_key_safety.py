@@ -80,6 +80,24 @@ class FakeProbe:
         return [QueueDepth(name, 3, None) for name in names]
 
 
+class InPlaceLoop:
+    """Stands in for urwid's MainLoop, which needs a terminal: what another thread delivers
+    runs on the spot, alarms are dropped, and the screen is 80x24 (as the app assumes without a loop)."""
+
+    class screen:
+        @staticmethod
+        def get_cols_rows():
+            return (80, 24)
+
+    @staticmethod
+    def call_from_thread(callback, *args):
+        callback(*args)
+
+    @staticmethod
+    def set_alarm_in(seconds, callback):
+        pass
+
+
 def make_app(states=("STARTED",), workers=("alpha@vm", "beta@vm"), read_only=False):
     model = ClusterModel()
     for hostname in workers:
@@ -93,7 +111,7 @@ def make_app(states=("STARTED",), workers=("alpha@vm", "beta@vm"), read_only=Fal
             model.on_event(event)
         uuids.append(uuid)
     app = MonitorApp(model, ConnectionStatus(), SpyControl(read_only=read_only))
-    app.deliver = lambda callback, *args: callback(*args)  # no main loop: run on the spot
+    app.loop = InPlaceLoop()
     app.queues._executor = SyncExecutor()
     app.queues._probe = FakeProbe()
     app.refresh()

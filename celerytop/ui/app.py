@@ -120,7 +120,7 @@ class MonitorApp:
         self.selection = Selection(self.tasks, self.workers, self.stack, self.focused_pane_name)
         self.listing = Listing(model, self.tasks, self.workers, self.selection, self.stack, say=self.flash,
                                refresh=self.refresh, fold_offline_after=fold_offline_after)
-        deliver = self._deliver_late
+        deliver = self.deliver
         self.seeding = Seeding(model, control, status, self.notices, deliver=deliver, refresh=self.refresh,
                                enable_events=enable_events)
         self.talk = Conversation(
@@ -302,10 +302,6 @@ class MonitorApp:
     def _refresh_for_new_worker(self) -> None:
         self._new_worker_refresh_due = False  # before reading the model: a worker added from now on asks again
         self.refresh()
-
-    def _deliver_late(self, callback, *args) -> bool:
-        """``deliver`` looked up at each call: a test without a loop replaces it to run callbacks in place."""
-        return self.deliver(callback, *args)
 
     def deliver(self, callback, *args) -> bool:
         """Run ``callback(*args)`` on the UI thread (from any thread); False if no loop runs to take it."""
