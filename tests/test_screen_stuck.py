@@ -110,6 +110,12 @@ def test_lost_and_stuck_tasks_on_screen(tmp_path):
         assert sorted(line.split()[0] for line in listed) == sorted([LOST_SILENT[:8], LOST_OFFLINE[:8]])
         # the cursor is on the chosen task, not on the newest (the top row, where a new filter puts it)
         assert term.bg(LOST_SILENT[:8]) != "default" and term.bg(LOST_OFFLINE[:8]) == "default", term.text()
+        term.press("enter")  # its detail says so too
+        term.wait_for(f"Task {LOST_SILENT}")
+        term.wait_for("STARTED  LOST (S lists why)")
+        assert term.fg("STARTED  LOST", bright=False) == "red"
+        term.press("esc")
+        term.wait_for("match 'is:lost'")
         term.press("q")
         assert term.wait_exit() == 0
 

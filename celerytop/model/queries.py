@@ -114,7 +114,7 @@ class ModelQueries:
                 routing_key=_text(task.routing_key),
                 root_id=_text(task.root_id), parent_id=_text(task.parent_id), children=children,
                 received=task.received, started=task.started, runtime=row.runtime,
-                timeline=lifecycle_order(task.steps()), worker_offline=row.worker_offline,
+                timeline=lifecycle_order(task.steps()), worker_offline=row.worker_offline, flag=row.flag,
             )
 
     def task_row(self, uuid: str) -> TaskRow | None:

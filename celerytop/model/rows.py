@@ -63,6 +63,7 @@ class TaskDetail:
     runtime: float | None
     timeline: tuple  # ((event, timestamp), ...) in lifecycle order (see queries.lifecycle_order)
     worker_offline: bool = False
+    flag: str = ""  # "LOST", "STUCK" or "" (model/stuckness.py)
 
 
 @dataclass(frozen=True)

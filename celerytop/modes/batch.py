@@ -112,7 +112,7 @@ def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
 
 
 def stuck_records(model) -> dict:
-    """{"lost": [...], "stuck": [...], "stuck_rules": ...}: the ``:stuck`` view's rows (model/stuckness.py), in seconds."""
+    """{"lost": [...], "stuck": [...], "stuck_rules": ...}: the ``:stuck`` view's rows (model/stuckness.py), seconds."""
     flagged = flagged_tasks(model)
     return {"lost": [f.as_dict() for f in flagged if f.kind == LOST],
             "stuck": [f.as_dict() for f in flagged if f.kind != LOST],

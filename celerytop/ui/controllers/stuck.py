@@ -1,4 +1,4 @@
-"""The stuck and lost view's keys: open it, sort and filter it, Enter lists the row's kind in the tasks pane, r reconciles."""
+"""The stuck and lost view's keys: open, sort, filter; Enter lists the row's kind in the tasks pane; r reconciles."""
 
 from __future__ import annotations
 
