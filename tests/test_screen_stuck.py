@@ -116,6 +116,10 @@ def test_lost_and_stuck_tasks_on_screen(tmp_path):
         assert term.fg("STARTED  LOST", bright=False) == "red"
         term.press("esc")
         term.wait_for("match 'is:lost'")
+        term.press(":")  # the prompt's :stuck opens the same view
+        term.send("stuck\r")
+        term.wait_for("Stuck and lost  2 lost · 2 stuck")
+        term.press("esc")
         term.press("q")
         assert term.wait_exit() == 0
 
