@@ -77,6 +77,11 @@ MONITOR_OPTIONS = (
     click.option("--window", type=float, default=Options.window, show_default=True, metavar="MINUTES",
                  help="Task types view (y): the failure % and the rate per minute are over this many minutes "
                       "(0.1 to 1440)."),
+    click.option("--stuck-after", type=float, default=Options.stuck_after, show_default=True, metavar="MINUTES",
+                 help="A task STARTED this long is stuck (S lists it) if it also ran past --stuck-multiple times "
+                      "its type's p95 runtime; types with no runtime yet use this alone."),
+    click.option("--stuck-multiple", type=float, default=Options.stuck_multiple, show_default=True, metavar="X",
+                 help="A STARTED task is stuck past X times its type's p95 runtime (and --stuck-after)."),
     click.option("--timeout", type=float, default=Options.timeout, show_default=True, metavar="SECONDS",
                  callback=_positive_float,
                  help="Seconds to wait for worker replies to remote-control and inspect calls."),

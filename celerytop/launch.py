@@ -112,10 +112,12 @@ def _history_store(options: Options, model):
 def _run_monitor(app, options: Options, recorder) -> bool:
     """The screen or batch snapshots; True when the last --db save failed (said on stderr)."""
     from celerytop.model.cluster import ClusterModel
+    from celerytop.model.stuckness import StuckRules
 
     clock = ReplayClock() if options.replay else None  # a model fed from a recording lives in its time
     model = ClusterModel(max_tasks=options.max_tasks, max_failures=options.max_failures, window=options.window * 60,
                          **({"clock": clock} if clock is not None else {}))
+    model.stuck_rules = StuckRules(options.stuck_after * 60, options.stuck_multiple)
     store, note = _history_store(options, model)
     camera = None
     if store is not None and not note:

@@ -44,6 +44,8 @@ class Options:
     db: str | None = None
     only_events: str | None = None
     window: float = 5.0  # minutes: the task types' failure % and rate
+    stuck_after: float = 10.0  # minutes: no task is stuck sooner (model/stuckness.py)
+    stuck_multiple: float = 5.0  # a STARTED task is stuck past this many times its type's p95 runtime
 
     @property
     def screen(self) -> bool:
@@ -67,6 +69,10 @@ class Options:
             raise UsageError(f"{' and '.join(chosen)} are different modes: choose one")
         if not 0.1 <= self.window <= 24 * 60:
             raise UsageError("--window must be between 0.1 and 1440 minutes (a day)")
+        if not 0 < self.stuck_after <= 7 * 24 * 60:
+            raise UsageError("--stuck-after must be more than 0 and at most 10080 minutes (a week)")
+        if not 1 <= self.stuck_multiple <= 1000:
+            raise UsageError("--stuck-multiple must be between 1 and 1000 (times the type's p95 runtime)")
         if self.speed < 0:
             raise UsageError("--speed must be 0 (as fast as possible) or more")
         if self.replay is not None and not os.path.isfile(self.replay):

@@ -6,6 +6,8 @@ while the workers' heartbeats, carrying their ``processed`` counts, come
 through.  For celerytop that is the same as a stream that loses task events.
 """
 
+import pytest
+
 from tests.live import EventCollector, wait_until
 from tests.screen import cell_fg
 from tests.test_live_console import command
@@ -33,7 +35,8 @@ def test_task_events_dropped_on_the_way_are_counted_in_the_header(broker, worker
         assert term.wait_exit() == 0
 
 
-def test_reconcile_corrects_a_task_whose_succeeded_event_was_dropped(broker, workers, tmp_path):
+@pytest.mark.parametrize("via", ["prompt", "stuck view"])
+def test_reconcile_corrects_a_task_whose_succeeded_event_was_dropped(broker, workers, tmp_path, via):
     # The task is running when celerytop starts: seeding ('inspect active') shows it STARTED.
     # Its task-succeeded never comes (--only-events workers): only reconcile can tell.
     worker = workers("recon")
@@ -46,7 +49,14 @@ def test_reconcile_corrects_a_task_whose_succeeded_event_was_dropped(broker, wor
         running.get(timeout=30)
         term.wait_for(lambda t: heard_from(t, worker), timeout=30)
         assert "STARTED" in row_with(term, short), "the task-succeeded event was not dropped"
-        command(term, "reconcile")
+        if via == "prompt":
+            command(term, "reconcile")
+        else:  # the stuck and lost view's r: the same reconcile, said the same way
+            term.press("S")
+            term.wait_for("Stuck and lost  0 lost · 0 stuck")
+            term.press("r")
+            term.wait_for("reconcile: corrected 1 of 1 (1 → SUCCESS)", timeout=30)
+            term.press("esc")
         term.wait_for(lambda t: "SUCCESS" in row_with(t, short), timeout=30)
         assert cell_fg(term, short, "SUCCESS") == "green"
         term.wait_for("reconcile: corrected 1 of 1 (1 → SUCCESS)")

@@ -25,6 +25,7 @@ from celerytop.model.failgroups import FailureGroups
 from celerytop.model.queries import ModelQueries
 from celerytop.model.ratehistory import RateHistory
 from celerytop.model.rates import EventRate
+from celerytop.model.stuckness import StuckRules
 from celerytop.model.taskrecord import TaskRecord, apply_task_event
 from celerytop.model.typestats import TypeStats
 from celerytop.model.workflow import WorkflowQueries
@@ -50,8 +51,7 @@ class ClusterModel(ModelQueries, WorkflowQueries):
         self.max_tasks = max(1, int(max_tasks))
         self.max_failures = max(0, int(max_failures))
         self.lock = threading.RLock()
-        self._clock = clock
-        self._monotonic = monotonic
+        self._clock, self._monotonic = clock, monotonic
         self._tasks: dict = {}  # uuid -> TaskRecord, in first-seen order
         self._workers: dict = {}  # hostname -> celery's events.state.Worker
         self._task_types: set = set()
@@ -80,6 +80,7 @@ class ClusterModel(ModelQueries, WorkflowQueries):
         self._failures = FailureGroups()  # every failure seen, grouped; eviction leaves it alone
         self.type_stats = TypeStats(window)  # per task type, from events (typestats.py): eviction leaves it
         self.rate_history = RateHistory()  # succeeded and failed per 10 s, for the header (ratehistory.py)
+        self.stuck_rules = StuckRules()  # what makes a task stuck (stuckness.py; launch.py sets --stuck-after)
         #: Called (with the hostname, on the ingesting thread, under the lock)
         #: when a worker first appears: the screen shows it at once instead of
         #: at its next refresh.  Only on that rare path, never per event.

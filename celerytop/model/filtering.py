@@ -5,6 +5,7 @@
     state:FAILURE           a field matches a glob (* and ?), case-insensitive
     name:billing.*  worker:alpha*
     failgroup:3f2a91bc07    a failed task in that failure group (the failures view's Enter)
+    is:lost  is:stuck       a lost or stuck task (model/stuckness.py; the :stuck view's Enter)
     !term  -term            excludes what term matches
     a b c                   every term must hold (AND)
     "two words"             quotes keep spaces in one term
@@ -32,6 +33,7 @@ FIELDS = {
     "result": "result",
     "exception": "exception",
     "failgroup": "failgroup",
+    "is": "flag",  # "lost", "stuck" or "": read at query time (model/stuckness.py)
 }
 FREE_TEXT_FIELDS = ("uuid", "name", "worker", "args", "kwargs", "result", "exception")
 

@@ -16,6 +16,8 @@ from celerytop.model.filtering import EMPTY
 from celerytop.model.ratehistory import BUCKETS
 from celerytop.model.rows import Summary, TaskDetail, TaskRow, WorkerRow
 from celerytop.model.sorting import SORTS, hostname_of, read_text
+from celerytop.model.stuckness import LOST, flag_reader, lost_count
+from celerytop.model.stuckness import worker_alive as _is_alive
 from celerytop.model.taskrecord import TaskRecord
 from celerytop.model.taskrecord import as_text as _text
 
@@ -36,7 +38,8 @@ class ModelQueries:
         if descending is None:
             descending = default_descending
         with self.lock:
-            cache_key = (self._version, task_filter.text, sort, descending)
+            now = self._clock() if any(term.field == "is" for term in task_filter.terms) else None  # time tells
+            cache_key = (self._version, task_filter.text, sort, descending, now)
             if self._query_cache[0] == cache_key:
                 return self._query_cache[1]
             if not task_filter and key_fn is None:
@@ -44,7 +47,8 @@ class ModelQueries:
             else:
                 tasks = self._tasks.values()
                 if task_filter:
-                    tasks = task_filter.narrow(tasks, read_text)
+                    flags = flag_reader(self, now) if now is not None else None
+                    tasks = task_filter.narrow(tasks, lambda a: flags if a == "flag" else read_text(a))
                 if key_fn is not None:
                     tasks = sorted(tasks, key=key_fn)
                 order = [t.uuid for t in tasks]
@@ -110,7 +114,7 @@ class ModelQueries:
                 routing_key=_text(task.routing_key),
                 root_id=_text(task.root_id), parent_id=_text(task.parent_id), children=children,
                 received=task.received, started=task.started, runtime=row.runtime,
-                timeline=lifecycle_order(task.steps()), worker_offline=row.worker_offline,
+                timeline=lifecycle_order(task.steps()), worker_offline=row.worker_offline, flag=row.flag,
             )
 
     def task_row(self, uuid: str) -> TaskRow | None:
@@ -120,10 +124,10 @@ class ModelQueries:
                 return None
             worker = hostname_of(task)
             runtime = task.runtime
-            lost = task.state == states.STARTED and task.worker is not None and \
-                not _is_alive(task.worker, self._clock())
+            flag = self.stuck_rules.flag(self, task, self._clock())  # LOST, STUCK or "" (stuckness.py)
+            lost = flag == LOST
             if runtime is None and task.started:
-                if lost:  # its clock stops when the worker was last heard from
+                if lost and task.state == states.STARTED:  # its clock stops when the worker was last heard from
                     last = self._last_heard(task.worker.hostname, task.worker)
                     runtime = max(0.0, last - task.started) if last is not None else None
                 elif task.state == states.STARTED:
@@ -141,6 +145,7 @@ class ModelQueries:
                 args=task.args if task.args is not None else "",
                 kwargs=task.kwargs if task.kwargs is not None else "",
                 worker_offline=lost,
+                flag=flag,
             )
 
     def now(self) -> float:
@@ -227,6 +232,7 @@ class ModelQueries:
                 unknown_types=tuple(self.unknown_types),
                 missed_task_events=self._gaps.missed,
                 rate_history=self.rate_history.series(wall, SUMMARY_BUCKETS),
+                lost_tasks=lost_count(self, wall),
             )
 
     def rate_series(self, count: int = BUCKETS) -> tuple[list, list]:
@@ -280,11 +286,3 @@ def _in_sorted(items: list, value) -> bool:
 
 def is_sequence(value) -> bool:
     return isinstance(value, (list, tuple))
-
-
-def _is_alive(worker, now: float) -> bool:
-    """celery's ``Worker.alive`` against the model's clock (a replay runs on the recording's)."""
-    try:
-        return bool(worker.heartbeats) and now < worker.heartbeat_expires
-    except (TypeError, ValueError, IndexError):  # a broken heartbeat field
-        return False

@@ -31,7 +31,8 @@ class TaskRow:
     runtime: float | None
     args: str
     kwargs: str
-    worker_offline: bool = False  # STARTED on a worker now offline: possibly lost
+    worker_offline: bool = False  # RECEIVED or STARTED on a worker now offline: lost
+    flag: str = ""  # "LOST", "STUCK" or "" (model/stuckness.py)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class TaskDetail:
     runtime: float | None
     timeline: tuple  # ((event, timestamp), ...) in lifecycle order (see queries.lifecycle_order)
     worker_offline: bool = False
+    flag: str = ""  # "LOST", "STUCK" or "" (model/stuckness.py)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class Summary:
     unknown_types: tuple = field(default=())
     missed_task_events: int = 0  # estimated from the workers' processed counts (ProcessedGaps)
     rate_history: tuple = ((), ())  # (succeeded, failed) per 10 s bucket, oldest first, to now (ratehistory.py)
+    lost_tasks: int = 0  # RECEIVED or STARTED on a worker no longer alive (stuckness.py)
 
 
 @dataclass(frozen=True)

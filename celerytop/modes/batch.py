@@ -20,6 +20,7 @@ from celerytop.events.recording.reader import RecordingError, replay_all
 from celerytop.events.recording.replayer import Replayer
 from celerytop.events.streams.routing import ALL_EVENTS
 from celerytop.model.ratehistory import BUCKET_SECONDS
+from celerytop.model.stuckness import LOST, flagged_tasks
 from celerytop.modes.sources import start_live
 from celerytop.present import formatting, table
 from celerytop.present.columns import TASK_COLUMNS, WORKER_COLUMNS, task_cells, worker_cells
@@ -75,7 +76,7 @@ def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
         tasks.append({
             "uuid": row.uuid, "name": row.name, "state": row.state, "worker": row.worker,
             "received": row.received, "started": row.started, "runtime": row.runtime,
-            "args": row.args, "kwargs": row.kwargs,
+            "args": row.args, "kwargs": row.kwargs, "flag": row.flag,
         })
     workers = [{
         "hostname": row.hostname, "online": row.online, "active": row.active, "processed": row.processed,
@@ -99,13 +100,23 @@ def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
             "malformed_events": summary.malformed_events,
             "evicted": summary.evicted,
             "missed_task_events": summary.missed_task_events,
+            "lost_tasks": summary.lost_tasks,
         },
         "workers": workers,
         "tasks": tasks,
         "failure_groups": [{key: group[key] for key in FAILURE_GROUP_KEYS} for group in model.failure_groups()],
         "types": type_records(model),
         "rate_history": rate_history(model),
+        **stuck_records(model),
     }
+
+
+def stuck_records(model) -> dict:
+    """{"lost": [...], "stuck": [...], "stuck_rules": ...}: the ``:stuck`` view's rows (model/stuckness.py), seconds."""
+    flagged = flagged_tasks(model)
+    return {"lost": [f.as_dict() for f in flagged if f.kind == LOST],
+            "stuck": [f.as_dict() for f in flagged if f.kind != LOST],
+            "stuck_rules": {"after": model.stuck_rules.after, "multiple": model.stuck_rules.multiple}}
 
 
 def type_records(model) -> list:

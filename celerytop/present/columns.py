@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from celerytop.model.stuckness import LOST, STUCK
 from celerytop.present import formatting
 from celerytop.present.palettes import state_style
 from celerytop.present.table import Column
@@ -97,6 +98,18 @@ def _folded_cells(fold: FoldedWorkers) -> list:
     return cells + [("row", "")] * (len(WORKER_COLUMNS) - len(cells))
 
 
+#: The state cell of a lost or stuck task (model/stuckness.py): the word and its colour in place of the state.
+FLAG_STYLES = {LOST: "task.lost", STUCK: "task.stuck"}
+
+
+def state_cell(row) -> tuple:
+    """(style, text) of a task's STATE cell: LOST in red or STUCK in yellow over the state they stand in."""
+    style = FLAG_STYLES.get(row.flag)
+    if style is not None:
+        return style, row.flag
+    return state_style(row.state), formatting.sanitize(row.state)
+
+
 def task_cells(row, marked=False):
     if row is None:  # evicted between the snapshot and the render
         return [("row", "")] * len(TASK_COLUMNS)
@@ -104,7 +117,7 @@ def task_cells(row, marked=False):
         ("mark", "*") if marked else ("row", " "),
         ("row", formatting.short_uuid(row.uuid)),
         ("row", formatting.sanitize(row.name) or "?"),
-        (state_style(row.state), formatting.sanitize(row.state)),
+        state_cell(row),
         ("status.warn", "worker offline: " + formatting.sanitize(row.worker)) if row.worker_offline
         else ("row", formatting.sanitize(row.worker)),
         ("row", formatting.format_clock(row.received)),

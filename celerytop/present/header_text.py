@@ -140,8 +140,10 @@ def ignored_events_note(summary) -> str:
 
 
 def cluster_markup(summary) -> list:
+    lost = summary.lost_tasks
     return [
         ("header", f" Workers {summary.workers_online}/{summary.workers_total} online"),
+        *([("header.dim", "  "), ("header.error", f"lost {lost}")] if lost else []),
         ("header.dim", "   "),
     ] + counts_markup(summary)
 

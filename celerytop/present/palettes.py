@@ -38,6 +38,8 @@ _BASE = (
     ("row.focus", "white,bold", FOCUS_BG, "standout"),
     ("worker.online", "dark green", "default", "bold"),
     ("worker.offline", "dark red", "default", "standout"),
+    ("task.lost", "light red,bold", "default", "bold,standout"),  # a lost task (model/stuckness.py)
+    ("task.stuck", "yellow,bold", "default", "bold,underline"),  # a stuck task
     ("status", "black", "light gray", "standout"),
     ("status.key", "dark blue,bold", "light gray", "bold,standout"),
     ("status.message", "black", "light gray", "standout"),

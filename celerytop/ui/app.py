@@ -25,6 +25,7 @@ from celerytop.ui.controllers.console import CommandConsole
 from celerytop.ui.controllers.conversation import Conversation
 from celerytop.ui.controllers.drilldown import DrillDown
 from celerytop.ui.controllers.failures import FailuresController
+from celerytop.ui.controllers.stuck import StuckController
 from celerytop.ui.controllers.types import TypesController
 from celerytop.ui.controllers.worker_actions import WorkerActions
 from celerytop.ui.keys import commands
@@ -138,7 +139,11 @@ class MonitorApp:
         self.console = CommandConsole(control, model, history if history is not None else History(None), self.talk,
                                       self.stack, self.queues, self.actions, show_queues=self.drilldown.show_queues,
                                       open_task=self.drilldown.open_task, refresh=self.refresh,
-                                      show_failures=self.failures.show, show_types=self.types.show)
+                                      show_failures=self.failures.show, show_types=self.types.show,
+                                      show_stuck=lambda: self.stuck.show())
+        self.stuck = StuckController(model, self.stack, self.listing, say=self.flash,
+                                     focus_tasks=partial(self.focus_pane, "tasks"),
+                                     reconcile=partial(self.console.run, "reconcile"))
         self._handlers = commands.bind(self)  # every command declared in ui/keys/commands.py
         self.focus_pane("tasks")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celerytop.present import formatting, palettes
+from celerytop.present.columns import FLAG_STYLES
 from celerytop.ui.views.detail import DetailView, clock_ms, pretty
 from celerytop.ui.widgets.lazylist import Row
 
@@ -30,7 +31,10 @@ class TaskDetailView(DetailView):
         self.section(lines, "Task")
         self.field(lines, "uuid", detail.uuid)
         self.field(lines, "name", detail.name)
-        self.field(lines, "state", detail.state, palettes.state_style(detail.state))
+        if detail.flag:  # LOST or STUCK (model/stuckness.py): S lists them with why
+            self.field(lines, "state", f"{detail.state}  {detail.flag} (S lists why)", FLAG_STYLES[detail.flag])
+        else:
+            self.field(lines, "state", detail.state, palettes.state_style(detail.state))
         if detail.worker_offline:
             self.field(lines, "worker", f"{detail.worker}  worker offline: the task was running there and "
                                         "may be lost", "status.warn")
