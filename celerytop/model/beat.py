@@ -144,8 +144,9 @@ def _field(value, unit: str, plural: str) -> str:
 
 def in_words(schedule) -> str:
     """``schedule`` (celery's) as a person says it: 'every 30 s', 'at minute 0 of every hour', 'at 07:30 every day'."""
-    from celery.schedules import crontab, solar
+    from celery.schedules import crontab
     from celery.schedules import schedule as interval
+    from celery.schedules import solar
 
     if isinstance(schedule, crontab):
         minute, hour = str(schedule._orig_minute), str(schedule._orig_hour)
