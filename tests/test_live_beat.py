@@ -40,6 +40,14 @@ class Snapshots(threading.Thread):
         return row
 
 
+def until(predicate, snapshots, timeout, what):
+    """wait_until, failing with the entry as it is at the end of the wait (not as it was at its start)."""
+    try:
+        wait_until(predicate, timeout=timeout)
+    except AssertionError:
+        raise AssertionError(f"{what}: {snapshots.entry()}") from None
+
+
 def stop(proc):
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -66,19 +74,18 @@ def test_a_stopped_beat_shows_a_missed_run(broker, workers, tmp_path):
                                  "-s", str(tmp_path / "beat-schedule"), "--pidfile", ""],
                                 stdout=beat_log, stderr=subprocess.STDOUT, env=env,
                                 cwd=str(REPO_ROOT), stdin=subprocess.DEVNULL, start_new_session=True)
-        wait_until(lambda: snapshots.entry()["runs_seen"] >= 1, timeout=60,
-                   message=f"beat's runs not seen: {snapshots.entry()}; beat log:\n"
-                           f"{(tmp_path / 'beat.log').read_text(errors='replace')[-2000:]}")
+        until(lambda: snapshots.entry()["runs_seen"] >= 1, snapshots, 60,
+              f"beat's runs not seen (beat log: {tmp_path / 'beat.log'})")
         # beat takes a while to start, and a first run later than a period after the monitor started is
         # missed; once it runs, runs on time add none
         before_first = snapshots.entry()["missed"]
-        wait_until(lambda: snapshots.entry()["runs_seen"] >= 4 and snapshots.entry()["last_state"] == "SUCCESS",
-                   timeout=30, message=f"the runs not seen: {snapshots.entry()}; worker log:\n{worker.log_tail()}")
+        until(lambda: snapshots.entry()["runs_seen"] >= 4 and snapshots.entry()["last_state"] == "SUCCESS",
+              snapshots, 30, f"the worker's runs not seen (worker log: {worker.log_path})")
         assert snapshots.entry()["missed"] == before_first
         stop(beat)
         last_run = snapshots.entry()["last_run"]
-        wait_until(lambda: (snapshots.entry()["last_missed"] or 0) > snapshots.entry()["last_run"], timeout=30,
-                   message=f"no missed run reported after beat stopped: {snapshots.entry()}")
+        until(lambda: (snapshots.entry()["last_missed"] or 0) > snapshots.entry()["last_run"], snapshots, 30,
+              "no missed run reported after beat stopped")
         missed = snapshots.entry()
         assert missed["missed"] >= 1 and missed["runs_seen"] >= 4
         assert missed["last_run"] >= last_run and missed["last_missed"] > missed["last_run"]
