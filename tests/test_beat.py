@@ -204,3 +204,11 @@ def test_a_run_is_the_first_of_sent_or_received(first):
     run(model, clock, T0, "x", "proj.tick", kind=first)
     run(model, clock, T0 + 0.5, "x", "proj.tick", kind="task-received")
     assert row(plan, model, "tick", T0 + 1).runs_seen == 1
+
+
+def test_a_minutely_crontab_watched_for_days_counts_the_recent_misses():
+    app = app_with({"minutely": {"task": "proj.m", "schedule": crontab()}})
+    plan = plan_from_app(app, watching_since=T0 - 3 * 86400)  # three days, no run seen
+    r = row(plan, model_for(plan, Clock()), "minutely", T0)
+    # looked for over the last 1,000 minutes only (not three days' 4,320), up to 22:13, 20 s past (tolerance 5 s)
+    assert (r.missed, r.last_missed) == (1000, T0 - 20)

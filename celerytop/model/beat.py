@@ -33,8 +33,10 @@ DEFAULT_SCHEDULERS = frozenset(("celery.beat:PersistentScheduler", "celery.beat.
                                 "celery.beat:Scheduler", "celery.beat.Scheduler"))
 #: A run is missed once its time is this far past with nothing seen: at least, 10 % of the period, at most.
 TOLERANCE_MIN, TOLERANCE_SHARE, TOLERANCE_MAX = 5.0, 0.1, 300.0
-#: Expected runs checked per entry and query at most (a minutely crontab over a day is 1,440).
-MAX_EXPECTED = 5000
+#: Crontab and solar entries: misses are looked for over this many periods back at most (a minutely
+#: crontab: the last 16 h), and the walk stops after twice as many expected runs whatever happens.
+LOOKBACK_PERIODS = 1000
+MAX_EXPECTED = 2 * LOOKBACK_PERIODS
 #: Set on the app celerytop builds from a broker URL alone (cli.py): it has no schedule to read.
 BROKER_ONLY = "celerytop_broker_only"
 NO_APP_NOTE = "started without -A: the schedule lives in the app's code, so it cannot be seen (start with -A proj)"
@@ -290,12 +292,14 @@ def _row(entry: Entry, runs: list, full: bool, plan: BeatPlan, since: float, now
         else:
             clocked = Clocked(entry.schedule, plan.app)
             next_run = clocked.next_after(now)
-            tol = tolerance(clocked.next_after(next_run) - next_run)
+            period = clocked.next_after(next_run) - next_run
+            tol = tolerance(period)
             pending = clocked.next_after(now - tol)  # due already, but within the tolerance
             i = bisect_left(times, pending - tol)
             if pending < next_run and (i == len(times) or times[i] > pending + tol):  # and not seen yet
                 next_run = pending
             start = times[0] - tol if full and times else since  # a full ring forgot what came before
+            start = max(start, now - LOOKBACK_PERIODS * period)
             missed, last_missed = _missed_clocked(clocked, times, tol, start, now)
     except Exception as exc:  # noqa: BLE001 - a schedule we cannot ask (ephem missing, a custom class)
         return BeatRow(*head, None, *tail, 0, None, None, problem=f"cannot work out its times: {exc}"[:200])
