@@ -125,9 +125,9 @@ class BeatView(DetailView):
                     lines.append(Row(("status.warn", f"    {formatting.sanitize(row.problem)}")))
         if not rows and self.schedule.entries:
             lines.append(Row(("row", "  No entry matches.")))
-        lines.append(Row(("row", "  A run is seen at its task-sent or task-received; missed: due more than 10 % "
-                                 "of the period ago (5 s to 5 min) with no run seen. "
-                                 "< > sort, I inverts, / filters, Enter lists the task's tasks")))
+        lines.append(Row(("row", "  A run: the entry's task seen sent or received (its args, where events carry them). "
+                                 "Missed: due longer ago than 10 % of the period (5 s to 5 min), no run seen.")))
+        lines.append(Row(("row", "  < > sort, I inverts, / filters, Enter lists the task's tasks")))
         self.set_lines(lines)
         first = next((i for i, line in enumerate(self.walker) if isinstance(line, ItemRow)), None)
         if first is not None and self.walker.focus < first:
