@@ -21,6 +21,7 @@ import traceback
 import click
 
 from celerytop import __version__
+from celerytop.model.beat import BROKER_ONLY
 from celerytop.options import Options, UsageError
 from celerytop.paths import open_private, state_dir
 from celerytop.present.errors import one_line_error
@@ -162,6 +163,7 @@ def load_app(app_name: str | None, broker: str | None):
             raise CliError(f"cannot load app {app_name!r}: it is a {type(app).__name__}, not a Celery app")
     else:
         app = Celery("celerytop", set_as_current=False)
+        setattr(app, BROKER_ONLY, True)  # no schedule to read: the :beat view says so
     if broker:
         app.conf.broker_url = broker
     check_app_broker(app)

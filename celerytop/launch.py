@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from celerytop.events.recording.clock import ReplayClock
 from celerytop.events.recording.reader import RecordingError
@@ -111,6 +112,7 @@ def _history_store(options: Options, model):
 
 def _run_monitor(app, options: Options, recorder) -> bool:
     """The screen or batch snapshots; True when the last --db save failed (said on stderr)."""
+    from celerytop.model import beat
     from celerytop.model.cluster import ClusterModel
     from celerytop.model.stuckness import StuckRules
 
@@ -118,6 +120,9 @@ def _run_monitor(app, options: Options, recorder) -> bool:
     model = ClusterModel(max_tasks=options.max_tasks, max_failures=options.max_failures, window=options.window * 60,
                          **({"clock": clock} if clock is not None else {}))
     model.stuck_rules = StuckRules(options.stuck_after * 60, options.stuck_multiple)
+    # live, runs are expected from now on; a replay expects them from its first event
+    schedule = beat.plan_from_app(app, watching_since=None if options.replay else time.time())
+    beat.watch(model, schedule)
     store, note = _history_store(options, model)
     camera = None
     if store is not None and not note:
@@ -131,9 +136,9 @@ def _run_monitor(app, options: Options, recorder) -> bool:
         alarms.append(lambda: camera.last_error)
     try:
         if options.batch:
-            _run_batch(app, options, model, handler, note, clock)
+            _run_batch(app, options, model, handler, note, clock, schedule)
         else:
-            _run_screen(app, options, model, handler, note, alarms, clock)
+            _run_screen(app, options, model, handler, note, alarms, clock, schedule)
     finally:
         if camera is not None:
             camera.stop()  # the last snapshot, also after Ctrl-C or SIGTERM
@@ -158,12 +163,12 @@ def _say_once():
     return say_new
 
 
-def _run_batch(app, options: Options, model, handler, note: str, clock: ReplayClock | None) -> None:
+def _run_batch(app, options: Options, model, handler, note: str, clock: ReplayClock | None, schedule=None) -> None:
     if note:
         sys.stderr.write(f"celerytop: {note}\n")
     mode = mode_text(replay="REPLAY" if options.replay else "", read_only=options.read_only, scope=options.scope)
     printer = batch.Printer(model, options.fmt, batch.output_width(options.width), display_name(app),
-                            watched(app, options), mode=mode)
+                            watched(app, options), mode=mode, schedule=schedule)
     if options.replay:
         batch.run_batch_replay(options.replay, handler, printer, iterations=options.iterations,
                                delay=options.delay, speed=options.speed, clock=clock)
@@ -199,7 +204,8 @@ def _control(app, options: Options, audit: bool = True):
     return Control(app, timeout=options.timeout, read_only=options.read_only, audit=log)
 
 
-def _run_screen(app, options: Options, model, handler, note: str, alarms=(), clock: ReplayClock | None = None) -> None:
+def _run_screen(app, options: Options, model, handler, note: str, alarms=(), clock: ReplayClock | None = None,
+                schedule=None) -> None:
     from celerytop.control.history import History
     from celerytop.control.history import default_path as default_history_path
     from celerytop.events.capture import ConnectionStatus, EventCapture
@@ -212,7 +218,7 @@ def _run_screen(app, options: Options, model, handler, note: str, alarms=(), clo
                     refresh=options.refresh, enable_events=options.enable_events, colors=options.colors,
                     history=History(default_history_path()), scope=options.scope,
                     fold_offline_after=options.fold_offline_after * 60,
-                    ascii=options.ascii or not unicode_terminal())
+                    ascii=options.ascii or not unicode_terminal(), schedule=schedule)
     if note:
         ui.notices.standing.append(note)
     ui.notices.alarms.extend(alarms)

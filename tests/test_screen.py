@@ -61,7 +61,7 @@ def test_workers_pane_shows_hostname_status_counts_load_and_version(fs, events):
 
 
 def test_help_overlay_lists_every_binding_and_closes(fs):
-    with monitor(fs, 140, 120) as term:  # tall enough for the whole overlay on one screen
+    with monitor(fs, 140, 170) as term:  # tall enough for the whole overlay on one screen
         connected(term)
         bindings = [binding for _title, rows in Keymap().grouped() for binding in rows]
 

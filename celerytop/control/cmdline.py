@@ -77,6 +77,7 @@ VERBS = {spec.name: spec for spec in (
     Spec("failures", "", "Open the failures view: every failure seen, grouped by task, exception and message"),
     Spec("types", "", "Open the task types view: counts, failure %, rate, runtime and wait percentiles"),
     Spec("stuck", "", "Open the stuck and lost tasks view: lost with their worker, or past their threshold"),
+    Spec("beat", "", "Open the periodic tasks view: the app's beat_schedule, next and last runs, missed runs"),
 )}
 
 #: Which options each verb takes, by canonical name.
@@ -91,6 +92,7 @@ OPTIONS = {
     "failures": (),
     "types": (),
     "stuck": (),
+    "beat": (),
     "reconcile": ("timeout",),
 }
 #: Each flag the prompt takes, and the canonical name of its option.

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 from celery import states
 
+from celerytop.model.runlog import RecentRuns
 from celerytop.model.sketch import Sketch
 from celerytop.model.taskfields import NUMBER_INDEX
 
@@ -89,6 +90,7 @@ class TypeStats:
         self.max_types = max(2, int(max_types))  # rows at most, "(other)" included
         self.types: dict = {}
         self.folded_names = 0  # state changes of tasks counted in OTHER because the table was full
+        self.runs = RecentRuns()  # the beat schedule's tasks as first seen (runlog.py, read by beat.py)
 
     def _entry(self, name: str) -> _Type:
         entry = self.types.get(name)
@@ -107,6 +109,8 @@ class TypeStats:
         On the ingest path: kept to a few look-ups and additions.
         """
         name = task.name
+        if before is None and name_before is None:
+            self.runs.first_seen(task, now)
         if name_before is not name and name_before != name:
             if type(name_before) is str:
                 _leave(self._entry(name_before), before)

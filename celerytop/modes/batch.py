@@ -19,6 +19,7 @@ from celerytop.events.recording.clock import ReplayClock
 from celerytop.events.recording.reader import RecordingError, replay_all
 from celerytop.events.recording.replayer import Replayer
 from celerytop.events.streams.routing import ALL_EVENTS
+from celerytop.model import beat
 from celerytop.model.ratehistory import BUCKET_SECONDS
 from celerytop.model.stuckness import LOST, flagged_tasks
 from celerytop.modes.sources import start_live
@@ -64,7 +65,7 @@ def render_text(model, status, width: int, app_name: str = "", broker: str = "",
     return "\n".join(formatting.fit(line, width).rstrip() for line in lines) + "\n"
 
 
-def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
+def snapshot(model, status, iteration: int = 1, clock=time.time, schedule=None) -> dict:
     """One snapshot as data: what the text shows, unabbreviated, JSON-ready."""
     model.sample_event_rate()
     summary = model.summary()
@@ -108,6 +109,7 @@ def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
         "types": type_records(model),
         "rate_history": rate_history(model),
         **stuck_records(model),
+        "beat": beat_records(model, schedule),
     }
 
 
@@ -117,6 +119,13 @@ def stuck_records(model) -> dict:
     return {"lost": [f.as_dict() for f in flagged if f.kind == LOST],
             "stuck": [f.as_dict() for f in flagged if f.kind != LOST],
             "stuck_rules": {"after": model.stuck_rules.after, "multiple": model.stuck_rules.multiple}}
+
+
+def beat_records(model, schedule) -> dict:
+    """The periodic tasks view's rows (model/beat.py), and what it cannot see ("note"); times in epoch seconds."""
+    if schedule is None:
+        return {"note": beat.NO_APP_NOTE, "entries": []}
+    return {"note": schedule.note, "entries": [row._asdict() for row in beat.beat_rows(schedule, model)]}
 
 
 def type_records(model) -> list:
@@ -130,9 +139,9 @@ def _rounded(value):
     return None if value is None else round(value, 3)
 
 
-def render_json(model, status, iteration: int = 1, clock=time.time) -> str:
+def render_json(model, status, iteration: int = 1, clock=time.time, schedule=None) -> str:
     """One line: ``json.dumps`` escapes every control character, so no escape code gets through."""
-    return json.dumps(snapshot(model, status, iteration, clock), default=repr, ensure_ascii=True) + "\n"
+    return json.dumps(snapshot(model, status, iteration, clock, schedule), default=repr, ensure_ascii=True) + "\n"
 
 
 def output_width(requested: int | None, out=sys.stdout) -> int:
@@ -150,15 +159,16 @@ def output_width(requested: int | None, out=sys.stdout) -> int:
 class Printer:
     """Writes one snapshot per iteration, as text or JSON."""
 
-    def __init__(self, model, fmt: str, width: int, app_name: str, broker: str, out=sys.stdout, mode: str = ""):
-        self.model, self.fmt, self.width = model, fmt, width
+    def __init__(self, model, fmt: str, width: int, app_name: str, broker: str, out=sys.stdout, mode: str = "",
+                 schedule=None):
+        self.model, self.fmt, self.width, self.schedule = model, fmt, width, schedule
         self.app_name, self.broker, self.out, self.mode = app_name, broker, out, mode
         self.printed = 0
 
     def __call__(self, status) -> None:
         self.printed += 1
         if self.fmt == "json":
-            self.out.write(render_json(self.model, status, self.printed))
+            self.out.write(render_json(self.model, status, self.printed, schedule=self.schedule))
         else:
             if self.printed > 1:
                 self.out.write("\n")

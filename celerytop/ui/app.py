@@ -21,6 +21,7 @@ from celerytop.events import capture
 from celerytop.present import formatting, palettes
 from celerytop.present.columns import TASK_COLUMNS, WORKER_COLUMNS, FoldedWorkers, task_cells, worker_cells
 from celerytop.ui.controllers.actions import ControlActions
+from celerytop.ui.controllers.beat import BeatController
 from celerytop.ui.controllers.console import CommandConsole
 from celerytop.ui.controllers.conversation import Conversation
 from celerytop.ui.controllers.drilldown import DrillDown
@@ -91,7 +92,7 @@ class MonitorApp:
 
     def __init__(self, model, status, control=None, *, app_name="", broker_url="", refresh=1.0,
                  enable_events=True, colors="auto", keymap=None, history=None, scope="",
-                 fold_offline_after: float | None = 600.0, ascii: bool = False):
+                 fold_offline_after: float | None = 600.0, ascii: bool = False, schedule=None):
         self.model = model
         self.status = status
         self.control = control
@@ -136,11 +137,12 @@ class MonitorApp:
                                            open_task=self.drilldown.open_task,
                                            focus_tasks=partial(self.focus_pane, "tasks"))
         self.types = TypesController(model, self.stack, self.listing, say=self.flash)
+        self.beat = BeatController(model, self.stack, self.listing, schedule)  # model/beat.py's BeatPlan
         self.console = CommandConsole(control, model, history if history is not None else History(None), self.talk,
                                       self.stack, self.queues, self.actions, show_queues=self.drilldown.show_queues,
                                       open_task=self.drilldown.open_task, refresh=self.refresh,
                                       show_failures=self.failures.show, show_types=self.types.show,
-                                      show_stuck=lambda: self.stuck.show())
+                                      show_stuck=lambda: self.stuck.show(), show_beat=self.beat.show)
         self.stuck = StuckController(model, self.stack, self.listing, say=self.flash,
                                      focus_tasks=partial(self.focus_pane, "tasks"),
                                      reconcile=partial(self.console.run, "reconcile"))

@@ -28,7 +28,8 @@ class CommandConsole:
     """The ``:`` prompt and the verbs it runs."""
 
     def __init__(self, control, model, history: History, talk, stack, queues, actions, *,
-                 show_queues, open_task, refresh, show_failures=None, show_types=None, show_stuck=None):
+                 show_queues, open_task, refresh, show_failures=None, show_types=None, show_stuck=None,
+                 show_beat=None):
         self.control = control  # None: not connected to an app
         self.model = model
         self.history = history
@@ -42,6 +43,7 @@ class CommandConsole:
         self.refresh = refresh  # () -> None: the screen, now
         self.show_types = show_types  # () -> None: the task types view
         self.show_stuck = show_stuck  # () -> None: the stuck and lost tasks view
+        self.show_beat = show_beat  # () -> None: the periodic tasks view
 
     def open(self, text: str = "") -> None:
         self.queues.learn_names()
@@ -83,6 +85,9 @@ class CommandConsole:
             return
         if invocation.verb == "stuck" and self.show_stuck is not None:
             self.show_stuck()
+            return
+        if invocation.verb == "beat" and self.show_beat is not None:
+            self.show_beat()
             return
         if self.control is None:
             self.talk.say("Not connected to an app: cannot run commands")
