@@ -44,6 +44,7 @@ class Options:
     db: str | None = None
     only_events: str | None = None
     window: float = 5.0  # minutes: the task types' failure % and rate
+    queues: bool = False  # --batch: measure the queues (a broker round per snapshot)
 
     @property
     def screen(self) -> bool:
@@ -67,6 +68,10 @@ class Options:
             raise UsageError(f"{' and '.join(chosen)} are different modes: choose one")
         if not 0.1 <= self.window <= 24 * 60:
             raise UsageError("--window must be between 0.1 and 1440 minutes (a day)")
+        if self.queues and not self.batch:
+            raise UsageError("--queues adds the queues to --batch snapshots (the screen has them under u)")
+        if self.queues and self.replay:
+            raise UsageError("--queues measures the broker's queues: it does not apply to --replay")
         if self.speed < 0:
             raise UsageError("--speed must be 0 (as fast as possible) or more")
         if self.replay is not None and not os.path.isfile(self.replay):

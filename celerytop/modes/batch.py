@@ -20,6 +20,7 @@ from celerytop.events.recording.reader import RecordingError, replay_all
 from celerytop.events.recording.replayer import Replayer
 from celerytop.events.streams.routing import ALL_EVENTS
 from celerytop.model.ratehistory import BUCKET_SECONDS
+from celerytop.modes import queue_snapshot
 from celerytop.modes.sources import start_live
 from celerytop.present import formatting, table
 from celerytop.present.columns import TASK_COLUMNS, WORKER_COLUMNS, task_cells, worker_cells
@@ -48,7 +49,8 @@ def _table(columns, rows_cells, width: int) -> list:
     return lines
 
 
-def render_text(model, status, width: int, app_name: str = "", broker: str = "", notices=(), mode: str = "") -> str:
+def render_text(model, status, width: int, app_name: str = "", broker: str = "", notices=(), mode: str = "",
+                queues=None) -> str:
     """One snapshot as the screen shows it, every line at most ``width`` columns."""
     model.sample_event_rate()
     summary = model.summary()
@@ -60,11 +62,17 @@ def render_text(model, status, width: int, app_name: str = "", broker: str = "",
     uuids = model.query()
     lines += ["", f" Tasks  {summary.task_count} in memory, newest first"]
     lines += _table(TASK_COLUMNS, (task_cells(model.task_row(uuid)) for uuid in uuids), width)
+    if queues is not None:  # --queues
+        lines += ["", *queue_snapshot.text_lines(queues())]
     return "\n".join(formatting.fit(line, width).rstrip() for line in lines) + "\n"
 
 
-def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
-    """One snapshot as data: what the text shows, unabbreviated, JSON-ready."""
+def snapshot(model, status, iteration: int = 1, clock=time.time, queues=None) -> dict:
+    """One snapshot as data: what the text shows, unabbreviated, JSON-ready.
+
+    ``queues`` (``--queues``, a :class:`~celerytop.modes.queue_snapshot.QueueSnapshots`)
+    adds ``queues`` and ``queues_round_seconds``: each a broker round, so only when asked.
+    """
     model.sample_event_rate()
     summary = model.summary()
     tasks = []
@@ -82,7 +90,7 @@ def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
         "loadavg": list(row.loadavg) if row.loadavg else None, "heartbeat_age": row.heartbeat_age,
         "software": row.software,
     } for row in model.worker_rows()]
-    return {
+    document = {
         "iteration": iteration,
         "time": clock(),
         "connection": {"state": status.state, "error": status.error, "lag": round(status.lag, 3),
@@ -106,6 +114,10 @@ def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
         "types": type_records(model),
         "rate_history": rate_history(model),
     }
+    if queues is not None:
+        measured = queues()
+        document["queues"], document["queues_round_seconds"] = measured["queues"], measured["round_seconds"]
+    return document
 
 
 def type_records(model) -> list:
@@ -119,9 +131,9 @@ def _rounded(value):
     return None if value is None else round(value, 3)
 
 
-def render_json(model, status, iteration: int = 1, clock=time.time) -> str:
+def render_json(model, status, iteration: int = 1, clock=time.time, queues=None) -> str:
     """One line: ``json.dumps`` escapes every control character, so no escape code gets through."""
-    return json.dumps(snapshot(model, status, iteration, clock), default=repr, ensure_ascii=True) + "\n"
+    return json.dumps(snapshot(model, status, iteration, clock, queues), default=repr, ensure_ascii=True) + "\n"
 
 
 def output_width(requested: int | None, out=sys.stdout) -> int:
@@ -139,20 +151,21 @@ def output_width(requested: int | None, out=sys.stdout) -> int:
 class Printer:
     """Writes one snapshot per iteration, as text or JSON."""
 
-    def __init__(self, model, fmt: str, width: int, app_name: str, broker: str, out=sys.stdout, mode: str = ""):
-        self.model, self.fmt, self.width = model, fmt, width
+    def __init__(self, model, fmt: str, width: int, app_name: str, broker: str, out=sys.stdout, mode: str = "",
+                 queues=None):
+        self.model, self.fmt, self.width, self.queues = model, fmt, width, queues
         self.app_name, self.broker, self.out, self.mode = app_name, broker, out, mode
         self.printed = 0
 
     def __call__(self, status) -> None:
         self.printed += 1
         if self.fmt == "json":
-            self.out.write(render_json(self.model, status, self.printed))
+            self.out.write(render_json(self.model, status, self.printed, queues=self.queues))
         else:
             if self.printed > 1:
                 self.out.write("\n")
             self.out.write(render_text(self.model, status, self.width, self.app_name, self.broker,
-                                       mode=self.mode))
+                                       mode=self.mode, queues=self.queues))
         self.out.flush()
 
 

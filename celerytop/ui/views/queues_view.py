@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from celerytop.control.queues import latency
 from celerytop.control.queues import migrate as migration
-from celerytop.control.queues.names import consumers_by_queue, queue_names
+from celerytop.control.queues.names import consumers_by_queue, is_internal, queue_names
 from celerytop.control.queues.probe import DepthProbe, QueueDepth
 from celerytop.control.queues.trend import DepthHistory
 from celerytop.present import formatting
@@ -119,13 +119,16 @@ class QueueMonitor:
         return self._probe_for().measure(names)
 
     def _sample(self, known: tuple, ask_workers: bool) -> QueueSample:
-        """On the sampler thread: the queues in ``known`` and those the app and the workers name, measured."""
+        """On the sampler thread: the queues in ``known``, those the app and the workers name and those tasks were
+        sent to (task-sent events), measured, with the age of each one's oldest message."""
         replies = None
         if ask_workers:
             # through the control executor: two broadcasts in flight at once lose replies
             replies = self.control.submit(self.control.inspect, "active_queues").result()
-        names = queue_names(self.control.app, replies if replies is not None else {})
-        depths = self._depths(sorted(set(names) | set(known)))
+        names = set(queue_names(self.control.app, replies if replies is not None else {})) | set(known)
+        if self.model is not None:  # queues the task-sent events name, though nothing consumes them yet
+            names |= {name for name in self.model.oldest_waiting_sent() if not is_internal(name)}
+        depths = self._depths(sorted(names))
         oldest = latency.oldest_ages(depths, self.model) if self.model is not None else {}
         return QueueSample(replies, depths, time.time(), oldest, getattr(self._probe_for(), "last_round", None))
 
