@@ -230,3 +230,57 @@ def test_ten_thousand_redis_queues_are_one_pipelined_round_trip(monkeypatch):
         pipe.execute()
         client.close()
         app.close()
+
+
+def test_batch_queues_on_the_filesystem_broker_in_json_and_text(tmp_path):
+    from celerytop.modes.queue_snapshot import QueueSnapshots, text_lines
+
+    app = make_app("filesystem://localhost//", "fsb", str(tmp_path))
+    name = "lat-batch"
+    first = app.send_task("tests.add", queue=name).id
+    app.send_task("tests.add", queue=name)
+    model = ClusterModel(clock=lambda: 5000.0)
+    model.on_event(sent_event(first, 1000.0, name))
+    queues = QueueSnapshots(app, model, clock=lambda: 1192.0)
+    try:
+        measured = queues()
+    finally:
+        queues.close()
+        app.close()
+    by_name = {q["name"]: q for q in measured["queues"]}
+    assert set(by_name) == {name, "q-fsb"}  # task-sent named one, the app's configuration the other
+    assert by_name[name] == {"name": name, "messages": 2, "consumers": None, "error": "", "oldest_age": 192.0,
+                             "oldest_source": "sent", "oldest_task_id": first, "oldest": "3m12s"}
+    assert by_name["q-fsb"]["messages"] == 0 and by_name["q-fsb"]["oldest_age"] is None
+    assert isinstance(measured["round_seconds"], float)
+    lines = text_lines(measured)
+    assert lines[0].startswith(" Queues  2 measured, round ")
+    assert lines[1].split() == ["QUEUE", "MESSAGES", "OLDEST"]
+    assert lines[2].split() == [name, "2", "3m12s"] and lines[3].split() == ["q-fsb", "0"]
+
+
+def test_the_view_sorts_by_the_oldest_column_and_says_the_rounds_duration():
+    from celerytop.ui.views.queues_view import QueuesView
+    from tests.test_key_safety import make_app as make_monitor_app
+
+    app, _ = make_monitor_app()
+    monitor = app.queues
+    monitor.names = ["a-new", "b-empty", "c-unknown", "d-old"]
+    monitor.depths = {"a-new": QueueDepth("a-new", 1, None), "b-empty": QueueDepth("b-empty", 0, None),
+                      "c-unknown": QueueDepth("c-unknown", 5, None), "d-old": QueueDepth("d-old", 2, None)}
+    monitor.oldest = {"a-new": Oldest(990.0, "sent"), "d-old": Oldest(808.0, "sent")}
+    monitor.sampled_at, monitor.round_seconds = 1000.0, 0.123
+    view = QueuesView(monitor, clock=lambda: 1000.0)
+
+    def shown():
+        texts = [row.base_widget.text for row in view.walker]
+        return [text.split()[:4] for text in texts if text.startswith("  ") and text.split()[0] in monitor.depths]
+
+    assert [row[0] for row in shown()] == ["a-new", "b-empty", "c-unknown", "d-old"]  # by name at first
+    view.change_sort(-1)  # the last column, OLDEST: the oldest first, unknown after the known, empty last
+    assert shown() == [["d-old", "2", "0", "3m12s"], ["a-new", "1", "0", "10.0s"], ["c-unknown", "5", "0", "unknown"],
+                       ["b-empty", "0", "0"]]
+    view.invert_sort()
+    assert [row[0] for row in shown()] == ["b-empty", "c-unknown", "a-new", "d-old"]
+    assert any("round 0.12 s" in row.base_widget.text for row in view.walker)
+    assert any("OLDEST ▲" in row.base_widget.text for row in view.walker)
