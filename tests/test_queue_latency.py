@@ -22,6 +22,7 @@ from redis.connection import AbstractConnection
 from celerytop.control.queues import latency, peek
 from celerytop.control.queues.latency import Envelope, Oldest, decode_envelope, describe, oldest_ages, oldest_of
 from celerytop.control.queues.probe import DepthProbe, QueueDepth
+from celerytop.model import queuewait
 from celerytop.model.cluster import ClusterModel
 from celerytop.present.formatting import format_duration
 from tests.liveapp import make_app
@@ -119,24 +120,27 @@ def sent_event(uuid_, when, queue, **extra):
             "routing_key": queue, "exchange": "", "args": "()", "kwargs": "{}", **extra}
 
 
-def test_the_model_answers_sent_times_and_the_oldest_unreceived_task_per_queue():
+@pytest.mark.parametrize("chunk", [2, 5000])
+def test_the_model_answers_sent_times_and_the_oldest_unreceived_task_per_queue(chunk, monkeypatch):
+    monkeypatch.setattr(queuewait, "CHUNK", chunk)  # read under the lock a few tasks at a time, or all at once
     model = ClusterModel(clock=lambda: 5000.0)
+    assert model.oldest_waiting_sent() == {}
     model.on_event(sent_event("t1", 1000.0, "q1"))
-    model.on_event(sent_event("t2", 1100.0, "q1"))
+    model.on_event(sent_event("t2", 950.0, "q1"))
     model.on_event(sent_event("t3", 900.0, "q2"))
     model.on_event(sent_event("t4", 800.0, "q1"))
     model.on_event({"type": "task-received", "uuid": "t4", "name": "tests.add", "timestamp": 1200.0,
                     "hostname": "w1", "args": "()", "kwargs": "{}"})
 
     assert model.sent_times(["t1", "t3", "nope"]) == {"t1": 1000.0, "t3": 900.0}
-    assert model.oldest_waiting_sent() == {"q1": (1000.0, "t1"), "q2": (900.0, "t3")}  # t4 was received
+    assert model.oldest_waiting_sent() == {"q1": (950.0, "t2"), "q2": (900.0, "t3")}  # t4 was received
 
     depths = [QueueDepth("q1", 2, None, heads=(Envelope("t2"),)),  # peeked: its own message's task-sent
               QueueDepth("q2", 1, 0),  # AMQP: not peeked, the events' oldest
               QueueDepth("q3", 4, 0),  # AMQP, nothing seen sent there: unknown
               QueueDepth("q4", 0, None, heads=()),
               QueueDepth("q5", 3, None, heads=(Envelope("unseen"),))]  # peeked, no task-sent, no ETA
-    assert oldest_ages(depths, model) == {"q1": Oldest(1100.0, "sent", "t2"), "q2": Oldest(900.0, "events", "t3"),
+    assert oldest_ages(depths, model) == {"q1": Oldest(950.0, "sent", "t2"), "q2": Oldest(900.0, "events", "t3"),
                                           "q3": None, "q4": None, "q5": None}
 
 

@@ -26,15 +26,13 @@ class QueueSnapshots:
         self.app, self.model, self.clock = app, model, clock
         self.probe = DepthProbe(app)
 
-    def names(self) -> list:
-        seen = set(self.model.oldest_waiting_sent())
-        return sorted(name for name in configured_queue_names(self.app) | seen if not is_internal(name))
-
     def __call__(self) -> dict:
         """``{"round_seconds": s, "queues": [{name, messages, consumers, error, oldest_age, oldest_source,
         oldest_task_id}, ...]}``; ``oldest_age`` is null where unknown or nothing waits."""
-        depths = self.probe.measure(self.names())
-        ages = latency.oldest_ages(depths, self.model)
+        waiting = self.model.oldest_waiting_sent()
+        names = sorted(name for name in configured_queue_names(self.app) | set(waiting) if not is_internal(name))
+        depths = self.probe.measure(names)
+        ages = latency.oldest_ages(depths, self.model, waiting)
         now = self.clock()
         queues = []
         for depth in depths:

@@ -159,14 +159,15 @@ def sort_key(oldest: Oldest | None, messages: int | None, now: float) -> tuple:
     return (2, oldest.age(now))
 
 
-def oldest_ages(depths, model) -> dict:
+def oldest_ages(depths, model, waiting: dict | None = None) -> dict:
     """``{queue: Oldest or None}`` for one sampling round's depths (probe.QueueDepth).
 
     ``model`` answers ``sent_times(ids)`` and ``oldest_waiting_sent()``
     (model/queuewait.py).  A queue whose messages were peeked (``heads``)
     is aged from them; one that could not be peeked (AMQP) from the oldest
     task the events say was sent to it and not yet received (source
-    ``"events"``); an empty or unmeasured queue has none.
+    ``"events"``); an empty or unmeasured queue has none.  ``waiting``:
+    ``model.oldest_waiting_sent()`` when the caller already has it.
     """
     ids = {envelope.task_id for depth in depths for envelope in (depth.heads or ())
            if envelope is not None and envelope.task_id}

@@ -126,10 +126,10 @@ class QueueMonitor:
             # through the control executor: two broadcasts in flight at once lose replies
             replies = self.control.submit(self.control.inspect, "active_queues").result()
         names = set(queue_names(self.control.app, replies if replies is not None else {})) | set(known)
-        if self.model is not None:  # queues the task-sent events name, though nothing consumes them yet
-            names |= {name for name in self.model.oldest_waiting_sent() if not is_internal(name)}
+        waiting = self.model.oldest_waiting_sent() if self.model is not None else {}
+        names |= {name for name in waiting if not is_internal(name)}  # sent to, though nothing consumes them yet
         depths = self._depths(sorted(names))
-        oldest = latency.oldest_ages(depths, self.model) if self.model is not None else {}
+        oldest = latency.oldest_ages(depths, self.model, waiting) if self.model is not None else {}
         return QueueSample(replies, depths, time.time(), oldest, getattr(self._probe_for(), "last_round", None))
 
     def _measured(self, future) -> None:
