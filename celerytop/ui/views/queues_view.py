@@ -258,7 +258,8 @@ class QueuesView(DetailView):
         self.monitor = monitor
         self.clock = clock
         self.sort, self.descending = 0, False
-        super().__init__(f" Queues  (depth every {monitor.interval:g} s; p purges the queue under the cursor)")
+        super().__init__(f" Queues  (depth and oldest message every {monitor.interval:g} s; < > sort, "
+                         "p purges the queue under the cursor)")
         self.refresh()
 
     def selected_queue(self):
