@@ -129,6 +129,7 @@ def test_the_model_answers_sent_times_and_the_oldest_unreceived_task_per_queue(c
     model.on_event(sent_event("t2", 950.0, "q1"))
     model.on_event(sent_event("t3", 900.0, "q2"))
     model.on_event(sent_event("t4", 800.0, "q1"))
+    model.on_event(sent_event("t5", 700.0, None, routing_key="billing.eu"))  # a routing key names no queue
     model.on_event({"type": "task-received", "uuid": "t4", "name": "tests.add", "timestamp": 1200.0,
                     "hostname": "w1", "args": "()", "kwargs": "{}"})
 

@@ -33,8 +33,9 @@ class QueueWaitQueries:
     def oldest_waiting_sent(self) -> dict:
         """``{queue: (task-sent timestamp, task id)}``: the earliest task sent to each queue not yet received.
 
-        Only tasks the model saw sent (task-sent names the queue, or the
-        routing key when no queue is named) and saw no later event for: a
+        Only tasks the model saw sent to a named queue (celery's task-sent
+        says ``queue``; a routing key alone is not taken for a queue's name:
+        on a topic exchange it is not one) and saw no later event for: a
         task a worker received, started or finished no longer waits.
 
         Read in chunks of :data:`CHUNK` tasks, the lock taken for each (a
@@ -54,7 +55,7 @@ class QueueWaitQueries:
                     if task.state != PENDING or task.received is not None or task.started is not None:
                         continue
                     sent = task.sent
-                    queue = task.queue or task.routing_key
+                    queue = task.queue
                     if not isinstance(sent, (int, float)) or not isinstance(queue, str) or not queue:
                         continue
                     known = oldest.get(queue)
