@@ -288,4 +288,4 @@ def test_the_view_sorts_by_the_oldest_column_and_says_the_rounds_duration():
     view.invert_sort()
     assert [row[0] for row in shown()] == ["b-empty", "c-unknown", "a-new", "d-old"]
     assert any("round 0.12 s" in row.base_widget.text for row in view.walker)
-    assert any("OLDEST ▲" in row.base_widget.text for row in view.walker)
+    assert any("OLDEST▲" in row.base_widget.text for row in view.walker)

@@ -301,7 +301,7 @@ class QueuesView(DetailView):
             return
         now = self.clock()
         width = max([5] + [len(name) for name in monitor.names])
-        arrow = " ▼" if self.descending else " ▲"
+        arrow = "▼" if self.descending else "▲"
         titles = {column: column.upper() + (arrow if index == self.sort else "")
                   for index, (column, _) in enumerate(SORTS)}
         # what matters most comes first: a narrow terminal clips the consumers' names
