@@ -1,4 +1,4 @@
-"""How long one queues-view sampling round takes on Redis with many queues: one pipelined request, next to one per queue.
+"""One queues-view sampling round on Redis with many queues: one pipelined request, against one per queue.
 
     python benchmarks/queue_rounds.py [--queues N] [--url redis://127.0.0.1:6379/14]
 
