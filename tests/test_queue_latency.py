@@ -1,4 +1,4 @@
-"""The oldest waiting message's age: envelopes decoded, ages from task-sent, ETA or nothing, and Redis peeked in one round.
+"""The oldest waiting message's age: envelopes decoded, aged from task-sent, ETA or nothing; Redis read in one round.
 
 The envelope tests use messages as kombu really stores them (published by
 ``send_task`` and read back from Redis or the filesystem folder).  The round
@@ -116,8 +116,8 @@ def test_sorting_puts_the_oldest_first_then_unknown_then_empty():
 
 
 def sent_event(uuid_, when, queue, **extra):
-    return {"type": "task-sent", "uuid": uuid_, "name": "tests.add", "timestamp": when, "queue": queue, "hostname": "client",
-            "routing_key": queue, "exchange": "", "args": "()", "kwargs": "{}", **extra}
+    return {"type": "task-sent", "uuid": uuid_, "name": "tests.add", "timestamp": when, "queue": queue,
+            "hostname": "client", "routing_key": queue, "exchange": "", "args": "()", "kwargs": "{}", **extra}
 
 
 @pytest.mark.parametrize("chunk", [2, 5000])

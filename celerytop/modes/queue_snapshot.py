@@ -1,4 +1,4 @@
-"""``--batch --queues``: every queue's depth and oldest waiting message's age at each snapshot, as the queues view has them.
+"""``--batch --queues``: each queue's depth and oldest waiting message's age per snapshot, as in the queues view.
 
 Off by default: each snapshot costs the broker a round (one pipelined
 request on Redis, one passive declare per queue on RabbitMQ, a folder
