@@ -70,6 +70,10 @@ def test_the_queues_view_shows_the_oldest_messages_age_or_unknown(broker, tmp_pa
             assert 0 <= seconds(age) <= time.time() - first_sent + 1, term.describe()
             assert "OLDEST" in term.text() and re.search(r"round \d+\.\d\d s", term.text()), term.describe()
             term.wait_for(lambda t: oldest_cell(t, default) == "unknown", timeout=10)
+            term.press("<")  # from QUEUE back round to OLDEST: the oldest first, the unknown after every age
+            term.wait_for("OLDEST▼")
+            rows = [line.split()[0] for line in term.lines() if line.startswith(("  lat", "  q-"))]
+            assert rows.index(known) < rows.index(default), term.describe()
             if broker.name == "rabbitmq":  # not peeked: said to come from the events
                 assert shown.endswith(" events"), term.describe()
                 assert oldest_cell(term, mixed).endswith(" events"), term.describe()
