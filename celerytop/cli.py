@@ -111,6 +111,9 @@ MONITOR_OPTIONS = (
                  metavar="N", help="Batch: how many snapshots to print."),
     click.option("--width", default=Options.width, type=click.IntRange(min=40), metavar="COLUMNS",
                  help="Batch: line width [default: the terminal's, else 120]."),
+    click.option("--queues", default=Options.queues, is_flag=True,
+                 help="Batch: add every queue's depth and its oldest waiting message's age (JSON: 'queues'); "
+                      "a broker round per snapshot (one pipelined request on Redis)."),
     click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=Options.fmt, show_default=True,
                  help="Batch and dump output: text, or JSON (one document per snapshot; one event per line)."),
     click.option("--dump", default=Options.dump, is_flag=True,

@@ -167,8 +167,13 @@ def _run_batch(app, options: Options, model, handler, note: str, clock: ReplayCl
     if note:
         sys.stderr.write(f"celerytop: {note}\n")
     mode = mode_text(replay="REPLAY" if options.replay else "", read_only=options.read_only, scope=options.scope)
+    queues = None
+    if options.queues and not options.replay:  # Options.check refuses --queues with --replay
+        from celerytop.modes.queue_snapshot import QueueSnapshots
+
+        queues = QueueSnapshots(app, model)
     printer = batch.Printer(model, options.fmt, batch.output_width(options.width), display_name(app),
-                            watched(app, options), mode=mode, schedule=schedule)
+                            watched(app, options), mode=mode, schedule=schedule, queues=queues)
     if options.replay:
         batch.run_batch_replay(options.replay, handler, printer, iterations=options.iterations,
                                delay=options.delay, speed=options.speed, clock=clock)
@@ -180,6 +185,8 @@ def _run_batch(app, options: Options, model, handler, note: str, clock: ReplayCl
                         handler=handler, seed=lambda: _seed_quietly(model, control, options))
     finally:
         control.close()
+        if queues is not None:
+            queues.close()
 
 
 def _seed_quietly(model, control, options: Options) -> None:

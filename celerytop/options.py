@@ -46,6 +46,7 @@ class Options:
     window: float = 5.0  # minutes: the task types' failure % and rate
     stuck_after: float = 10.0  # minutes: no task is stuck sooner (model/stuckness.py)
     stuck_multiple: float = 5.0  # a STARTED task is stuck past this many times its type's p95 runtime
+    queues: bool = False  # --batch: measure the queues (a broker round per snapshot)
 
     @property
     def screen(self) -> bool:
@@ -73,6 +74,10 @@ class Options:
             raise UsageError("--stuck-after must be more than 0 and at most 10080 minutes (a week)")
         if not 1 <= self.stuck_multiple <= 1000:
             raise UsageError("--stuck-multiple must be between 1 and 1000 (times the type's p95 runtime)")
+        if self.queues and not self.batch:
+            raise UsageError("--queues adds the queues to --batch snapshots (the screen has them under u)")
+        if self.queues and self.replay:
+            raise UsageError("--queues measures the broker's queues: it does not apply to --replay")
         if self.speed < 0:
             raise UsageError("--speed must be 0 (as fast as possible) or more")
         if self.replay is not None and not os.path.isfile(self.replay):

@@ -115,6 +115,8 @@ def test_celery_top_subcommand_is_registered_with_the_same_options():
     (("--format", "yaml", "--batch"), "--format"),
     (("--iterations", "0", "--batch"), "--iterations"),
     (("--db", "x.db", "--dump"), "--db keeps the monitor's tasks"),
+    (("--queues",), "--queues adds the queues to --batch snapshots"),
+    (("--queues", "--batch", "--replay", "README.rst"), "--queues measures the broker's queues"),
 ])
 def test_mode_options_that_do_not_go_together_are_one_line(args, fragment):
     assert_one_line_error(celerytop(*args), fragment)

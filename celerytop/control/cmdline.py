@@ -70,7 +70,7 @@ VERBS = {spec.name: spec for spec in (
     Spec("result", "ID", "Fetch a task's result from the result backend"),
     Spec("status", "[-d WORKER,…] [--timeout S]", "Ping workers: who is online"),
     Spec("migrate", "URL [-Q QUEUE,…]", "Move waiting messages to the broker at URL (asks first)"),
-    Spec("queues", "", "Open the queues view: depth, consumers, trend, purge"),
+    Spec("queues", "", "Open the queues view: depth, consumers, oldest message's age, trend, purge"),
     Spec("reconcile", "[--timeout S]",
          "Ask workers and the result backend about tasks shown STARTED or RECEIVED; correct those that "
          "finished (changes nothing in the cluster)"),

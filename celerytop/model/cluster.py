@@ -23,6 +23,7 @@ from celerytop.model import snapshot
 from celerytop.model.eventloss import ProcessedGaps
 from celerytop.model.failgroups import FailureGroups
 from celerytop.model.queries import ModelQueries
+from celerytop.model.queuewait import QueueWaitQueries
 from celerytop.model.ratehistory import RateHistory
 from celerytop.model.rates import EventRate
 from celerytop.model.stuckness import StuckRules
@@ -43,7 +44,7 @@ _intern = sys.intern
 FINISHED_STATES = frozenset(states.READY_STATES) | {states.REJECTED}
 
 
-class ClusterModel(ModelQueries, WorkflowQueries):
+class ClusterModel(ModelQueries, WorkflowQueries, QueueWaitQueries):
     """Thread-safe holder of everything known about the cluster; every public method takes ``self.lock``."""
 
     def __init__(self, max_tasks: int = 10000, max_failures: int = 1000, clock=time.time,

@@ -22,6 +22,7 @@ from celerytop.events.streams.routing import ALL_EVENTS
 from celerytop.model import beat
 from celerytop.model.ratehistory import BUCKET_SECONDS
 from celerytop.model.stuckness import LOST, flagged_tasks
+from celerytop.modes import queue_snapshot
 from celerytop.modes.sources import start_live
 from celerytop.present import formatting, table
 from celerytop.present.columns import TASK_COLUMNS, WORKER_COLUMNS, task_cells, worker_cells
@@ -50,7 +51,8 @@ def _table(columns, rows_cells, width: int) -> list:
     return lines
 
 
-def render_text(model, status, width: int, app_name: str = "", broker: str = "", notices=(), mode: str = "") -> str:
+def render_text(model, status, width: int, app_name: str = "", broker: str = "", notices=(), mode: str = "",
+                queues=None) -> str:
     """One snapshot as the screen shows it, every line at most ``width`` columns."""
     model.sample_event_rate()
     summary = model.summary()
@@ -62,11 +64,17 @@ def render_text(model, status, width: int, app_name: str = "", broker: str = "",
     uuids = model.query()
     lines += ["", f" Tasks  {summary.task_count} in memory, newest first"]
     lines += _table(TASK_COLUMNS, (task_cells(model.task_row(uuid)) for uuid in uuids), width)
+    if queues is not None:  # --queues
+        lines += ["", *queue_snapshot.text_lines(queues())]
     return "\n".join(formatting.fit(line, width).rstrip() for line in lines) + "\n"
 
 
-def snapshot(model, status, iteration: int = 1, clock=time.time, schedule=None) -> dict:
-    """One snapshot as data: what the text shows, unabbreviated, JSON-ready."""
+def snapshot(model, status, iteration: int = 1, clock=time.time, schedule=None, queues=None) -> dict:
+    """One snapshot as data: what the text shows, unabbreviated, JSON-ready.
+
+    ``queues`` (``--queues``, a :class:`~celerytop.modes.queue_snapshot.QueueSnapshots`)
+    adds ``queues`` and ``queues_round_seconds``: each a broker round, so only when asked.
+    """
     model.sample_event_rate()
     summary = model.summary()
     tasks = []
@@ -84,7 +92,7 @@ def snapshot(model, status, iteration: int = 1, clock=time.time, schedule=None) 
         "loadavg": list(row.loadavg) if row.loadavg else None, "heartbeat_age": row.heartbeat_age,
         "software": row.software,
     } for row in model.worker_rows()]
-    return {
+    document = {
         "iteration": iteration,
         "time": clock(),
         "connection": {"state": status.state, "error": status.error, "lag": round(status.lag, 3),
@@ -111,6 +119,10 @@ def snapshot(model, status, iteration: int = 1, clock=time.time, schedule=None) 
         **stuck_records(model),
         "beat": beat_records(model, schedule),
     }
+    if queues is not None:
+        measured = queues()
+        document["queues"], document["queues_round_seconds"] = measured["queues"], measured["round_seconds"]
+    return document
 
 
 def stuck_records(model) -> dict:
@@ -139,9 +151,10 @@ def _rounded(value):
     return None if value is None else round(value, 3)
 
 
-def render_json(model, status, iteration: int = 1, clock=time.time, schedule=None) -> str:
+def render_json(model, status, iteration: int = 1, clock=time.time, schedule=None, queues=None) -> str:
     """One line: ``json.dumps`` escapes every control character, so no escape code gets through."""
-    return json.dumps(snapshot(model, status, iteration, clock, schedule), default=repr, ensure_ascii=True) + "\n"
+    return json.dumps(snapshot(model, status, iteration, clock, schedule, queues), default=repr,
+                      ensure_ascii=True) + "\n"
 
 
 def output_width(requested: int | None, out=sys.stdout) -> int:
@@ -160,20 +173,20 @@ class Printer:
     """Writes one snapshot per iteration, as text or JSON."""
 
     def __init__(self, model, fmt: str, width: int, app_name: str, broker: str, out=sys.stdout, mode: str = "",
-                 schedule=None):
-        self.model, self.fmt, self.width, self.schedule = model, fmt, width, schedule
+                 schedule=None, queues=None):
+        self.model, self.fmt, self.width, self.schedule, self.queues = model, fmt, width, schedule, queues
         self.app_name, self.broker, self.out, self.mode = app_name, broker, out, mode
         self.printed = 0
 
     def __call__(self, status) -> None:
         self.printed += 1
         if self.fmt == "json":
-            self.out.write(render_json(self.model, status, self.printed, schedule=self.schedule))
+            self.out.write(render_json(self.model, status, self.printed, schedule=self.schedule, queues=self.queues))
         else:
             if self.printed > 1:
                 self.out.write("\n")
             self.out.write(render_text(self.model, status, self.width, self.app_name, self.broker,
-                                       mode=self.mode))
+                                       mode=self.mode, queues=self.queues))
         self.out.flush()
 
 

@@ -131,7 +131,7 @@ class MonitorApp:
         self.actions = ControlActions(control, model, self.selection, self.talk, follow=self.follow)
         self.worker_actions = WorkerActions(control, self.actions, model, self.selection, self.talk)
         self.queues = QueueMonitor(control, self.talk, self.actions.allowed,
-                                   partial(self.stack.refresh_views, QueuesView.context), self.call_later)
+                                   partial(self.stack.refresh_views, QueuesView.context), self.call_later, model=model)
         self.drilldown = DrillDown(control, model, self.stack, self.selection, self.talk, self.queues)
         self.failures = FailuresController(model, self.stack, self.talk, self.listing,
                                            open_task=self.drilldown.open_task,

@@ -19,18 +19,25 @@ is only known to the broker.  :class:`DepthProbe` asks it, per transport:
   waiting in ``data_folder_in`` for that queue.  These brokers cannot say
   how many consumers a queue has: ``consumers`` is ``None``.
 
+Where the broker lets a message be read without taking it (Redis, the
+filesystem: peek.py), a round also reads each queue's oldest waiting
+message (``heads``); on Redis the whole round is one pipelined request.
+:attr:`DepthProbe.last_round` is how long the last round took.
+
 The UI calls a probe from one background thread; it keeps its own
 connection and never raises from :meth:`DepthProbe.measure`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from kombu import Connection
 from kombu.exceptions import OperationalError
 from kombu.transport import virtual
 
+from celerytop.control.queues import peek
 from celerytop.present.errors import one_line_error
 
 #: What a 404 from a passive declare means to the user.
@@ -45,6 +52,8 @@ class QueueDepth:
     messages: int | None  # None when it could not be measured
     consumers: int | None  # None where the broker cannot say (redis, filesystem)
     error: str = ""  # one line
+    #: the oldest waiting message of each non-empty (sub-)queue, decoded; None where the broker cannot be peeked
+    heads: tuple | None = field(default=None, compare=False)
 
 
 class DepthProbe:
@@ -60,6 +69,7 @@ class DepthProbe:
         self._connection = connection
         self._owned = connection is None
         self._channel = None
+        self.last_round: float | None = None  # seconds the last measure() took
 
     # -- connection handling -------------------------------------------------
 
@@ -130,22 +140,42 @@ class DepthProbe:
         """One :class:`QueueDepth` per name, in order; never raises.
 
         A broken connection (the broker restarted, a socket timed out) is
-        re-opened once; if that fails too, the queues left get its error.
+        re-opened once; if that fails too, every queue gets its error.
         """
         names = list(names)
+        started = time.perf_counter()
         try:
-            return [self._measure_one(name) for name in names]
-        except Exception:
-            self._reset()
-        depths: list[QueueDepth] = []
-        for index, name in enumerate(names):
             try:
-                depths.append(self._measure_one(name))
+                return self._measure_all(names)
+            except Exception:
+                self._reset()
+            try:
+                return self._measure_all(names)
             except Exception as exc:
                 self._reset()  # the next measure() tries afresh
                 error = one_line_error(exc, with_type=False, limit=None)
-                depths += [QueueDepth(n, None, None, error) for n in names[index:]]
-                break
+                return [QueueDepth(name, None, None, error) for name in names]
+        finally:
+            self.last_round = time.perf_counter() - started
+
+    def _measure_all(self, names: list) -> list[QueueDepth]:
+        """Every queue in one request on Redis, one by one elsewhere; a connection error escapes."""
+        channel = self._chan()
+        if peek.is_redis(channel):
+            try:
+                found = peek.RedisRound.read(channel, names)
+            except self._connection_errors():
+                raise
+            except Exception as exc:  # noqa: BLE001 - e.g. a cluster that refuses pipelines: say so per queue
+                error = one_line_error(exc, with_type=False, limit=None)
+                return [QueueDepth(name, None, None, error) for name in names]
+            return [QueueDepth(name, None, None, found.errors[name]) if name in found.errors
+                    else QueueDepth(name, found.depths[name], None, heads=found.heads[name]) for name in names]
+        depths = [self._measure_one(name) for name in names]
+        if peek.is_filesystem(channel):
+            heads = peek.filesystem_heads(channel.data_folder_in, names)
+            depths = [QueueDepth(d.name, d.messages, d.consumers, d.error, heads[d.name]) if not d.error else d
+                      for d in depths]
         return depths
 
     def purge(self, name: str) -> int:

@@ -73,6 +73,14 @@ class DrillDown:
         self.queues.start()
         self.stack.push(QueuesView(self.queues))
 
+    def sort_queues(self, step: int) -> None:
+        if isinstance(self.stack.top, QueuesView):
+            self.stack.top.change_sort(step)
+
+    def invert_queue_sort(self) -> None:
+        if isinstance(self.stack.top, QueuesView):
+            self.stack.top.invert_sort()
+
     def purge_selected_queue(self) -> None:
         name = self.stack.top.selected_queue() if self.stack.top is not None else None
         if name is None:

@@ -1,5 +1,6 @@
-"""The queues view and the sampler behind it: depth and consumers of every
-queue, a sparkline and a trend; purge and migrate after a confirmation.
+"""The queues view and the sampler behind it: depth, consumers and the oldest
+waiting message's age of every queue, a sparkline and a trend; purge and
+migrate after a confirmation.
 
 Sampling starts the first time the view opens and goes on in the
 background (one thread, its own broker connection), so the sparkline has
@@ -12,8 +13,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
+from celerytop.control.queues import latency
 from celerytop.control.queues import migrate as migration
-from celerytop.control.queues.names import consumers_by_queue, queue_names
+from celerytop.control.queues.names import consumers_by_queue, is_internal, queue_names
 from celerytop.control.queues.probe import DepthProbe, QueueDepth
 from celerytop.control.queues.trend import DepthHistory
 from celerytop.present import formatting
@@ -35,6 +37,8 @@ class QueueSample(NamedTuple):
     replies: dict | None  # the workers' active_queues replies; None when they were not asked this round
     depths: list[QueueDepth]
     sampled_at: float  # time.time()
+    oldest: dict  # name -> latency.Oldest or None (unknown, or nothing waits)
+    round_seconds: float | None  # how long the broker took to answer the round
 
 
 class QueueMonitor:
@@ -45,8 +49,9 @@ class QueueMonitor:
     to sample are handed over as a tuple).
     """
 
-    def __init__(self, control, talk, allowed, on_change, call_later, interval: float = SAMPLE_EVERY):
+    def __init__(self, control, talk, allowed, on_change, call_later, interval: float = SAMPLE_EVERY, model=None):
         self.control = control  # None: not connected to an app
+        self.model = model  # the ClusterModel: task-sent times for the oldest message's age (None: none known)
         self.talk = talk  # a Conversation
         self.allowed = allowed  # allowed(what) -> bool: says why not (read-only, broker down)
         self.on_change = on_change  # () -> None: a sample or an answer arrived
@@ -58,6 +63,8 @@ class QueueMonitor:
         self.names: list = []
         self.error = ""
         self.sampled_at = None
+        self.oldest: dict = {}  # name -> latency.Oldest or None
+        self.round_seconds = None
         self.running = False
         self._samples = 0
         self._learning = False
@@ -112,13 +119,18 @@ class QueueMonitor:
         return self._probe_for().measure(names)
 
     def _sample(self, known: tuple, ask_workers: bool) -> QueueSample:
-        """On the sampler thread: the queues in ``known`` and those the app and the workers name, measured."""
+        """On the sampler thread: the queues in ``known``, those the app and the workers name and those tasks were
+        sent to (task-sent events), measured, with the age of each one's oldest message."""
         replies = None
         if ask_workers:
             # through the control executor: two broadcasts in flight at once lose replies
             replies = self.control.submit(self.control.inspect, "active_queues").result()
-        names = queue_names(self.control.app, replies if replies is not None else {})
-        return QueueSample(replies, self._depths(sorted(set(names) | set(known))), time.time())
+        names = set(queue_names(self.control.app, replies if replies is not None else {})) | set(known)
+        waiting = self.model.oldest_waiting_sent() if self.model is not None else {}
+        names |= {name for name in waiting if not is_internal(name)}  # sent to, though nothing consumes them yet
+        depths = self._depths(sorted(names))
+        oldest = latency.oldest_ages(depths, self.model, waiting) if self.model is not None else {}
+        return QueueSample(replies, depths, time.time(), oldest, getattr(self._probe_for(), "last_round", None))
 
     def _measured(self, future) -> None:
         try:
@@ -135,6 +147,8 @@ class QueueMonitor:
                     self.history.add(depth.name, sample.sampled_at, depth.messages)
             self.names = sorted(self.depths)
             self.sampled_at = sample.sampled_at
+            self.oldest.update(sample.oldest)
+            self.round_seconds = sample.round_seconds
         self.on_change()
         if self.running:
             self.call_later(self.interval, self.sample_now)
@@ -233,12 +247,19 @@ class QueueMonitor:
 
 
 
+#: The columns ``<`` ``>`` sort by, in order, and whether each sorts largest first.
+SORTS = (("queue", False), ("messages", True), ("consumers", True), ("oldest", True))
+
+
 class QueuesView(DetailView):
     context = "queues"
 
-    def __init__(self, monitor: QueueMonitor):
+    def __init__(self, monitor: QueueMonitor, clock=time.time):
         self.monitor = monitor
-        super().__init__(f" Queues  (depth every {monitor.interval:g} s; p purges the queue under the cursor)")
+        self.clock = clock
+        self.sort, self.descending = 0, False
+        super().__init__(f" Queues  (depth and oldest message every {monitor.interval:g} s; < > sort, "
+                         "p purges the queue under the cursor)")
         self.refresh()
 
     def selected_queue(self):
@@ -249,6 +270,26 @@ class QueuesView(DetailView):
         """Ctrl-R samples now."""
         self.monitor.sample_now()
 
+    def change_sort(self, step: int) -> None:
+        self.sort = (self.sort + step) % len(SORTS)
+        self.descending = SORTS[self.sort][1]
+        self.refresh()
+
+    def invert_sort(self) -> None:
+        self.descending = not self.descending
+        self.refresh()
+
+    def _sorted(self, now: float) -> list:
+        monitor, column = self.monitor, SORTS[self.sort][0]
+        keys = {
+            "queue": lambda name: name.lower(),
+            # unmeasured (None) sorts as the smallest
+            "messages": lambda name: (monitor.depths[name].messages is not None, monitor.depths[name].messages or 0),
+            "consumers": monitor.consumer_count,
+            "oldest": lambda name: latency.sort_key(monitor.oldest.get(name), monitor.depths[name].messages, now),
+        }
+        return sorted(monitor.names, key=keys[column], reverse=self.descending)
+
     def refresh(self) -> None:
         monitor = self.monitor
         lines: list = []
@@ -258,24 +299,32 @@ class QueuesView(DetailView):
             self.block(lines, ["measuring…"])
             self.set_lines(lines)
             return
+        now = self.clock()
         width = max([5] + [len(name) for name in monitor.names])
+        arrow = "▼" if self.descending else "▲"
+        titles = {column: column.upper() + (arrow if index == self.sort else "")
+                  for index, (column, _) in enumerate(SORTS)}
         # what matters most comes first: a narrow terminal clips the consumers' names
-        head = (f"  {'QUEUE'.ljust(width)}  {'MESSAGES':>8}  {'CONSUMERS':>9}  {'DEPTH':<{SPARK_WIDTH}}  "
-                f"{'TREND':<30}  CONSUMED BY")
+        head = (f"  {titles['queue'].ljust(width)}  {titles['messages']:>10}  {titles['consumers']:>11}  "
+                f"{titles['oldest']:<14}  {'DEPTH':<{SPARK_WIDTH}}  {'TREND':<30}  CONSUMED BY")
         lines.append(Row(("column.head", head)))
-        for name in monitor.names:
+        for name in self._sorted(now):
             depth = monitor.depths[name]
-            messages = f"{depth.messages:>8}" if depth.messages is not None else f"{'?':>8}"
+            messages = f"{depth.messages:>10}" if depth.messages is not None else f"{'?':>10}"
             trend = monitor.history.trend(name) if depth.messages is not None else depth.error
             spark = monitor.history.sparkline(name, SPARK_WIDTH)
+            oldest = latency.describe(monitor.oldest.get(name), depth.messages, now, formatting.format_duration)
             markup = [
-                ("row", f"  {formatting.sanitize(name).ljust(width)}  {messages}  {monitor.consumer_count(name):>9}  "),
-                ("help.key", f"{spark:>{SPARK_WIDTH}}"),
+                ("row", f"  {formatting.sanitize(name).ljust(width)}  {messages}  "
+                        f"{monitor.consumer_count(name):>11}  "),
+                ("status.warn" if oldest == latency.UNKNOWN else "row", f"{oldest:<14}"),
+                ("help.key", f"  {spark:>{SPARK_WIDTH}}"),
                 ("status.warn" if depth.error else "row", f"  {formatting.sanitize(trend):<30}  "),
                 ("row", formatting.sanitize(monitor.consumer_names(name))),
             ]
             lines.append(ItemRow(markup, name))
         lines.append(Row(("row", "")))
-        lines.append(Row(("row", f"  sampled {formatting.format_clock(monitor.sampled_at)}; "
+        took = "" if monitor.round_seconds is None else f"; round {monitor.round_seconds:.2f} s"
+        lines.append(Row(("row", f"  sampled {formatting.format_clock(monitor.sampled_at)}{took}; "
                                  ":purge -Q NAME and :migrate URL work from the prompt too")))
         self.set_lines(lines)
