@@ -139,6 +139,8 @@ class MonitorApp:
                                       self.stack, self.queues, self.actions, show_queues=self.drilldown.show_queues,
                                       open_task=self.drilldown.open_task, refresh=self.refresh,
                                       show_failures=self.failures.show, show_types=self.types.show)
+        for part in (self.types, self.failures, self.drilldown):  # their views draw sparklines
+            part.view_options = {"ascii": ascii}
         self._handlers = commands.bind(self)  # every command declared in ui/keys/commands.py
         self.focus_pane("tasks")
 

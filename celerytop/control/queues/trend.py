@@ -8,6 +8,7 @@ from collections import deque
 from celerytop.present.formatting import format_duration, format_rate
 from celerytop.present.sparkline import sparkline
 
+
 class DepthHistory:
     """Depth samples per queue over a window, for a sparkline and a trend line.
 
