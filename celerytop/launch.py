@@ -117,6 +117,7 @@ def _run_monitor(app, options: Options, recorder) -> bool:
     model = ClusterModel(max_tasks=options.max_tasks, max_failures=options.max_failures, window=options.window * 60,
                          **({"clock": clock} if clock is not None else {}))
     store, note = _history_store(options, model)
+    said = "; ".join(text for text in (note, store.load_note if store is not None else "") if text)
     camera = None
     if store is not None and not note:
         from celerytop.store.sqlite import SnapshotCamera
@@ -129,9 +130,9 @@ def _run_monitor(app, options: Options, recorder) -> bool:
         alarms.append(lambda: camera.last_error)
     try:
         if options.batch:
-            _run_batch(app, options, model, handler, note, clock)
+            _run_batch(app, options, model, handler, said, clock)
         else:
-            _run_screen(app, options, model, handler, note, alarms, clock)
+            _run_screen(app, options, model, handler, said, alarms, clock)
     finally:
         if camera is not None:
             camera.stop()  # the last snapshot, also after Ctrl-C or SIGTERM

@@ -178,3 +178,28 @@ def test_the_restored_history_shows_on_the_screen_shifted(tmp_path):
         term.press("esc")
         term.press("q")
         assert term.wait_exit() == 0
+
+
+def test_a_saved_part_that_cannot_be_read_is_said_and_the_rest_restored(tmp_path):
+    first, second, db = tmp_path / "first.jsonl", tmp_path / "second.jsonl", tmp_path / "history.db"
+    write_first(first)
+    write_second(second)
+    batch_json("--replay", first, "--db", db)
+    with sqlite3.connect(db) as kept:
+        kept.execute("UPDATE aggregates SET data = '{broken' WHERE part = 'type_stats'")
+    done = subprocess.run([BIN, "--speed", "0", "--batch", "--format", "json", "--replay", str(second),
+                           "--db", str(db)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (f"celerytop: history: the saved type_stats in {db} could not be read and start"
+                           " empty\n")
+    after = json.loads(done.stdout.splitlines()[-1])
+    assert {row["name"]: row["succeeded"] for row in after["types"]} == {"proj.a": 1}  # this session's only
+    assert sum(after["rate_history"]["succeeded"]) == 82  # the other parts came back
+    with sqlite3.connect(db) as kept:  # that run's first save wrote it whole again: break it once more
+        kept.execute("UPDATE aggregates SET data = '{broken' WHERE part = 'failure_groups'")
+    with Terminal([BIN, "--replay", str(second), "--speed", "0", "--refresh", "0.1", "--db", str(db)],
+                  cols=200, rows=30) as term:  # the screen says it in its header
+        term.wait_for("the saved failure_groups in")
+        assert "could not be read and start empty" in term.text()
+        term.press("q")
+        assert term.wait_exit() == 0

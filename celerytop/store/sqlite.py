@@ -83,6 +83,7 @@ class Store:
         self.path = os.fspath(path)
         self.lock_path = self.path + ".lock"
         self.writer_note = ""
+        self.load_note = ""  # what load could not restore, for the user (data loss is said)
         self._lock = threading.RLock()
         self._lock_fd: int | None = None
         self._writer = False
@@ -175,9 +176,11 @@ class Store:
             except sqlite3.Error as exc:
                 raise self._error("cannot read the history", exc) from None
         tasks, workers = _decode(task_rows), _decode(worker_rows)
-        aggregates = {part: record for part, record in zip((part for part, _ in aggregate_rows),
-                                                           _decode([(data,) for _, data in aggregate_rows], True))
-                      if record is not None}
+        decoded = dict(zip((part for part, _ in aggregate_rows), _decode([(d,) for _, d in aggregate_rows], True)))
+        aggregates = {part: record for part, record in decoded.items() if record is not None}
+        lost = sorted(str(part) for part, record in decoded.items() if record is None)
+        self.load_note = (f"history: the saved {', '.join(lost)} in {self.path} could not be read and start"
+                          " empty" if lost else "")
         model.restore(tasks, workers, aggregates)
         return len(tasks)
 

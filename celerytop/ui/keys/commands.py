@@ -104,7 +104,8 @@ _ALL = (
     Command("queues.show", "Show the queues view: depth, consumers, sparkline and trend", handler="drilldown.show_queues"),
     Command("queues.purge", "Purge the queue under the cursor", handler="drilldown.purge_selected_queue", verb="purge",
             asks_first=True),
-    Command("failures.show", "Show the failure groups: every failure seen, by task, exception and message",
+    Command("failures.show", "Show the failure groups: every failure seen, by task, exception and message, "
+                             "each with its last hour as a sparkline",
             handler="failures.show"),
     Command("failures.sort_next", "Sort the failure groups by the next column", handler="failures.change_sort",
             args=(1,)),
@@ -116,7 +117,8 @@ _ALL = (
     Command("failures.members", "Close the view and filter the tasks pane to the group's failed tasks",
             handler="failures.list_members"),
     Command("failures.example", "Show the traceback of the group's latest failure", handler="failures.show_example"),
-    Command("types.show", "Show the task types view: counts, failure %, rate, runtime and wait percentiles",
+    Command("types.show", "Show the task types view: counts, failure %, rate, runtime and wait percentiles, "
+                          "a throughput sparkline",
             handler="types.show"),
     Command("types.sort_next", "Sort the task types by the next column", handler="types.change_sort", args=(1,)),
     Command("types.sort_prev", "Sort the task types by the previous column", handler="types.change_sort",

@@ -43,10 +43,10 @@ DEFAULT_BINDINGS = (
     Binding(":", "global", "prompt.open", "Command prompt: inspect, control, purge, result, status, migrate, queues",
             "command"),
     Binding("u", "global", "queues.show", "Queues: depth, consumers, sparkline, trend; purge", "queues"),
-    Binding("F", "global", "failures.show", "Failures: every failure seen, grouped by task, exception, message",
-            "failures"),
-    Binding("y", "global", "types.show", "Task types: counts, failure %, rate, runtime and wait percentiles",
-            "types"),
+    Binding("F", "global", "failures.show", "Failures: every failure seen, grouped by task, exception, message; "
+                                            "the last hour of each", "failures"),
+    Binding("y", "global", "types.show", "Task types: counts, failure %, rate, runtime and wait percentiles, "
+                                         "throughput sparkline", "types"),
     Binding("z", "global", "replay.pause", "Replay (--replay): pause or resume"),
     Binding(".", "global", "replay.step", "Replay: one more event (pauses first)"),
     Binding("]", "global", "replay.faster", "Replay: twice as fast"),
@@ -101,7 +101,8 @@ DEFAULT_BINDINGS = (
     Binding("esc", "workers", "worker_filter.clear", "Clear the workers filter"),
     Binding("o", "workers", "workers.toggle_offline", "List or fold the long-offline workers ('+N offline')"),
     Binding("L", "global", "audit.show", "Commands sent this session, with replies (the audit log)"),
-    Binding("enter", "workers", "view.open", "Worker detail: stats, active and reserved tasks, queues", "detail"),
+    Binding("enter", "workers", "view.open", "Worker detail: stats, processed/s and load history, active and "
+                                             "reserved tasks, queues", "detail"),
     Binding("enter", "detail", "view.open", "Open the task on this line (worker detail)"),
     Binding("r", "detail", "task.fetch_result", "Fetch the result from the result backend", "fetch result"),
     Binding("t", "detail", "task.traceback", "Jump to the traceback"),
