@@ -83,13 +83,22 @@ class Ring:
         return out
 
     # -- --db (aggregates_store.py) --------------------------------------------------------------
+    def copy(self) -> "Ring":
+        """A copy (one array copy: cheap under the model's lock; :meth:`to_dict` it after)."""
+        twin = Ring.__new__(Ring)
+        twin.width, twin.size, twin.newest, twin._blank = self.width, self.size, self.newest, self._blank
+        twin.values = self.values[:]
+        return twin
+
     def to_dict(self) -> dict:
         """The buckets held, by number (so their times are kept): {"width", "buckets": [[bucket, value], ...]}."""
-        held = []
-        for bucket in range(self.newest - self.size + 1, self.newest + 1):
-            value = self.values[bucket % self.size] if self.newest >= 0 else self._blank
-            if value == value and (value or self._blank != 0):  # counts: the non-zero; peaks: every one kept
-                held.append([bucket, round(value, 3) if self._blank != 0 else value])
+        newest, size, counting = self.newest, self.size, self._blank == 0
+        if newest < 0:
+            return {"width": self.width, "buckets": []}
+        # slot s holds the bucket within the last ``size`` up to newest that is s modulo size
+        held = [[newest - (newest - slot) % size, value if counting else round(value, 3)]
+                for slot, value in enumerate(self.values) if (value if counting else value == value)]
+        held.sort()
         return {"width": self.width, "buckets": held}
 
     def restore(self, data) -> None:

@@ -38,8 +38,9 @@ class FailureHistory:
         """{group id: the ``count`` minutes up to the one holding ``now``, oldest first}."""
         return {group_id: ring.series(now, count) for group_id, ring in self.rings.items()}
 
-    def to_dict(self) -> dict:
-        return {group_id: ring.to_dict() for group_id, ring in self.rings.items()}
+    def copy(self) -> dict:
+        """{group id: a copy of its ring}, as TypeHistory.copy."""
+        return {group_id: ring.copy() for group_id, ring in self.rings.items()}
 
     def restore(self, data, known_ids) -> None:
         """Saved rings back, for the groups in ``known_ids`` only (so the rings stay as bounded as the groups)."""

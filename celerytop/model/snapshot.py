@@ -39,7 +39,9 @@ class ExportedChanges(NamedTuple):
     tasks: list  # task records (dicts with "uuid", "seq", "state", ...) new or changed
     workers: list  # worker records (dicts with "hostname", ...) new or changed
     evicted: list  # uuids of tasks an earlier export had that the model no longer has
-    aggregates: dict | None = None  # {part: dict}: rate and other histories, type stats, failure groups
+    #: () -> {part: dict}: rates over time and the other histories, type stats, failure groups
+    #: (aggregates_store.py); copied at the export, built when called (outside the model's lock).
+    aggregates: object = None
 
 
 @dataclass

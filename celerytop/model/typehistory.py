@@ -53,8 +53,9 @@ class TypeHistory:
         """{name: the ``count`` buckets up to the one holding ``now``, oldest first}."""
         return {name: ring.series(now, count) for name, ring in self.rings.items()}
 
-    def to_dict(self) -> dict:
-        return {name: ring.to_dict() for name, ring in self.rings.items()}
+    def copy(self) -> dict:
+        """{name: a copy of its ring}: taken under the model's lock, turned to JSON after (aggregates_store.py)."""
+        return {name: ring.copy() for name, ring in self.rings.items()}
 
     def restore(self, data) -> None:
         """Saved rings back (counts added to any already here); names typestats does not know count in (other)."""

@@ -70,9 +70,9 @@ class WorkerHistory:
             return None
         return trend.processed.series(now, count), trend.load.series(now, count)
 
-    def to_dict(self) -> dict:
-        return {host: {"processed": t.processed.to_dict(), "load": t.load.to_dict(), "last_processed": t.last_processed}
-                for host, t in self.workers.items()}
+    def copy(self) -> dict:
+        """{hostname: (processed ring copy, load ring copy, last processed)}, as TypeHistory.copy."""
+        return {host: (t.processed.copy(), t.load.copy(), t.last_processed) for host, t in self.workers.items()}
 
     def restore(self, data) -> None:
         for hostname, saved in (data.items() if isinstance(data, dict) else ()):

@@ -232,7 +232,8 @@ class Store:
             changes = model.export_all() if full else model.export_changes()
             task_rows = [(r["uuid"], r["seq"], r["state"], _encode(r)) for r in changes.tasks]
             worker_rows = [(r["hostname"], _encode(r)) for r in changes.workers]
-            aggregates = {part: _encode(record) for part, record in (changes.aggregates or {}).items()}
+            parts = changes.aggregates() if changes.aggregates is not None else {}  # built outside the model's lock
+            aggregates = {part: _encode(record) for part, record in parts.items()}
             aggregate_rows = [(part, text) for part, text in aggregates.items()
                               if full or self._aggregates_saved.get(part) != text]
             self._full_save_due = True  # until this one commits
