@@ -100,8 +100,8 @@ MONITOR_OPTIONS = (
                  show_default=True,
                  help="Colour mode; auto follows TERM and honours NO_COLOR. mono uses bold and reverse video."),
     click.option("--ascii", "ascii", default=Options.ascii, is_flag=True,
-                 help="Draw the header (its rate sparklines and marks) in plain ASCII; the default when the "
-                      "locale's encoding is not UTF-8."),
+                 help="Draw the header (its rate sparklines and marks) and the views' sparklines in plain "
+                      "ASCII; the default when the locale's encoding is not UTF-8."),
     click.option("--batch", default=Options.batch, is_flag=True,
                  help="Print snapshots (header, workers, tasks) as plain text or JSON, without the screen "
                       "and without a single escape code, then exit."),
@@ -136,8 +136,9 @@ MONITOR_OPTIONS = (
                       "or 'workers' and 'failures' (worker.# and task.failed).  On RabbitMQ and Redis the "
                       "broker leaves the rest out, for clusters too busy to watch whole; the header says ONLY."),
     click.option("--db", default=Options.db, metavar="PATH",
-                 help="Keep tasks and workers in an SQLite file: shown at start, saved every few seconds and "
-                      "on exit, bounded by --max-tasks and --max-failures."),
+                 help="Keep tasks and workers, rates over time, task type stats and failure groups in an SQLite "
+                      "file: shown at start, saved every few seconds and on exit, bounded by --max-tasks and "
+                      "--max-failures."),
 )
 
 

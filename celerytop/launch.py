@@ -124,6 +124,7 @@ def _run_monitor(app, options: Options, recorder) -> bool:
     schedule = beat.plan_from_app(app, watching_since=None if options.replay else time.time())
     beat.watch(model, schedule)
     store, note = _history_store(options, model)
+    said = "; ".join(text for text in (note, store.load_note if store is not None else "") if text)
     camera = None
     if store is not None and not note:
         from celerytop.store.sqlite import SnapshotCamera
@@ -136,9 +137,9 @@ def _run_monitor(app, options: Options, recorder) -> bool:
         alarms.append(lambda: camera.last_error)
     try:
         if options.batch:
-            _run_batch(app, options, model, handler, note, clock, schedule)
+            _run_batch(app, options, model, handler, said, clock, schedule)
         else:
-            _run_screen(app, options, model, handler, note, alarms, clock, schedule)
+            _run_screen(app, options, model, handler, said, alarms, clock, schedule)
     finally:
         if camera is not None:
             camera.stop()  # the last snapshot, also after Ctrl-C or SIGTERM

@@ -110,4 +110,8 @@ def test_batch_json_carries_the_failure_groups(tmp_path):
     assert groups["proj.bill", "ValueError", "no customer <n>"]["count"] == 1  # its event came twice
     assert snapshot["counts"]["states"]["FAILURE"] == int(MAX_FAILURES)  # memory holds fewer than the groups count
     assert set(invoice) == {"id", "name", "exception", "message", "count", "first_seen", "last_seen", "workers",
-                            "more_workers", "example_task_id"}
+                            "more_workers", "example_task_id", "history"}
+    # per minute over the hour to now (T0 + 96.5): T0 + 3..5 is in the minute before now's (T0 is 20 s into one)
+    assert invoice["history"]["bucket_seconds"] == 60 and len(invoice["history"]["failed"]) == 60
+    assert invoice["history"]["failed"][-2:] == [3, 0] and sum(invoice["history"]["failed"]) == 3
+    assert sum(mail["history"]["failed"]) == 2  # evicted from memory, still in its group's history

@@ -21,10 +21,10 @@ from celery.events.state import Worker
 from celerytop.events.eventcheck import problem
 from celerytop.model import snapshot
 from celerytop.model.eventloss import ProcessedGaps
-from celerytop.model.failgroups import FailureGroups
+from celerytop.model.failhistory import TrackedFailureGroups
+from celerytop.model.histories import Histories, HistoryQueries
 from celerytop.model.queries import ModelQueries
 from celerytop.model.queuewait import QueueWaitQueries
-from celerytop.model.ratehistory import RateHistory
 from celerytop.model.rates import EventRate
 from celerytop.model.stuckness import StuckRules
 from celerytop.model.taskrecord import TaskRecord, apply_task_event
@@ -44,7 +44,7 @@ _intern = sys.intern
 FINISHED_STATES = frozenset(states.READY_STATES) | {states.REJECTED}
 
 
-class ClusterModel(ModelQueries, WorkflowQueries, QueueWaitQueries):
+class ClusterModel(ModelQueries, WorkflowQueries, QueueWaitQueries, HistoryQueries):
     """Thread-safe holder of everything known about the cluster; every public method takes ``self.lock``."""
 
     def __init__(self, max_tasks: int = 10000, max_failures: int = 1000, clock=time.time,
@@ -78,9 +78,9 @@ class ClusterModel(ModelQueries, WorkflowQueries, QueueWaitQueries):
         self._event_rate = EventRate()  # sampled by sample_event_rate, read by summary
         self._export_memory = snapshot.ExportMemory()  # what the last export_changes saw
         self._gaps = ProcessedGaps()
-        self._failures = FailureGroups()  # every failure seen, grouped; eviction leaves it alone
+        self._failures = TrackedFailureGroups()  # every failure seen, grouped (and per minute); eviction leaves it
         self.type_stats = TypeStats(window)  # per task type, from events (typestats.py): eviction leaves it
-        self.rate_history = RateHistory()  # succeeded and failed per 10 s, for the header (ratehistory.py)
+        self.histories = Histories(self.type_stats, self._failures)  # rates over time, per type, worker (histories.py)
         self.stuck_rules = StuckRules()  # what makes a task stuck (stuckness.py; launch.py sets --stuck-after)
         #: Called (with the hostname, on the ingesting thread, under the lock)
         #: when a worker first appears: the screen shows it at once instead of
@@ -176,7 +176,7 @@ class ClusterModel(ModelQueries, WorkflowQueries, QueueWaitQueries):
                 counts[before] -= 1
             counts[after] += 1
             if after == SUCCESS or after == FAILURE:
-                self.rate_history.add(after == FAILURE, local_received)
+                self.histories.finished(task.name, after == FAILURE, local_received)
             self._version += 1
             self._heaps.remember(task, before, after)
         elif created:
@@ -286,6 +286,7 @@ class ClusterModel(ModelQueries, WorkflowQueries, QueueWaitQueries):
             self.malformed_events += 1
         if counted:
             self._gaps.beat(hostname, subject, event.get("processed"), event.get("timestamp"))
+            self.histories.workers.event(hostname, event)
 
     def _worker_added(self, hostname: str) -> None:
         if self.on_new_worker is not None:
@@ -340,9 +341,9 @@ class ClusterModel(ModelQueries, WorkflowQueries, QueueWaitQueries):
         """Like :meth:`export_changes` but every task and worker: a full snapshot."""
         return snapshot.export_records(self, everything=True)
 
-    def restore(self, tasks: list, workers: list) -> None:
-        """Put exported records back, older than anything already here (see snapshot.restore_records)."""
-        snapshot.restore_records(self, tasks, workers)
+    def restore(self, tasks: list, workers: list, aggregates=None) -> None:
+        """Put exported records (and aggregates) back, older than anything here (see snapshot.restore_records)."""
+        snapshot.restore_records(self, tasks, workers, aggregates)
 
 
 class EvictionHeaps:

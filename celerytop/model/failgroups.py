@@ -156,11 +156,11 @@ class FailureGroups:
         self._recent: dict = {}  # uuid -> None: the failures counted lately, oldest first
         self._keys: dict = {}  # (name, exception text) -> group key: normalising once per distinct text
 
-    def add(self, uuid: str, name, hostname, timestamp, exception, traceback) -> None:
-        """Count one task-failed event (a second one for the same task is not counted)."""
+    def add(self, uuid: str, name, hostname, timestamp, exception, traceback):
+        """Count one task-failed event (a second one for the same task is not counted); the group, else None."""
         recent = self._recent
         if uuid in recent:
-            return
+            return None
         if len(recent) >= RECENT_MAX:
             del recent[next(iter(recent))]
         recent[uuid] = None
@@ -184,6 +184,7 @@ class FailureGroups:
             timestamp = 0.0
         group.add(uuid, hostname, timestamp, exception, traceback)
         self.total += 1
+        return group
 
     def rows(self) -> list:
         """Every group as a dict (as_dict, plus the example's exception and traceback), (other) last."""

@@ -17,6 +17,7 @@ from celery import states
 from celery.events.state import Worker
 
 from celerytop.events.eventcheck import fields_problem, is_finite_number
+from celerytop.model.aggregates_store import export_aggregates, restore_aggregates
 from celerytop.model.queries import is_sequence
 from celerytop.model.taskrecord import TIMELINE_MAX, TaskRecord
 
@@ -38,6 +39,9 @@ class ExportedChanges(NamedTuple):
     tasks: list  # task records (dicts with "uuid", "seq", "state", ...) new or changed
     workers: list  # worker records (dicts with "hostname", ...) new or changed
     evicted: list  # uuids of tasks an earlier export had that the model no longer has
+    #: () -> {part: dict}: rates over time and the other histories, type stats, failure groups
+    #: (aggregates_store.py); copied at the export, built when called (outside the model's lock).
+    aggregates: object = None
 
 
 @dataclass
@@ -81,7 +85,7 @@ def export_records(model, everything: bool) -> ExportedChanges:
             if everything or memory.workers.get(hostname) != record:
                 workers.append(record)
         memory.tasks, memory.workers, memory.next_seq = fresh, known, next_key
-        return ExportedChanges(tasks, workers, evicted)
+        return ExportedChanges(tasks, workers, evicted, export_aggregates(model))
 
 
 def _task_record(model, uuid: str, task: TaskRecord, key: int) -> dict:
@@ -107,15 +111,17 @@ def _worker_record(hostname: str, worker) -> dict:
     return record
 
 
-def restore_records(model, tasks: list, workers: list) -> None:
+def restore_records(model, tasks: list, workers: list, aggregates=None) -> None:
     """Put exported records back into ``model``, older than anything already there.
 
-    Not events: the statistics stay as they are.  Restored tasks go
+    Not events: the event statistics stay as they are; the saved aggregates
+    (``aggregates``, aggregates_store.py) are added to the model's.  Restored tasks go
     through the same bounds as live ones (failures their own), and a
     uuid or hostname already known keeps its live state.  Broken records
     are skipped: a history file must never stop the monitor.
     """
     with model.lock:
+        restore_aggregates(model, aggregates)
         for record in workers:
             if isinstance(record, dict):
                 _restore_worker(model, record)

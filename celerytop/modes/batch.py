@@ -19,7 +19,7 @@ from celerytop.events.recording.clock import ReplayClock
 from celerytop.events.recording.reader import RecordingError, replay_all
 from celerytop.events.recording.replayer import Replayer
 from celerytop.events.streams.routing import ALL_EVENTS
-from celerytop.model import beat
+from celerytop.model import beat, failhistory, typehistory, workerhistory
 from celerytop.model.ratehistory import BUCKET_SECONDS
 from celerytop.model.stuckness import LOST, flagged_tasks
 from celerytop.modes import queue_snapshot
@@ -90,7 +90,7 @@ def snapshot(model, status, iteration: int = 1, clock=time.time, schedule=None, 
     workers = [{
         "hostname": row.hostname, "online": row.online, "active": row.active, "processed": row.processed,
         "loadavg": list(row.loadavg) if row.loadavg else None, "heartbeat_age": row.heartbeat_age,
-        "software": row.software,
+        "software": row.software, "history": worker_history(model, row.hostname),
     } for row in model.worker_rows()]
     document = {
         "iteration": iteration,
@@ -113,7 +113,7 @@ def snapshot(model, status, iteration: int = 1, clock=time.time, schedule=None, 
         },
         "workers": workers,
         "tasks": tasks,
-        "failure_groups": [{key: group[key] for key in FAILURE_GROUP_KEYS} for group in model.failure_groups()],
+        "failure_groups": failure_group_records(model),
         "types": type_records(model),
         "rate_history": rate_history(model),
         **stuck_records(model),
@@ -141,10 +141,33 @@ def beat_records(model, schedule) -> dict:
 
 
 def type_records(model) -> list:
-    """The task types view's figures (model/typestats.py): seconds, null where unknown; names as sent."""
+    """The task types view's figures (model/typestats.py): seconds, null where unknown; names as sent.
+
+    ``history``: what the view's sparkline draws, tasks finished per 10 s, oldest first, the last bucket now."""
     window = model.type_stats.window
+    history = model.type_history()
+    blank = [0] * typehistory.SHOWN
     return [dict(row._asdict(), window=window, failure_pct=_rounded(row.failure_pct),
-                 rate_per_min=_rounded(row.rate_per_min)) for row in model.type_rows()]
+                 rate_per_min=_rounded(row.rate_per_min),
+                 history={"bucket_seconds": typehistory.BUCKET_SECONDS, "finished": history.get(row.name, blank)})
+            for row in model.type_rows()]
+
+
+def worker_history(model, hostname: str):
+    """Worker detail's history lines: processed and peak 1-minute load per 10 s, oldest first; null: none yet."""
+    history = model.worker_history(hostname)
+    if history is None:
+        return None
+    return {"bucket_seconds": workerhistory.BUCKET_SECONDS, "processed": history[0], "load": history[1]}
+
+
+def failure_group_records(model) -> list:
+    """The failures view's groups; ``history``: failures per minute over the last hour, oldest first."""
+    history = model.failure_history()
+    blank = [0] * failhistory.SHOWN
+    return [dict({key: group[key] for key in FAILURE_GROUP_KEYS},
+                 history={"bucket_seconds": failhistory.BUCKET_SECONDS, "failed": history.get(group["id"], blank)})
+            for group in model.failure_groups()]
 
 
 def _rounded(value):

@@ -4,7 +4,11 @@ A :class:`SnapshotCamera` saves the model every few seconds and once more on
 exit; the next celerytop loads the file before the first event arrives, so
 the screen starts with the history.  One table row per task (a JSON record
 from :meth:`ClusterModel.export_changes`, its ``seq`` for order and its state
-for bounding failures apart), one per worker.
+for bounding failures apart), one per worker, and one per part of the
+model's aggregates (rate and other histories, type stats, failure groups:
+model/aggregates_store.py) in the ``aggregates`` table.  That table came
+later: a file without it opens as before (the first save adds it), and an
+older celerytop reads a file with it and ignores it.
 
 The file is in WAL mode, so a second celerytop can read it while the first
 writes; only one may write at a time (an ``flock`` on ``PATH.lock``, which
@@ -40,6 +44,9 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT = 2.0
 FAILURE = "FAILURE"
 
+_AGGREGATES_TABLE = "CREATE TABLE IF NOT EXISTS aggregates (part TEXT PRIMARY KEY, data TEXT NOT NULL)"
+_UPSERT_AGGREGATE = ("INSERT INTO aggregates (part, data) VALUES (?, ?) ON CONFLICT (part) DO UPDATE"
+                     " SET data = excluded.data")
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS tasks (uuid TEXT PRIMARY KEY, seq INTEGER NOT NULL, state TEXT NOT NULL,"
@@ -47,6 +54,7 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS tasks_state_seq ON tasks (state, seq)",
     "CREATE INDEX IF NOT EXISTS tasks_seq ON tasks (seq)",
     "CREATE TABLE IF NOT EXISTS workers (hostname TEXT PRIMARY KEY, data TEXT NOT NULL)",
+    _AGGREGATES_TABLE,
 )
 _UPSERT_TASK = ("INSERT INTO tasks (uuid, seq, state, data) VALUES (?, ?, ?, ?) ON CONFLICT (uuid) DO UPDATE"
                 " SET seq = excluded.seq, state = excluded.state, data = excluded.data")
@@ -75,10 +83,12 @@ class Store:
         self.path = os.fspath(path)
         self.lock_path = self.path + ".lock"
         self.writer_note = ""
+        self.load_note = ""  # what load could not restore, for the user (data loss is said)
         self._lock = threading.RLock()
         self._lock_fd: int | None = None
         self._writer = False
         self._full_save_due = True  # the first save (and one after a failed save) writes everything
+        self._aggregates_saved: dict = {}  # part -> the text the last save wrote (unchanged parts are not rewritten)
         _check_file(self.path)
         try:
             # used by the camera thread after this one creates it; self._lock serialises
@@ -159,12 +169,19 @@ class Store:
                 try:
                     task_rows = db.execute("SELECT data FROM tasks ORDER BY seq").fetchall()
                     worker_rows = db.execute("SELECT data FROM workers ORDER BY hostname").fetchall()
+                    aggregate_rows = db.execute("SELECT part, data FROM aggregates").fetchall() if db.execute(
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'aggregates'").fetchone() else []
                 finally:
                     db.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise self._error("cannot read the history", exc) from None
         tasks, workers = _decode(task_rows), _decode(worker_rows)
-        model.restore(tasks, workers)
+        decoded = dict(zip((part for part, _ in aggregate_rows), _decode([(d,) for _, d in aggregate_rows], True)))
+        aggregates = {part: record for part, record in decoded.items() if record is not None}
+        lost = sorted(str(part) for part, record in decoded.items() if record is None)
+        self.load_note = (f"history: the saved {', '.join(lost)} in {self.path} could not be read and start"
+                          " empty" if lost else "")
+        model.restore(tasks, workers, aggregates)
         return len(tasks)
 
     # -- writing -------------------------------------------------------------
@@ -215,6 +232,10 @@ class Store:
             changes = model.export_all() if full else model.export_changes()
             task_rows = [(r["uuid"], r["seq"], r["state"], _encode(r)) for r in changes.tasks]
             worker_rows = [(r["hostname"], _encode(r)) for r in changes.workers]
+            parts = changes.aggregates() if changes.aggregates is not None else {}  # built outside the model's lock
+            aggregates = {part: _encode(record) for part, record in parts.items()}
+            aggregate_rows = [(part, text) for part, text in aggregates.items()
+                              if full or self._aggregates_saved.get(part) != text]
             self._full_save_due = True  # until this one commits
             try:
                 db.execute("BEGIN IMMEDIATE")
@@ -225,6 +246,9 @@ class Store:
                     db.executemany(_UPSERT_TASK, task_rows)
                     db.executemany(_UPSERT_WORKER, worker_rows)
                     db.executemany("DELETE FROM tasks WHERE uuid = ?", [(uuid,) for uuid in changes.evicted])
+                    if aggregate_rows:
+                        db.execute(_AGGREGATES_TABLE)  # a file from before the table: added now
+                        db.executemany(_UPSERT_AGGREGATE, aggregate_rows)
                     # the model keeps itself within these; this keeps the file so whatever happens
                     db.execute(_TRIM.format("="), (FAILURE, model.max_failures))
                     db.execute(_TRIM.format("!="), (FAILURE, model.max_tasks))
@@ -235,6 +259,7 @@ class Store:
             except sqlite3.Error as exc:
                 raise self._error("saving the history failed", exc) from None
             self._full_save_due = False
+            self._aggregates_saved = aggregates
             return len(task_rows) + len(worker_rows)
 
     def close(self) -> None:
@@ -358,14 +383,16 @@ def _encode(record: dict) -> str:
         return json.dumps(dict(record, extra={}), default=_json_default, skipkeys=True, separators=(",", ":"))
 
 
-def _decode(rows) -> list:
-    """JSON rows as dicts; a row that does not decode is skipped, never fatal."""
+def _decode(rows, keep_places: bool = False) -> list:
+    """JSON rows as dicts; a row that does not decode is skipped (``keep_places``: None in its place), never fatal."""
     out = []
     for (text,) in rows:
         try:
             record = json.loads(text)
         except (TypeError, ValueError):
-            continue
+            record = None
         if isinstance(record, dict):
             out.append(record)
+        elif keep_places:
+            out.append(None)
     return out

@@ -146,6 +146,8 @@ class MonitorApp:
         self.stuck = StuckController(model, self.stack, self.listing, say=self.flash,
                                      focus_tasks=partial(self.focus_pane, "tasks"),
                                      reconcile=partial(self.console.run, "reconcile"))
+        for part in (self.types, self.failures, self.drilldown):  # their views draw sparklines
+            part.view_options = {"ascii": ascii}
         self._handlers = commands.bind(self)  # every command declared in ui/keys/commands.py
         self.focus_pane("tasks")
 

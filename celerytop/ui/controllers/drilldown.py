@@ -26,6 +26,7 @@ class DrillDown:
         self.selection = selection
         self.talk = talk  # a Conversation
         self.queues = queues  # the QueueMonitor behind the queues view
+        self.view_options: dict = {}  # keywords for the worker view: {"ascii": True} draws sparklines in ASCII
 
     def open_task(self, uuid: str, fetch: bool = False) -> None:
         """The detail view of ``uuid`` (known or not), fetching its stored result if asked."""
@@ -41,7 +42,7 @@ class DrillDown:
             self.open_task(uuid)
 
     def open_worker(self, hostname: str) -> None:
-        view = WorkerDetailView(self.model, hostname)
+        view = WorkerDetailView(self.model, hostname, **self.view_options)
         self.stack.push(view)
         self._inspect_worker(view)
 

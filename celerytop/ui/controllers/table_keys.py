@@ -17,6 +17,7 @@ class TableViewKeys:
     def __init__(self, model, stack):
         self.model = model
         self.stack = stack  # the ViewStack
+        self.view_options: dict = {}  # keywords for the view: {"ascii": True} draws its sparklines in ASCII
 
     def _view(self):
         top = self.stack.top
@@ -24,7 +25,7 @@ class TableViewKeys:
 
     def show(self) -> None:
         if self._view() is None:
-            self.stack.push(self.view_class(self.model))
+            self.stack.push(self.view_class(self.model, **self.view_options))
 
     def change_sort(self, step: int) -> None:
         view = self._view()

@@ -109,7 +109,8 @@ _ALL = (
     Command("queues.sort_invert", "Invert the queues' sort order", handler="drilldown.invert_queue_sort"),
     Command("queues.purge", "Purge the queue under the cursor", handler="drilldown.purge_selected_queue", verb="purge",
             asks_first=True),
-    Command("failures.show", "Show the failure groups: every failure seen, by task, exception and message",
+    Command("failures.show", "Show the failure groups: every failure seen, by task, exception and message, "
+                             "each with its last hour as a sparkline",
             handler="failures.show"),
     Command("failures.sort_next", "Sort the failure groups by the next column", handler="failures.change_sort",
             args=(1,)),
@@ -121,7 +122,8 @@ _ALL = (
     Command("failures.members", "Close the view and filter the tasks pane to the group's failed tasks",
             handler="failures.list_members"),
     Command("failures.example", "Show the traceback of the group's latest failure", handler="failures.show_example"),
-    Command("types.show", "Show the task types view: counts, failure %, rate, runtime and wait percentiles",
+    Command("types.show", "Show the task types view: counts, failure %, rate, runtime and wait percentiles, "
+                          "a throughput sparkline",
             handler="types.show"),
     Command("types.sort_next", "Sort the task types by the next column", handler="types.change_sort", args=(1,)),
     Command("types.sort_prev", "Sort the task types by the previous column", handler="types.change_sort",

@@ -46,10 +46,10 @@ DEFAULT_BINDINGS = (
             "command"),
     Binding("u", "global", "queues.show", "Queues: depth, consumers, oldest message's age, sparkline, trend; purge",
             "queues"),
-    Binding("F", "global", "failures.show", "Failures: every failure seen, grouped by task, exception, message",
-            "failures"),
-    Binding("y", "global", "types.show", "Task types: counts, failure %, rate, runtime and wait percentiles",
-            "types"),
+    Binding("F", "global", "failures.show", "Failures: every failure seen, grouped by task, exception, message; "
+                                            "the last hour of each", "failures"),
+    Binding("y", "global", "types.show", "Task types: counts, failure %, rate, runtime and wait percentiles, "
+                                         "throughput sparkline", "types"),
     Binding("S", "global", "stuck.show", "Stuck and lost tasks: lost with their worker, or past 5×p95 of their type",
             "stuck"),
     Binding("B", "global", "beat.show", "Periodic tasks: the beat schedule, next and last runs, missed runs",
@@ -108,7 +108,8 @@ DEFAULT_BINDINGS = (
     Binding("esc", "workers", "worker_filter.clear", "Clear the workers filter"),
     Binding("o", "workers", "workers.toggle_offline", "List or fold the long-offline workers ('+N offline')"),
     Binding("L", "global", "audit.show", "Commands sent this session, with replies (the audit log)"),
-    Binding("enter", "workers", "view.open", "Worker detail: stats, active and reserved tasks, queues", "detail"),
+    Binding("enter", "workers", "view.open", "Worker detail: stats, processed/s and load history, active and "
+                                             "reserved tasks, queues", "detail"),
     Binding("enter", "detail", "view.open", "Open the task on this line (worker detail)"),
     Binding("r", "detail", "task.fetch_result", "Fetch the result from the result backend", "fetch result"),
     Binding("t", "detail", "task.traceback", "Jump to the traceback"),

@@ -3,12 +3,16 @@
 The groups come from the model (model/failgroups.py), counted as task-failed
 events arrive, so they include failures no longer in memory.  Enter on a
 group filters the tasks pane to its members and ``t`` shows its example's
-traceback (ui/controllers/failures.py does both).
+traceback (ui/controllers/failures.py does both).  Each group's LAST HOUR is a
+sparkline of its failures, one character per 5 minutes (the model keeps them
+per minute: model/failhistory.py).
 """
 
 from __future__ import annotations
 
+from celerytop.model import failhistory
 from celerytop.present import formatting
+from celerytop.present.sparkline import sparkline
 from celerytop.ui.views.detail import DetailView
 from celerytop.ui.widgets.lazylist import Row
 from celerytop.ui.widgets.panes import ItemRow
@@ -24,6 +28,16 @@ SORTS = {
 }
 SORT_ORDER = tuple(SORTS)
 NAME_WIDTH, TYPE_WIDTH, MESSAGE_WIDTH = 28, 20, 46
+#: Minutes per character of the LAST HOUR sparkline.
+MINUTES_PER_MARK = 5
+SPARK_WIDTH = failhistory.SHOWN // MINUTES_PER_MARK
+
+
+def hour_sparkline(per_minute: list, ascii: bool = False) -> str:
+    """Failures per minute as one mark per MINUTES_PER_MARK minutes, oldest left; blank when none."""
+    per_minute = list(per_minute or [0] * failhistory.SHOWN)
+    marks = [sum(per_minute[i:i + MINUTES_PER_MARK]) for i in range(0, len(per_minute), MINUTES_PER_MARK)]
+    return sparkline(marks, ascii)
 
 
 def workers_text(group: dict) -> str:
@@ -41,8 +55,9 @@ def matches(group: dict, needle: str) -> bool:
 class FailuresView(DetailView):
     context = "failures"
 
-    def __init__(self, model):
+    def __init__(self, model, ascii: bool = False):
         self.model = model
+        self.ascii = ascii  # sparklines in ASCII
         self.sort = "count"
         self.descending = None  # None: the column's natural direction
         self.filter_text = ""
@@ -76,6 +91,7 @@ class FailuresView(DetailView):
 
     def refresh(self) -> None:
         groups = self.model.failure_groups()
+        history = self.model.failure_history()
         total = sum(g["count"] for g in groups)
         needle = self.filter_text.lower()
         listed = [g for g in groups if matches(g, needle)] if needle else groups
@@ -91,7 +107,7 @@ class FailuresView(DetailView):
         now = self.model.now()
         arrow = "▼" if self._descending() else "▲"
         columns = [("TASK", NAME_WIDTH), ("EXCEPTION", TYPE_WIDTH), ("MESSAGE", MESSAGE_WIDTH), ("COUNT", 6),
-                   ("FIRST", 8), ("LAST", 8)]
+                   ("FIRST", 8), ("LAST", 8), ("LAST HOUR", SPARK_WIDTH)]
         head = "  ".join(formatting.fit(name + (arrow if name == title else ""), width,
                                         "right" if name in ("COUNT", "FIRST", "LAST") else "left")
                          for name, width in columns)
@@ -109,8 +125,10 @@ class FailuresView(DetailView):
                 formatting.fit(_age(now, group["first_seen"]), 8, "right"),
                 formatting.fit(_age(now, group["last_seen"]), 8, "right"),
             ]
+            spark = hour_sparkline(history.get(group["id"]), self.ascii)
             style = "status.warn" if group["id"] == "other" else "row"
-            markup = [(style, "  " + "  ".join(cells) + "  "), ("row", formatting.sanitize(workers_text(group)))]
+            markup = [(style, "  " + "  ".join(cells) + "  "), ("state.FAILURE", spark),
+                      ("row", "  " + formatting.sanitize(workers_text(group)))]
             lines.append(ItemRow(markup, group))
         self.set_lines(lines)
         if len(self.walker) > 1 and self.walker.focus == 0:

@@ -1,8 +1,10 @@
 """The task types view (``y``, ``:types``): one row per task name with its counts, rates and percentiles.
 
-The figures are the model's (model/typestats.py), the same batch JSON prints;
-rows sort with ``<`` ``>`` ``I``, filter with ``/`` (a glob, else a
-substring), and Enter closes the view and filters the tasks pane to the name.
+The figures are the model's (model/typestats.py), the same batch JSON prints,
+and each row ends with a sparkline of the type's tasks finished per 10 s over
+the last five minutes (model/typehistory.py; ASCII with ``--ascii``); rows
+sort with ``<`` ``>`` ``I``, filter with ``/`` (a glob, else a substring), and
+Enter closes the view and filters the tasks pane to the name.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import fnmatch
 import re
 import shlex
 
+from celerytop.model import typehistory
 from celerytop.model.typestats import OTHER
 from celerytop.present import formatting, table
+from celerytop.present.sparkline import sparkline
 from celerytop.present.table import Column
 from celerytop.ui.views.detail import DetailView
 from celerytop.ui.widgets.lazylist import Row
@@ -37,6 +41,8 @@ TYPE_COLUMNS = (
     (Column("LASTFAIL", 9), "last_failure"),
 )
 COLUMNS = tuple(column for column, _field in TYPE_COLUMNS)
+#: Drawn after the sorting columns: finished per 10 s, the newest right (cut from the left when narrow).
+HISTORY_COLUMN = Column("FINISHED /10s, 5 MIN", typehistory.SHOWN)
 FIELDS = tuple(field for _column, field in TYPE_COLUMNS)
 _DURATIONS = frozenset(("runtime_p50", "runtime_p95", "runtime_p99", "runtime_max", "wait_p50", "wait_p95"))
 
@@ -86,8 +92,9 @@ def tasks_filter_for(name: str) -> str:
 class TypesView(DetailView):
     context = "types"
 
-    def __init__(self, model):
+    def __init__(self, model, ascii: bool = False):
         self.model = model
+        self.ascii = ascii  # sparklines in ASCII
         self.sort = 0  # index in TYPE_COLUMNS
         self.descending = False
         self.filter_text = ""
@@ -131,18 +138,24 @@ class TypesView(DetailView):
         if self.filter_text:
             title += f" · / {formatting.sanitize(self.filter_text)}"
         self._title.set_text(("pane.title.focus", title))
-        cells = [type_cells(row) for row in rows]
-        widths = table.layout(COLUMNS, max(20, self._width - 2), table.content_widths(COLUMNS, cells))
+        history = self.model.type_history()
+        blank = [0] * typehistory.SHOWN
+        cells = [type_cells(row) + [("row", sparkline(history.get(row.name, blank), self.ascii))] for row in rows]
+        columns = COLUMNS + (HISTORY_COLUMN,)
+        widths = table.layout(columns, max(20, self._width - 2), table.content_widths(columns, cells))
         sorted_by = (COLUMNS[self.sort].title, self.descending)
-        lines: list = [Row([("row", " ")] + table.header_markup(COLUMNS, widths, sorted_by))]
+        lines: list = [Row([("row", " ")] + table.header_markup(columns, widths, sorted_by))]
         for row, row_cells in zip(rows, cells):
-            lines.append(ItemRow([("row", " ")] + table.row_markup(row_cells, COLUMNS, widths), row.name))
+            style, spark = row_cells[-1]
+            row_cells[-1] = (style, spark[len(spark) - widths[-1]:])  # the newest buckets when cut
+            lines.append(ItemRow([("row", " ")] + table.row_markup(row_cells, columns, widths), row.name))
         if not rows:
             lines.append(Row(("row", "  No task types seen yet." if not self.filter_text else "  No type matches.")))
         if stats.folded_names:
             lines.append(Row(("status.warn", f"  Past {stats.max_types} names, the rest count in {OTHER}.")))
-        lines.append(Row(("row", "  Runtime and wait percentiles within 1 % (a DDSketch per type); "
-                                 "< > sort, I inverts, / filters, Enter lists the type's tasks")))
+        lines.append(Row(("row", "  Runtime and wait percentiles within 1 % (a DDSketch per type); the sparkline: "
+                                 "tasks finished per 10 s, newest right")))
+        lines.append(Row(("row", "  < > sort, I inverts, / filters, Enter lists the type's tasks")))
         self.set_lines(lines)
         if len(self.walker) > 1 and self.walker.focus == 0:
             self.walker.set_focus(1)

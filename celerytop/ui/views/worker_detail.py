@@ -1,17 +1,20 @@
-"""The worker detail view: a worker's heartbeat fields plus what ``inspect`` says about it."""
+"""The worker detail view: a worker's heartbeat fields, their history, plus what ``inspect`` says about it."""
 
 from __future__ import annotations
 
+from celerytop.model import workerhistory
 from celerytop.present import formatting
+from celerytop.present.sparkline import sparkline
 from celerytop.ui.views.detail import DetailView, TaskLink
 
 
 class WorkerDetailView(DetailView):
     """A worker's heartbeat fields plus what ``inspect`` says, fetched in the background."""
 
-    def __init__(self, model, hostname: str):
+    def __init__(self, model, hostname: str, ascii: bool = False):
         self.model = model
         self.hostname = hostname
+        self.ascii = ascii  # sparklines in ASCII
         self.inspected = None  # {'stats': ..., 'active': [...], 'reserved': [...], 'active_queues': [...]}
         self.inspected_at = None
         self.error = ""
@@ -33,6 +36,7 @@ class WorkerDetailView(DetailView):
             self.field(lines, "load", formatting.format_loadavg(row.loadavg) if row.loadavg else "-")
             self.field(lines, "heartbeat", formatting.format_age(row.heartbeat_age) + " ago")
             self.field(lines, "software", row.software)
+            self._history(lines)
         if self.error:
             self.section(lines, "inspect")
             self.block(lines, [formatting.sanitize(self.error)], "status.warn")
@@ -42,6 +46,23 @@ class WorkerDetailView(DetailView):
         else:
             self._inspected(lines)
         self.set_lines(lines)
+
+    def _history(self, lines) -> None:
+        """Processed/s and the 1-minute load, per 10 s over the last minutes (model/workerhistory.py)."""
+        minutes = workerhistory.SHOWN * workerhistory.BUCKET_SECONDS // 60
+        self.section(lines, f"History (heartbeats, per {workerhistory.BUCKET_SECONDS} s, last {minutes} min, "
+                            "newest right)")
+        history = self.model.worker_history(self.hostname)
+        if history is None:
+            self.block(lines, ["no heartbeat with processed or load yet"])
+            return
+        processed, load = history
+        full = processed[-2] if len(processed) > 1 else 0  # the newest full bucket: the last is still filling
+        self.field(lines, "processed/s", f"{sparkline(processed, self.ascii)}  "
+                                         f"{full / workerhistory.BUCKET_SECONDS:.1f}/s")
+        latest = next((value for value in reversed(load) if value is not None), None)
+        self.field(lines, "load 1m", f"{sparkline([v or 0 for v in load], self.ascii)}  "
+                                     + ("-" if latest is None else f"{latest:.2f}"))
 
     def _inspected(self, lines) -> None:
         stats = _mapping(self.inspected.get("stats"))  # a worker's reply: any shape at all

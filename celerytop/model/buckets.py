@@ -1,0 +1,118 @@
+"""A small fixed ring of time buckets in a typed array: counts (or peaks) per bucket, the newest few hundred.
+
+The per-type, per-worker and per-failure-group histories (typehistory.py,
+workerhistory.py, failhistory.py) each keep one :class:`Ring` per thing.
+Bucket ``b`` holds the times ``[b * width, (b + 1) * width)``; a ring of
+``size`` slots keeps the buckets ``newest - size + 1 .. newest`` and forgets
+older ones when newer arrive (their slots are blanked as the ring moves on),
+so no per-slot stamp is stored: memory is one array of ``size`` numbers
+(4 bytes each) and two ints.  A value stamped more than ``size`` buckets behind
+the newest is dropped.  Pure: no urwid, no celery.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+
+_NAN = math.nan
+
+
+class Ring:
+    """``size`` buckets of ``width`` seconds: ``add`` counts, ``peak`` keeps the largest value seen per bucket."""
+
+    __slots__ = ("width", "size", "newest", "values", "_blank")
+
+    def __init__(self, width: float, size: int, typecode: str = "I"):
+        self.width = width
+        self.size = size
+        self.newest = -1  # the newest bucket number seen; -1: none yet
+        self._blank = 0 if typecode in "IL" else _NAN  # "f" rings (peaks) have no value as NaN
+        self.values = array(typecode, [self._blank]) * size
+
+    def slot(self, when):
+        """The slot for a time, moving the ring on if it is the newest; None if too old or not a number."""
+        try:
+            bucket = int(when // self.width)
+        except (TypeError, ValueError, OverflowError):  # NaN, None, text: not kept
+            return None
+        newest, size = self.newest, self.size
+        if bucket > newest:
+            values, blank = self.values, self._blank
+            if newest < 0 or bucket - newest >= size:
+                for i in range(size):
+                    values[i] = blank
+            else:
+                for b in range(newest + 1, bucket + 1):
+                    values[b % size] = blank
+            self.newest = bucket
+        elif bucket <= newest - size:
+            return None
+        return bucket % size
+
+    def add(self, when, count: int = 1) -> None:
+        """Count ``count`` at ``when`` (seconds since the epoch)."""
+        slot = self.slot(when)
+        if slot is not None:
+            self.values[slot] += count
+
+    def peak(self, when, value: float) -> None:
+        """Keep ``value`` at ``when`` if it is the largest in its bucket (a "f" ring)."""
+        if not (isinstance(value, (int, float)) and math.isfinite(value)):
+            return
+        slot = self.slot(when)
+        if slot is not None:
+            kept = self.values[slot]
+            if not kept >= value:  # NaN (nothing yet) fails
+                self.values[slot] = value
+
+    def series(self, now, count: int) -> list:
+        """The ``count`` buckets up to the one holding ``now``, oldest first; 0 (or None in a peak ring) where none."""
+        count = max(0, min(int(count), self.size))
+        try:
+            last = int(now // self.width)
+        except (TypeError, ValueError, OverflowError):
+            last = self.newest
+        newest, size, values, counting = self.newest, self.size, self.values, self._blank == 0
+        out = []
+        for bucket in range(last - count + 1, last + 1):
+            value = values[bucket % size] if newest - size < bucket <= newest else self._blank
+            if not counting:
+                value = None if value != value else round(value, 2)
+            out.append(value)
+        return out
+
+    # -- --db (aggregates_store.py) --------------------------------------------------------------
+    def copy(self) -> "Ring":
+        """A copy (one array copy: cheap under the model's lock; :meth:`to_dict` it after)."""
+        twin = Ring.__new__(Ring)
+        twin.width, twin.size, twin.newest, twin._blank = self.width, self.size, self.newest, self._blank
+        twin.values = self.values[:]
+        return twin
+
+    def to_dict(self) -> dict:
+        """The buckets held, by number (so their times are kept): {"width", "buckets": [[bucket, value], ...]}."""
+        newest, size, counting = self.newest, self.size, self._blank == 0
+        if newest < 0:
+            return {"width": self.width, "buckets": []}
+        # slot s holds the bucket within the last ``size`` up to newest that is s modulo size
+        held = [[newest - (newest - slot) % size, value if counting else round(value, 3)]
+                for slot, value in enumerate(self.values) if (value if counting else value == value)]
+        held.sort()
+        return {"width": self.width, "buckets": held}
+
+    def restore(self, data) -> None:
+        """Put saved buckets back (added to what is here; a peak ring keeps the larger); odd entries are skipped."""
+        if not isinstance(data, dict) or data.get("width") != self.width or not isinstance(data.get("buckets"), list):
+            return
+        for entry in data["buckets"]:
+            if not (isinstance(entry, list) and len(entry) == 2 and type(entry[0]) is int
+                    and isinstance(entry[1], (int, float)) and not isinstance(entry[1], bool)):
+                continue
+            when = entry[0] * self.width
+            if self._blank == 0:
+                slot = self.slot(when)
+                if slot is not None and entry[1] > 0:
+                    self.values[slot] = min(self.values[slot] + int(entry[1]), 0xFFFFFFFF)
+            else:
+                self.peak(when, entry[1])

@@ -1,0 +1,55 @@
+"""The model's histories together (the header's rates, per type, per worker, per failure group) and their queries.
+
+:class:`Histories` is what ``ClusterModel`` holds and feeds (``histories``);
+:class:`HistoryQueries` is mixed into ``ClusterModel`` and reads them under its
+lock with the model's clock (a replay's time during a replay).
+"""
+
+from __future__ import annotations
+
+from celerytop.model import failhistory, typehistory, workerhistory
+from celerytop.model.ratehistory import RateHistory
+from celerytop.model.typehistory import TypeHistory
+from celerytop.model.workerhistory import WorkerHistory
+
+
+class Histories:
+    """``rate`` (ratehistory.py), ``types`` (typehistory.py), ``workers`` (workerhistory.py) and ``failures``
+    (failhistory.py: the rings the failure groups keep, fed as they count)."""
+
+    __slots__ = ("rate", "types", "workers", "failures")
+
+    def __init__(self, type_stats, failure_groups):
+        self.rate = RateHistory()
+        self.types = TypeHistory(type_stats.types, type_stats.max_types)
+        self.workers = WorkerHistory()
+        self.failures = failure_groups.history
+
+    def finished(self, name, failed: bool, when) -> None:
+        """A task of type ``name`` succeeded (or ``failed``) at ``when``: the ingest path, kept to two calls."""
+        self.rate.add(failed, when)
+        self.types.finished(name, when)
+
+
+class HistoryQueries:
+    """The read side of the histories (UI thread, batch output)."""
+
+    @property
+    def rate_history(self) -> RateHistory:
+        """Succeeded and failed per 10 s for the header (ratehistory.py)."""
+        return self.histories.rate
+
+    def type_history(self, count: int = typehistory.SHOWN) -> dict:
+        """{task type: finished per 10 s, the ``count`` buckets up to now, oldest first}."""
+        with self.lock:
+            return self.histories.types.series(self._clock(), count)
+
+    def worker_history(self, hostname: str, count: int = workerhistory.SHOWN):
+        """(processed per 10 s, peak 1-minute load per 10 s or None), oldest first, to now; None: no heartbeat yet."""
+        with self.lock:
+            return self.histories.workers.series(hostname, self._clock(), count)
+
+    def failure_history(self, count: int = failhistory.SHOWN) -> dict:
+        """{failure group id: failures per minute, the ``count`` minutes up to now, oldest first}."""
+        with self.lock:
+            return self.histories.failures.series(self._clock(), count)
