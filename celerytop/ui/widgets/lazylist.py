@@ -166,6 +166,8 @@ class ScrollCommands:
     def move(self, key: str) -> None:
         if len(self.listbox.body):
             self.listbox.keypress(self.listbox.last_size, key)
+            if key in ("page down", "page up"):
+                whole_top_row(self.listbox, self.listbox.last_size)
 
     def to_top(self) -> None:
         if len(self.listbox.body):
@@ -176,3 +178,20 @@ class ScrollCommands:
         if len(self.listbox.body):
             self.listbox.set_focus(len(self.listbox.body) - 1)
             self.listbox.set_focus_valign("bottom")
+
+
+def whole_top_row(listbox, size) -> None:
+    """After a page key, start the page at the row cut at its top, so a wrapped row is read whole on one page.
+
+    urwid pages by screen lines: a row of several lines (a wrapped help text) can straddle
+    two pages and be read whole on neither.
+    """
+    middle, top, bottom = listbox.calculate_visible(size, focus=True)
+    if middle is None or not top[0]:  # nothing cut: top[0] is how many lines of the top row are hidden
+        return
+    last = bottom[1][-1][1] if bottom[1] else middle[2]
+    if not bottom[0] and last == len(listbox.body) - 1:  # the end is on screen: moving it off would undo the page
+        return
+    rows_above = top[1]
+    _widget, position, _rows = rows_above[-1] if rows_above else middle[1:4]
+    listbox.change_focus(size, position, offset_inset=0, coming_from="above")
