@@ -49,6 +49,8 @@ def test_every_command_declares_its_policy_and_agrees_with_its_verb():
         assert command.changes_cluster == verb.changes_cluster, name
         if verb.asks_first:  # what the prompt confirms, the key confirms too
             assert command.asks_first, name
+        if command.asks_first and command.verb in cmdline.CONTROL:  # and what a key confirms, the prompt too
+            assert verb.asks_first, name
 
 
 def test_every_verb_the_prompt_sends_is_declared():

@@ -32,9 +32,9 @@ VERBS = {verb.name: verb for verb in (
     Verb("pool_grow", changes_cluster=True),
     Verb("pool_shrink", changes_cluster=True),
     Verb("autoscale", changes_cluster=True),
-    Verb("pool_restart", changes_cluster=True),
-    Verb("enable_events", changes_cluster=True),
-    Verb("disable_events", changes_cluster=True),
+    Verb("pool_restart", changes_cluster=True, asks_first=True),
+    Verb("enable_events", changes_cluster=True, asks_first=True),
+    Verb("disable_events", changes_cluster=True, asks_first=True),
     Verb("send_task", changes_cluster=True, asks_first=True),  # a retry
     Verb("purge", changes_cluster=True, asks_first=True),
     Verb("migrate", changes_cluster=True, asks_first=True),
