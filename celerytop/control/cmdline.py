@@ -76,6 +76,7 @@ VERBS = {spec.name: spec for spec in (
          "finished (changes nothing in the cluster)"),
     Spec("failures", "", "Open the failures view: every failure seen, grouped by task, exception and message"),
     Spec("types", "", "Open the task types view: counts, failure %, rate, runtime and wait percentiles"),
+    Spec("alerts", "", "Open the alerts view: every alert fired this session, firing or cleared"),
 )}
 
 #: Which options each verb takes, by canonical name.
@@ -89,6 +90,7 @@ OPTIONS = {
     "queues": (),
     "failures": (),
     "types": (),
+    "alerts": (),
     "reconcile": ("timeout",),
 }
 #: Each flag the prompt takes, and the canonical name of its option.

@@ -19,11 +19,12 @@ from celerytop.events.recording.clock import ReplayClock
 from celerytop.events.recording.reader import RecordingError, replay_all
 from celerytop.events.recording.replayer import Replayer
 from celerytop.events.streams.routing import ALL_EVENTS
+from celerytop.model.alerts import gather
 from celerytop.model.ratehistory import BUCKET_SECONDS
 from celerytop.modes.sources import start_live
 from celerytop.present import formatting, table
 from celerytop.present.columns import TASK_COLUMNS, WORKER_COLUMNS, task_cells, worker_cells
-from celerytop.present.header_text import header_lines, ignored_events_note
+from celerytop.present.header_text import Alarm, header_lines, ignored_events_note
 
 #: What the JSON says of each failure group (model/failgroups.py).
 FAILURE_GROUP_KEYS = ("id", "name", "exception", "message", "count", "first_seen", "last_seen", "workers",
@@ -63,7 +64,7 @@ def render_text(model, status, width: int, app_name: str = "", broker: str = "",
     return "\n".join(formatting.fit(line, width).rstrip() for line in lines) + "\n"
 
 
-def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
+def snapshot(model, status, iteration: int = 1, clock=time.time, alerts=()) -> dict:
     """One snapshot as data: what the text shows, unabbreviated, JSON-ready."""
     model.sample_event_rate()
     summary = model.summary()
@@ -105,6 +106,7 @@ def snapshot(model, status, iteration: int = 1, clock=time.time) -> dict:
         "failure_groups": [{key: group[key] for key in FAILURE_GROUP_KEYS} for group in model.failure_groups()],
         "types": type_records(model),
         "rate_history": rate_history(model),
+        "alerts": [alert.record() for alert in alerts],
     }
 
 
@@ -119,9 +121,9 @@ def _rounded(value):
     return None if value is None else round(value, 3)
 
 
-def render_json(model, status, iteration: int = 1, clock=time.time) -> str:
+def render_json(model, status, iteration: int = 1, clock=time.time, alerts=()) -> str:
     """One line: ``json.dumps`` escapes every control character, so no escape code gets through."""
-    return json.dumps(snapshot(model, status, iteration, clock), default=repr, ensure_ascii=True) + "\n"
+    return json.dumps(snapshot(model, status, iteration, clock, alerts), default=repr, ensure_ascii=True) + "\n"
 
 
 def output_width(requested: int | None, out=sys.stdout) -> int:
@@ -137,21 +139,41 @@ def output_width(requested: int | None, out=sys.stdout) -> int:
 
 
 class Printer:
-    """Writes one snapshot per iteration, as text or JSON."""
+    """Writes one snapshot per iteration, as text or JSON, with the alerts firing then (``alerts``, an
+    AlertEngine, evaluated at each snapshot on the model's clock; batch samples no queue depths)."""
 
-    def __init__(self, model, fmt: str, width: int, app_name: str, broker: str, out=sys.stdout, mode: str = ""):
+    def __init__(self, model, fmt: str, width: int, app_name: str, broker: str, out=sys.stdout, mode: str = "",
+                 alerts=None, stop_on_alert: bool = False):
         self.model, self.fmt, self.width = model, fmt, width
         self.app_name, self.broker, self.out, self.mode = app_name, broker, out, mode
+        self.alerts = alerts
+        self.stop_on_alert = stop_on_alert
+        self.alerted = False  # an alert fired in a snapshot printed
         self.printed = 0
+
+    @property
+    def done(self) -> bool:
+        """--exit-on-alert and one fired: no more snapshots."""
+        return self.stop_on_alert and self.alerted
+
+    def _firing(self) -> list:
+        if self.alerts is None:
+            return []
+        self.alerts.evaluate(gather(self.model, self.model.now()))
+        firing = self.alerts.firing_alerts()
+        self.alerted = self.alerted or bool(firing)
+        return firing
 
     def __call__(self, status) -> None:
         self.printed += 1
+        firing = self._firing()
         if self.fmt == "json":
-            self.out.write(render_json(self.model, status, self.printed))
+            self.out.write(render_json(self.model, status, self.printed, alerts=firing))
         else:
             if self.printed > 1:
                 self.out.write("\n")
-            self.out.write(render_text(self.model, status, self.width, self.app_name, self.broker,
+            notices = [Alarm(alert_line(alert)) for alert in firing]
+            self.out.write(render_text(self.model, status, self.width, self.app_name, self.broker, notices=notices,
                                        mode=self.mode))
         self.out.flush()
 
@@ -166,6 +188,8 @@ def run_batch(app, model, printer: Printer, *, iterations: int, delay: float, ha
         for _ in range(iterations):
             time.sleep(delay)
             printer(status.snapshot())
+            if printer.done:
+                break
     finally:
         source.stop(timeout=1.5)
 
@@ -187,7 +211,7 @@ def run_batch_replay(path: str, handler, printer: Printer, *, iterations: int, d
         for _ in range(iterations):
             player.join(delay)
             printer(status.snapshot())
-            if not player.is_alive():
+            if not player.is_alive() or printer.done:
                 break
     finally:
         player.stop()
@@ -199,3 +223,9 @@ def rate_history(model) -> dict:
     """Tasks succeeded and failed per bucket over the last hour, oldest first, the last bucket holding now."""
     succeeded, failed = model.rate_series()
     return {"bucket_seconds": BUCKET_SECONDS, "succeeded": succeeded, "failed": failed}
+
+
+def alert_line(alert) -> str:
+    """'ALERT worker offline: w1@host · last heard 30 s ago (since 14:03:07)': one firing alert as text."""
+    return (f"ALERT {alert.title}: {alert.subject} · {alert.message} "
+            f"(since {formatting.format_clock(alert.fired_at)})")

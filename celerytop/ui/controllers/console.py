@@ -28,7 +28,8 @@ class CommandConsole:
     """The ``:`` prompt and the verbs it runs."""
 
     def __init__(self, control, model, history: History, talk, stack, queues, actions, *,
-                 show_queues, open_task, refresh, show_failures=None, show_types=None):
+                 show_queues, open_task, refresh, show_failures=None, show_types=None,
+                 show_alerts=None):
         self.control = control  # None: not connected to an app
         self.model = model
         self.history = history
@@ -41,6 +42,7 @@ class CommandConsole:
         self.open_task = open_task  # (uuid, fetch) -> None: a task's detail view
         self.refresh = refresh  # () -> None: the screen, now
         self.show_types = show_types  # () -> None: the task types view
+        self.show_alerts = show_alerts  # () -> None: the alerts view
 
     def open(self, text: str = "") -> None:
         self.queues.learn_names()
@@ -79,6 +81,9 @@ class CommandConsole:
             return
         if invocation.verb == "types" and self.show_types is not None:
             self.show_types()
+            return
+        if invocation.verb == "alerts" and self.show_alerts is not None:
+            self.show_alerts()
             return
         if self.control is None:
             self.talk.say("Not connected to an app: cannot run commands")
