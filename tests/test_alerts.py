@@ -2,13 +2,16 @@
 
 import json
 import os
+import sys
+import types
+from typing import NamedTuple
 
 import pytest
 
 from celerytop.control.alertlog import AlertLog, beside
 from celerytop.model.alertrules import (RULE_NAMES, FactRule, FailureRate, QueueDepth, QueueGrowing, Silence,
                                         WorkerOffline, build_rules)
-from celerytop.model.alerts import OPTIONAL_FACTS, AlertEngine, gather
+from celerytop.model.alerts import AlertEngine, gather
 from celerytop.model.cluster import ClusterModel
 from celerytop.model.rows import WorkerRow
 from celerytop.model.typestats import TypeRow
@@ -99,13 +102,13 @@ def test_silence_fires_after_n_seconds_without_events_while_workers_are_online()
 
 
 def test_fact_rules_read_what_other_modules_fill_and_fire_nothing_without_it():
-    lost = FactRule("lost", "lost tasks", "lost", "lost task(s)", "task")
+    lost = FactRule("lost", "lost tasks", "lost", "lost task(s)", "task", subject="tasks")
     beat = FactRule("beat-missed", "periodic task missed", "beat_missed", "missed run", "beat")
     engine = AlertEngine([lost, beat])
     assert engine.evaluate({"now": T0}) == ([], [])  # neither model function wired in
     started, _ = engine.evaluate({"now": T0, "lost": 3, "beat_missed": {"nightly": "due 02:00, not seen"}})
     assert [(a.rule, a.subject, a.message) for a in started] == [
-        ("lost", "lost task(s)", "3 lost task(s)"), ("beat-missed", "nightly", "due 02:00, not seen")]
+        ("lost", "tasks", "3 lost task(s)"), ("beat-missed", "nightly", "due 02:00, not seen")]
     started, cleared = engine.evaluate({"now": T0 + 1, "lost": ["id-1"], "beat_missed": {}})
     assert [a.subject for a in started] == ["id-1"] and len(cleared) == 2
 
@@ -119,7 +122,7 @@ def test_gather_reads_the_model_on_its_clock_and_the_optional_facts_only_where_t
         model.on_event(event("task-failed" if n < 3 else "task-succeeded", "w1@a", T0 + 1, uuid=f"t{n}"))
     facts = gather(model, model.now())
     assert facts["workers_online"] == 1 and facts["events_total"] == 21 and "queues" not in facts
-    assert not any(fact in facts for fact in OPTIONAL_FACTS)
+    assert "beat_missed" not in facts  # no schedule
     engine = AlertEngine(build_rules(failure_rate=20, min_tasks=10, queue_depth=1000, queue_growing=5,
                                      silence=60))
     started, _ = engine.evaluate(facts)
@@ -128,8 +131,33 @@ def test_gather_reads_the_model_on_its_clock_and_the_optional_facts_only_where_t
     _, cleared = engine.evaluate(gather(model, model.now()))
     assert [a.rule for a in cleared] == ["failure-rate"]
     assert keys(engine) == [("worker-offline", "w1@a")]
-    model.lost_tasks = lambda: 2  # what the merger wires: a model method of that name
-    assert gather(model, model.now())["lost"] == 2
+
+
+class BeatRow(NamedTuple):
+    name: str
+    missed: int
+    last_missed: float | None
+
+
+def test_lost_and_beat_facts_come_from_their_modules_when_present(monkeypatch):
+    """model/stuckness.py and model/beat.py are other slices of issue 15, not on this branch: stand-ins with
+    their functions' signatures (lost_count(model, now), beat_rows(plan, model, now)) show the wiring."""
+    model = ClusterModel(clock=lambda: T0)
+    monkeypatch.setitem(sys.modules, "celerytop.model.stuckness",
+                        types.SimpleNamespace(lost_count=lambda m, now: 2 if m is model and now == T0 else -1))
+    rows = [BeatRow("nightly", 1, T0 - 60), BeatRow("hourly", 0, None)]
+    monkeypatch.setitem(sys.modules, "celerytop.model.beat",
+                        types.SimpleNamespace(beat_rows=lambda plan, m, now: rows if plan == "plan" else []))
+    facts = gather(model, T0, schedule="plan")
+    assert facts["lost"] == 2 and list(facts["beat_missed"]) == ["nightly"]
+    assert facts["beat_missed"]["nightly"].startswith("1 run(s) missed, the latest due ")
+    engine = AlertEngine(build_rules(failure_rate=20, min_tasks=10, queue_depth=1000, queue_growing=5,
+                                     silence=60))
+    started, _ = engine.evaluate(facts)
+    assert [(a.rule, a.subject, a.kind) for a in started] == [("lost", "tasks", "task"),
+                                                              ("beat-missed", "nightly", "beat")]
+    monkeypatch.setitem(sys.modules, "celerytop.model.stuckness", None)  # an import that fails
+    assert "lost" not in gather(model, T0)
 
 
 def test_build_rules_leaves_out_the_rules_turned_off():

@@ -136,15 +136,16 @@ class FactRule:
     """Fires from a fact another model module fills (``facts[fact]``): a count, a list of subjects, or
     subjects mapped to messages.  Absent (that module not wired in): fires nothing."""
 
-    def __init__(self, name: str, title: str, fact: str, noun: str, kind: str):
+    def __init__(self, name: str, title: str, fact: str, noun: str, kind: str, subject: str = ""):
         self.name, self.title, self.fact, self.noun, self.kind = name, title, fact, noun, kind
+        self.subject = subject or noun  # a count's one subject
 
     def evaluate(self, facts) -> list:
         value = facts.get(self.fact)
         if value is None:
             return []
         if isinstance(value, bool) or isinstance(value, (int, float)):
-            return [Firing(self.noun, f"{value:g} {self.noun}")] if value > 0 else []
+            return [Firing(self.subject, f"{value:g} {self.noun}", self.kind)] if value > 0 else []
         if isinstance(value, dict):
             return [Firing(str(subject), str(message), self.kind) for subject, message in value.items()]
         return [Firing(str(subject), self.noun, self.kind) for subject in value]
@@ -159,7 +160,7 @@ def build_rules(*, failure_rate: float, min_tasks: int, queue_depth: int, queue_
     """The rules the options ask for, without those ``disabled`` names."""
     rules = [FailureRate(failure_rate, min_tasks), WorkerOffline(), QueueDepth(queue_depth),
              QueueGrowing(queue_growing), Silence(silence),
-             FactRule("lost", "lost tasks", "lost", "lost task(s)", TASK),
+             FactRule("lost", "lost tasks", "lost", "lost task(s)", TASK, subject="tasks"),
              FactRule("beat-missed", "periodic task missed", "beat_missed", "missed run", BEAT)]
     return [rule for rule in rules if rule.name not in set(disabled)]
 

@@ -10,6 +10,7 @@ the recording's times.  Nothing here writes anywhere or knows the screen.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from celerytop.model.alertrules import Firing
@@ -17,9 +18,9 @@ from celerytop.model.alertrules import Firing
 #: Alerts kept for the :alerts view (firing ones always, the oldest cleared ones go first).
 MAX_HISTORY = 1000
 
-#: Facts other model modules provide: fact name -> the model's method giving it.  A method the model
-#: does not have (yet) leaves the fact out, and its rule (alertrules.FactRule) fires nothing.
-OPTIONAL_FACTS = {"lost": "lost_tasks", "beat_missed": "beat_missed"}
+#: Facts other model modules provide (model/stuckness.py's lost tasks, model/beat.py's missed runs):
+#: where the module is not there, the fact is left out and its rule (alertrules.FactRule) fires nothing.
+OPTIONAL_FACTS = ("lost", "beat_missed")
 
 
 @dataclass
@@ -42,22 +43,46 @@ class Alert:
                 "fired_at": self.fired_at, "cleared_at": self.cleared_at}
 
 
-def gather(model, now: float, queues=None) -> dict:
+def gather(model, now: float, queues=None, schedule=None) -> dict:
     """The facts the rules read: the task types, the workers, the event total, and what is known besides.
 
     ``queues``: {name: [(when, messages)], oldest first} where depths are sampled, else None (the
-    queue rules then fire nothing).
+    queue rules then fire nothing).  ``schedule``: model/beat.py's BeatPlan, for missed runs.
     """
     workers = model.worker_rows()
     facts = {"now": now, "window": model.type_stats.window, "types": model.type_rows(), "workers": workers,
              "workers_online": sum(1 for row in workers if row.online), "events_total": model.events_total}
     if queues is not None:
         facts["queues"] = queues
-    for fact, method in OPTIONAL_FACTS.items():
-        provider = getattr(model, method, None)
-        if provider is not None:
-            facts[fact] = provider()
+    lost = _lost(model, now)
+    if lost is not None:
+        facts["lost"] = lost
+    missed = _beat_missed(model, now, schedule)
+    if missed is not None:
+        facts["beat_missed"] = missed
     return facts
+
+
+def _lost(model, now: float):
+    """How many tasks are lost (model/stuckness.py), or None where that module is not there."""
+    try:
+        from celerytop.model.stuckness import lost_count
+    except ImportError:  # the lost-tasks slice is not in this build
+        return None
+    return lost_count(model, now)
+
+
+def _beat_missed(model, now: float, schedule):
+    """{entry name: what it missed} (model/beat.py), or None without a schedule or that module."""
+    if schedule is None:
+        return None
+    try:
+        from celerytop.model.beat import beat_rows
+    except ImportError:  # the periodic-tasks slice is not in this build
+        return None
+    return {row.name: f"{row.missed} run(s) missed, the latest due "
+                      f"{time.strftime('%H:%M:%S', time.localtime(row.last_missed)) if row.last_missed else '?'}"
+            for row in beat_rows(schedule, model, now) if row.missed}
 
 
 class AlertEngine:

@@ -143,10 +143,11 @@ class Printer:
     AlertEngine, evaluated at each snapshot on the model's clock; batch samples no queue depths)."""
 
     def __init__(self, model, fmt: str, width: int, app_name: str, broker: str, out=sys.stdout, mode: str = "",
-                 alerts=None, stop_on_alert: bool = False):
+                 alerts=None, stop_on_alert: bool = False, schedule=None):
         self.model, self.fmt, self.width = model, fmt, width
         self.app_name, self.broker, self.out, self.mode = app_name, broker, out, mode
         self.alerts = alerts
+        self.schedule = schedule  # model/beat.py's BeatPlan, for the missed-runs rule
         self.stop_on_alert = stop_on_alert
         self.alerted = False  # an alert fired in a snapshot printed
         self.printed = 0
@@ -159,7 +160,7 @@ class Printer:
     def _firing(self) -> list:
         if self.alerts is None:
             return []
-        self.alerts.evaluate(gather(self.model, self.model.now()))
+        self.alerts.evaluate(gather(self.model, self.model.now(), schedule=self.schedule))
         firing = self.alerts.firing_alerts()
         self.alerted = self.alerted or bool(firing)
         return firing

@@ -19,12 +19,13 @@ QUEUE_RULES = frozenset(("queue-depth", "queue-growing"))
 class ScreenAlerts:
     """The engine, the alert log and the bell, for the UI thread."""
 
-    def __init__(self, engine, log, bell: bool = True, growing_span: float = 0.0):
+    def __init__(self, engine, log, bell: bool = True, growing_span: float = 0.0, schedule=None):
         self.engine = engine  # a model.alerts.AlertEngine
         self.log = log  # a control.alertlog.AlertLog
         self.bell = bell
         self.growing_span = growing_span  # seconds of depth history the queue-growing rule needs
         self.monitor = None  # the queues view's QueueMonitor, once the screen hands it over
+        self.schedule = schedule  # model/beat.py's BeatPlan, for the missed-runs rule
 
     @property
     def samples_queues(self) -> bool:
@@ -46,7 +47,7 @@ class ScreenAlerts:
 
     def check(self, model, ring) -> None:
         """Evaluate the rules now (the model's clock); log what started and cleared; ``ring()`` once if any started."""
-        started, cleared = self.engine.evaluate(gather(model, model.now(), self._queue_facts()))
+        started, cleared = self.engine.evaluate(gather(model, model.now(), self._queue_facts(), self.schedule))
         for alert in started:
             self.log.write("fired", alert)
         for alert in cleared:

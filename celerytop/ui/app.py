@@ -18,9 +18,9 @@ from urwid.display import raw
 
 from celerytop.control.history import History
 from celerytop.events import capture
+from celerytop.model.alerts import AlertEngine
 from celerytop.present import formatting, palettes
 from celerytop.present.columns import TASK_COLUMNS, WORKER_COLUMNS, FoldedWorkers, task_cells, worker_cells
-from celerytop.model.alerts import AlertEngine
 from celerytop.ui.alerting import ScreenAlerts
 from celerytop.ui.controllers.actions import ControlActions
 from celerytop.ui.controllers.alerts import AlertsController

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from celerytop.model.alertrules import TYPE, WORKER
+from celerytop.model.alertrules import TASK, TYPE, WORKER
 from celerytop.ui.controllers.table_keys import TableViewKeys
 from celerytop.ui.views.alerts_view import AlertsView
 from celerytop.ui.views.types_view import tasks_filter_for
@@ -38,6 +38,8 @@ class AlertsController(TableViewKeys):
             text = tasks_filter_for(alert.subject)
         elif alert.kind == WORKER:
             text = worker_filter_for(alert.subject)
+        elif alert.kind == TASK:
+            text = "is:lost"  # the stuck and lost slice's filter term (model/filtering.py)
         else:
             self.say(f"{alert.title}: {alert.subject} stands for no tasks: nothing to filter the tasks pane to")
             return
