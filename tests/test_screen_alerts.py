@@ -107,14 +107,19 @@ def test_alerts_show_in_red_ring_once_list_in_the_view_and_go_to_alerts_log(tmp_
     assert offline["fired_at"] == T0 + 21 and offline["cleared_at"] is None  # the recording's clock
 
 
-def test_no_bell_rings_no_bell_and_no_alert_turns_a_rule_off(tmp_path):
+def test_no_bell_no_alert_and_an_alert_log_that_cannot_be_written_said_in_red(tmp_path):
     recording = tmp_path / "alerts.jsonl"
     write_recording(recording)
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
     argv = [BIN, "--replay", str(recording), "--speed", "0", "--refresh", "0.1", "--no-bell",
-            "--no-alert", "failure-rate"]
+            "--no-alert", "failure-rate", "--audit-log", str(not_a_folder / "audit.log")]
     with Terminal(argv, cols=160, rows=30) as term:
         term.wait_for("ALERT worker offline: w2@alerts")
         assert "(+1)" not in term.text()
+        term.wait_for(f"cannot write the alert log {not_a_folder / 'alerts.log'}")
+        term.wait_for("(1 line(s) lost this session)")
+        assert term.fg("cannot write the alert log", bright=False) == "red"
         assert settled_bells(term, 0.5) == 0
         term.press("!")
         term.wait_for("Alerts  1 firing, 0 cleared")
