@@ -126,7 +126,8 @@ class AlertEngine:
         return list(self.firing.values())
 
     def headline(self) -> str:
-        """'ALERT worker offline: w1@host (+2) · last heard 30 s ago': the oldest firing alert and how many more; '' when none."""
+        """'ALERT worker offline: w1@host (+2) · last heard 30 s ago': the oldest firing alert and how many
+        more; '' when none."""
         alerts = self.firing_alerts()
         if not alerts:
             return ""
