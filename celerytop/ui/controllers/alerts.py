@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celerytop.model.alertrules import TASK, TYPE, WORKER
+from celerytop.model.typestats import OTHER
 from celerytop.ui.controllers.table_keys import TableViewKeys
 from celerytop.ui.views.alerts_view import AlertsView
 from celerytop.ui.views.types_view import tasks_filter_for
@@ -34,7 +35,7 @@ class AlertsController(TableViewKeys):
         alert = view.selected_alert() if view is not None else None
         if alert is None:
             return
-        if alert.kind == TYPE:
+        if alert.kind == TYPE and alert.subject != OTHER:
             text = tasks_filter_for(alert.subject)
         elif alert.kind == WORKER:
             text = worker_filter_for(alert.subject)
