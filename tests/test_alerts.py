@@ -14,17 +14,15 @@ from celerytop.model.alertrules import (RULE_NAMES, FactRule, FailureRate, Queue
 from celerytop.model.alerts import AlertEngine, gather
 from celerytop.model.cluster import ClusterModel
 from celerytop.model.rows import WorkerRow
-from celerytop.model.typestats import TypeRow
+from celerytop.model.typestats import TypeStats
 from celerytop.options import Options, UsageError
 from tests.events import event, heartbeat
 
 T0 = 1_700_000_000.0
 
 
-def type_row(name, finished, failed, window=300.0):
-    pct = 100.0 * failed / finished if finished else None
-    return TypeRow(name, 0, finished - failed, failed, 0, 0, pct, finished * 60.0 / window,
-                   None, None, None, None, None, None, None)
+def type_row(name, finished, failed):
+    return (name, finished, failed)  # as TypeStats.window_counts gives it
 
 
 def worker(hostname, online, age=1.0):
@@ -206,3 +204,21 @@ def test_an_alert_log_that_cannot_be_written_says_so_and_keeps_saying_it(tmp_pat
     log.path = str(tmp_path / "alerts.log")  # writable again: the lost line is still said
     log.write("fired", started[0])
     assert "1 line(s) lost" in log.error and log.written == 1
+
+
+def test_the_rule_reads_the_types_views_own_window_figures():
+    """window_counts (what the rule reads) and rows (what the view and batch show) agree, type by type."""
+    stats = TypeStats(window=300.0)
+    model = ClusterModel(clock=lambda: T0 + 400)
+    model.type_stats = stats
+    for n in range(30):
+        uuid, when = f"t{n}", T0 + (0 if n < 10 else 200)  # the first 10 fall out of the window ending at T0+400
+        model.on_event(event("task-received", "w1@a", when, uuid=uuid, name=f"proj.{n % 3}"))
+        model.on_event(event("task-failed" if n % 4 == 0 else "task-succeeded", "w1@a", when + 1, uuid=uuid))
+    counts = {name: (finished, failed) for name, finished, failed in stats.window_counts(T0 + 400)}
+    rows = {row.name: row for row in stats.rows(T0 + 400)}
+    assert set(counts) == set(rows) == {"proj.0", "proj.1", "proj.2"}
+    for name, (finished, failed) in counts.items():
+        assert finished * 60.0 / 300.0 == rows[name].rate_per_min
+        assert 100.0 * failed / finished == rows[name].failure_pct
+    assert sum(finished for finished, _ in counts.values()) == 20

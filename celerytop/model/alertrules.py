@@ -36,18 +36,14 @@ class FailureRate:
 
     def evaluate(self, facts) -> list:
         window = facts.get("window")
-        rows = facts.get("types")
-        if not window or rows is None:
+        counts = facts.get("types")  # [(name, finished, failed)] over the window (typestats.window_counts)
+        if not window or counts is None:
             return []
         firing = []
-        for row in rows:
-            if row.failure_pct is None:
-                continue
-            finished = round(row.rate_per_min * window / 60.0)  # succeeded + failed in the window
-            if finished >= self.min_count and row.failure_pct > self.percent:
-                failed = round(finished * row.failure_pct / 100.0)
-                firing.append(Firing(row.name, f"{row.failure_pct:.0f} % failed ({failed} of {finished}) "
-                                               f"over the last {_minutes(window)}", TYPE))
+        for name, finished, failed in counts:
+            if finished >= self.min_count and 100.0 * failed / finished > self.percent:
+                firing.append(Firing(name, f"{100.0 * failed / finished:.0f} % failed ({failed} of {finished}) "
+                                           f"over the last {_minutes(window)}", TYPE))
         return firing
 
 

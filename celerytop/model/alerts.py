@@ -50,7 +50,9 @@ def gather(model, now: float, queues=None, schedule=None) -> dict:
     queue rules then fire nothing).  ``schedule``: model/beat.py's BeatPlan, for missed runs.
     """
     workers = model.worker_rows()
-    facts = {"now": now, "window": model.type_stats.window, "types": model.type_rows(), "workers": workers,
+    with model.lock:
+        counts = model.type_stats.window_counts(now)
+    facts = {"now": now, "window": model.type_stats.window, "types": counts, "workers": workers,
              "workers_online": sum(1 for row in workers if row.online), "events_total": model.events_total}
     if queues is not None:
         facts["queues"] = queues
