@@ -83,6 +83,27 @@ MONITOR_OPTIONS = (
                       "its type's p95 runtime; types with no runtime yet use this alone."),
     click.option("--stuck-multiple", type=float, default=Options.stuck_multiple, show_default=True, metavar="X",
                  help="A STARTED task is stuck past X times its type's p95 runtime (and --stuck-after)."),
+    click.option("--alert-failure-rate", type=float, default=Options.alert_failure_rate, show_default=True,
+                 metavar="PERCENT",
+                 help="Alert when a task type fails more than this % of its tasks over --window "
+                      "(once --alert-min-tasks of them finished)."),
+    click.option("--alert-min-tasks", type=int, default=Options.alert_min_tasks, show_default=True, metavar="N",
+                 help="Tasks of a type that must finish within --window before its failure rate can alert, "
+                      "so one failure of a rare task is not 100 %."),
+    click.option("--alert-queue-depth", type=int, default=Options.alert_queue_depth, show_default=True,
+                 metavar="N", help="Alert when a queue holds more than N messages (the screen samples depths)."),
+    click.option("--alert-queue-growing", type=float, default=Options.alert_queue_growing, show_default=True,
+                 metavar="MINUTES", help="Alert when a queue has grown over the last MINUTES (0.5 to 60)."),
+    click.option("--alert-silence", type=float, default=Options.alert_silence, show_default=True,
+                 metavar="SECONDS", help="Alert when no event at all arrives for SECONDS while workers are online."),
+    click.option("--no-alert", "no_alert", multiple=True, metavar="RULE",
+                 help="Turn one alert rule off (repeatable): failure-rate, worker-offline, queue-depth, "
+                      "queue-growing, silence, lost, beat-missed."),
+    click.option("--no-bell", "bell", flag_value=False, default=Options.bell,
+                 help="Do not ring the terminal bell when an alert starts firing."),
+    click.option("--exit-on-alert", default=Options.exit_on_alert, is_flag=True,
+                 help="Batch: stop after the snapshot in which an alert fires and exit with status 3 "
+                      "(for cron and health checks)."),
     click.option("--timeout", type=float, default=Options.timeout, show_default=True, metavar="SECONDS",
                  callback=_positive_float,
                  help="Seconds to wait for worker replies to remote-control and inspect calls."),

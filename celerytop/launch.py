@@ -22,7 +22,9 @@ from celerytop.present.sparkline import unicode_terminal
 #: Exit status when what the user asked to keep was not all kept: ``--record``
 #: stopped (a full disk) or the last ``--db`` save failed.  The reason is said on
 #: stderr, and in red in the screen's header while it runs.
-EXIT_NOT_SAVED = 4  # 3 is left for alerts (--exit-on-alert)
+EXIT_NOT_SAVED = 4
+#: Exit status of ``--batch --exit-on-alert`` when an alert fired (for cron and health checks).
+EXIT_ALERT = 3
 
 
 def display_name(app) -> str:
@@ -47,7 +49,7 @@ def run(app, options: Options) -> int:
                          "use --batch for text snapshots (or --dump for the events)")
     # the screen says it in its header, and on stderr once it is closed
     recorder = _recorder(options.record, on_error=None if options.screen else say)
-    not_saved = False
+    not_saved = alerted = False
     try:
         if options.dump:
             from celerytop.modes.dump import dumper, run_dump
@@ -63,7 +65,7 @@ def run(app, options: Options) -> int:
             except CameraError as exc:
                 raise UsageError(str(exc)) from None
         else:
-            not_saved = _run_monitor(app, options, recorder)
+            not_saved, alerted = _run_monitor(app, options, recorder)
     except BrokerUnreachable as exc:
         raise UsageError(str(exc)) from None
     except RecordingError as exc:
@@ -75,7 +77,31 @@ def run(app, options: Options) -> int:
         if options.screen:
             say(recorder.error)
         not_saved = True
-    return EXIT_NOT_SAVED if not_saved else 0
+    if not_saved:
+        return EXIT_NOT_SAVED
+    return EXIT_ALERT if alerted and options.exit_on_alert else 0
+
+
+def alert_engine(options: Options):
+    """The alert rules the options ask for, in an engine (model/alerts.py)."""
+    from celerytop.model.alertrules import build_rules
+    from celerytop.model.alerts import AlertEngine
+
+    return AlertEngine(build_rules(failure_rate=options.alert_failure_rate, min_tasks=options.alert_min_tasks,
+                                   queue_depth=options.alert_queue_depth,
+                                   queue_growing=options.alert_queue_growing, silence=options.alert_silence,
+                                   disabled=options.no_alert))
+
+
+def alert_log_path(options: Options) -> str | None:
+    """alerts.log beside the audit log; none with --no-audit-log, nor for a replay unless --audit-log names
+    a folder (a recording's alerts must not page anyone)."""
+    from celerytop.control.alertlog import beside
+    from celerytop.control.audit import default_path as default_audit_path
+
+    if options.no_audit_log or (options.replay and not options.audit_log):
+        return None
+    return beside(options.audit_log or default_audit_path())
 
 
 def _is_terminal(stream) -> bool:
@@ -110,8 +136,8 @@ def _history_store(options: Options, model):
     return store, ""
 
 
-def _run_monitor(app, options: Options, recorder) -> bool:
-    """The screen or batch snapshots; True when the last --db save failed (said on stderr)."""
+def _run_monitor(app, options: Options, recorder) -> tuple:
+    """The screen or batch snapshots: (the last --db save failed (said on stderr), an alert fired in batch)."""
     from celerytop.model import beat
     from celerytop.model.cluster import ClusterModel
     from celerytop.model.stuckness import StuckRules
@@ -135,9 +161,10 @@ def _run_monitor(app, options: Options, recorder) -> bool:
     alarms = [lambda: recorder.error] if recorder is not None else []
     if camera is not None:
         alarms.append(lambda: camera.last_error)
+    alerted = False
     try:
         if options.batch:
-            _run_batch(app, options, model, handler, said, clock, schedule)
+            alerted = _run_batch(app, options, model, handler, said, clock, schedule)
         else:
             _run_screen(app, options, model, handler, said, alarms, clock, schedule)
     finally:
@@ -146,10 +173,10 @@ def _run_monitor(app, options: Options, recorder) -> bool:
         elif store is not None:
             store.close()
     if camera is None or not camera.last_error:
-        return False
+        return False, alerted
     if options.screen:  # batch said it as it happened
         say(camera.last_error)
-    return True
+    return True, alerted
 
 
 def _say_once():
@@ -164,7 +191,9 @@ def _say_once():
     return say_new
 
 
-def _run_batch(app, options: Options, model, handler, note: str, clock: ReplayClock | None, schedule=None) -> None:
+def _run_batch(app, options: Options, model, handler, note: str, clock: ReplayClock | None,
+               schedule=None) -> bool:
+    """Batch snapshots; True when an alert fired in one of them."""
     if note:
         sys.stderr.write(f"celerytop: {note}\n")
     mode = mode_text(replay="REPLAY" if options.replay else "", read_only=options.read_only, scope=options.scope)
@@ -174,11 +203,12 @@ def _run_batch(app, options: Options, model, handler, note: str, clock: ReplayCl
 
         queues = QueueSnapshots(app, model)
     printer = batch.Printer(model, options.fmt, batch.output_width(options.width), display_name(app),
-                            watched(app, options), mode=mode, schedule=schedule, queues=queues)
+                            watched(app, options), mode=mode, schedule=schedule, queues=queues,
+                            alerts=alert_engine(options), stop_on_alert=options.exit_on_alert)
     if options.replay:
         batch.run_batch_replay(options.replay, handler, printer, iterations=options.iterations,
                                delay=options.delay, speed=options.speed, clock=clock)
-        return
+        return printer.alerted
     control = _control(app, options, audit=False)
     try:
         batch.run_batch(app, model, printer, iterations=options.iterations, delay=options.delay,
@@ -188,6 +218,7 @@ def _run_batch(app, options: Options, model, handler, note: str, clock: ReplayCl
         control.close()
         if queues is not None:
             queues.close()
+    return printer.alerted
 
 
 def _seed_quietly(model, control, options: Options) -> None:
@@ -212,6 +243,15 @@ def _control(app, options: Options, audit: bool = True):
     return Control(app, timeout=options.timeout, read_only=options.read_only, audit=log)
 
 
+def _screen_alerts(options: Options, schedule=None):
+    from celerytop.control.alertlog import AlertLog
+    from celerytop.ui.alerting import ScreenAlerts
+
+    return ScreenAlerts(alert_engine(options), AlertLog(alert_log_path(options)), bell=options.bell,
+                        growing_span=options.alert_queue_growing * 60,
+                        schedule=schedule)
+
+
 def _run_screen(app, options: Options, model, handler, note: str, alarms=(), clock: ReplayClock | None = None,
                 schedule=None) -> None:
     from celerytop.control.history import History
@@ -226,7 +266,8 @@ def _run_screen(app, options: Options, model, handler, note: str, alarms=(), clo
                     refresh=options.refresh, enable_events=options.enable_events, colors=options.colors,
                     history=History(default_history_path()), scope=options.scope,
                     fold_offline_after=options.fold_offline_after * 60,
-                    ascii=options.ascii or not unicode_terminal(), schedule=schedule)
+                    ascii=options.ascii or not unicode_terminal(), schedule=schedule,
+                    alerts=_screen_alerts(options, schedule))
     if note:
         ui.notices.standing.append(note)
     ui.notices.alarms.extend(alarms)

@@ -47,6 +47,14 @@ class Options:
     stuck_after: float = 10.0  # minutes: no task is stuck sooner (model/stuckness.py)
     stuck_multiple: float = 5.0  # a STARTED task is stuck past this many times its type's p95 runtime
     queues: bool = False  # --batch: measure the queues (a broker round per snapshot)
+    alert_failure_rate: float = 20.0  # %: a type failing more than this over the window
+    alert_min_tasks: int = 10  # finished in the window before a type's failure % can alert
+    alert_queue_depth: int = 1000  # messages
+    alert_queue_growing: float = 5.0  # minutes
+    alert_silence: float = 60.0  # seconds without any event while workers are online
+    no_alert: tuple = ()  # rule names turned off
+    bell: bool = True
+    exit_on_alert: bool = False
 
     @property
     def screen(self) -> bool:
@@ -78,6 +86,7 @@ class Options:
             raise UsageError("--queues adds the queues to --batch snapshots (the screen has them under u)")
         if self.queues and self.replay:
             raise UsageError("--queues measures the broker's queues: it does not apply to --replay")
+        self._check_alerts()
         if self.speed < 0:
             raise UsageError("--speed must be 0 (as fast as possible) or more")
         if self.replay is not None and not os.path.isfile(self.replay):
@@ -95,3 +104,22 @@ class Options:
                 raise UsageError(f"--only-events: {exc}") from None
             if self.replay:
                 raise UsageError("--only-events narrows what the broker sends: it does not apply to --replay")
+
+    def _check_alerts(self) -> None:
+        from celerytop.model.alertrules import RULE_NAMES
+
+        if not 0 <= self.alert_failure_rate < 100:
+            raise UsageError("--alert-failure-rate must be a percentage from 0 to below 100")
+        if self.alert_min_tasks < 1:
+            raise UsageError("--alert-min-tasks must be 1 or more")
+        if self.alert_queue_depth < 0:
+            raise UsageError("--alert-queue-depth must be 0 or more messages")
+        if not 0.5 <= self.alert_queue_growing <= 60:
+            raise UsageError("--alert-queue-growing must be between 0.5 and 60 minutes")
+        if self.alert_silence < 1:
+            raise UsageError("--alert-silence must be 1 second or more")
+        unknown = [name for name in self.no_alert if name not in RULE_NAMES]
+        if unknown:
+            raise UsageError(f"--no-alert: no rule named {unknown[0]!r} (rules: {', '.join(RULE_NAMES)})")
+        if self.exit_on_alert and not self.batch:
+            raise UsageError("--exit-on-alert is for --batch (a health check): the screen shows alerts instead")

@@ -11,7 +11,7 @@ WORDS = Vocabulary(workers=("w1@alpha", "w2@beta"), queues=("celery", "hipri", "
 
 @pytest.mark.parametrize("line, candidates", [
     ("", ["inspect ", "control ", "purge ", "result ", "status ", "migrate ", "queues ", "reconcile ",
-          "failures ", "types ", "stuck ", "beat "]),
+          "failures ", "types ", "stuck ", "beat ", "alerts "]),
     ("in", ["inspect "]),
     ("inspect act", ["inspect active ", "inspect active_queues "]),
     ("control ra", ["control rate_limit "]),

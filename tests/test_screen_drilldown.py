@@ -163,7 +163,9 @@ def test_a_filter_narrows_over_10000_tasks_on_screen(make_broker):
     redis = make_broker("redis")
     sources = [EventSource(redis.app, hostname=f"w{n}@example", pace=False) for n in range(4)]
     try:
-        with monitor(redis, 140, 40, "--max-tasks", "20000", "--max-failures", "5000") as term:
+        # no failure-rate alert: its header line would name billing.charge above the rows read below
+        with monitor(redis, 140, 40, "--max-tasks", "20000", "--max-failures", "5000",
+                     "--no-alert", "failure-rate") as term:
             connected(term)
             expected = []
             for i in range(10_500):

@@ -16,7 +16,8 @@ def line_with(term, text):
 def test_an_offline_worker_is_dated_its_running_task_flagged_and_after_the_limit_folded(fs, events):
     ghost = EventSource(fs.app, hostname="ghost@example")
     try:
-        with monitor(fs, 140, 30, "--fold-offline-after", "0.05") as term:  # 3 s
+        # no worker-offline alert: its header line would name the ghost above its row
+        with monitor(fs, 140, 30, "--fold-offline-after", "0.05", "--no-alert", "worker-offline") as term:  # 3 s
             connected(term)
             events.heartbeat(freq=60.0)  # w1 stays online
             ghost.heartbeat(freq=0.5, active=7)  # expires 1 s after its last heartbeat

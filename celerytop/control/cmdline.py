@@ -78,6 +78,7 @@ VERBS = {spec.name: spec for spec in (
     Spec("types", "", "Open the task types view: counts, failure %, rate, runtime and wait percentiles"),
     Spec("stuck", "", "Open the stuck and lost tasks view: lost with their worker, or past their threshold"),
     Spec("beat", "", "Open the periodic tasks view: the app's beat_schedule, next and last runs, missed runs"),
+    Spec("alerts", "", "Open the alerts view: every alert fired this session, firing or cleared"),
 )}
 
 #: Which options each verb takes, by canonical name.
@@ -93,6 +94,7 @@ OPTIONS = {
     "types": (),
     "stuck": (),
     "beat": (),
+    "alerts": (),
     "reconcile": ("timeout",),
 }
 #: Each flag the prompt takes, and the canonical name of its option.

@@ -173,17 +173,19 @@ class TypeStats:
                 entry.in_flight -= 1
 
     # -- reading -------------------------------------------------------------------------
+    def window_counts(self, now: float) -> list:
+        """(name, finished, failed) over the window ending now, per type: the failure % alone, without
+        the percentiles (the alert rules read this at every refresh)."""
+        first = int(now // self.width) - BUCKETS + 1
+        return [(name, *_in_window(entry, first)) for name, entry in self.types.items()]
+
     def rows(self, now: float) -> list:
         """One TypeRow per type, by name (OTHER last)."""
         first = int(now // self.width) - BUCKETS + 1  # the buckets inside the window ending now
         rows = []
         for name in sorted(self.types, key=lambda n: (n == OTHER, n)):
             entry = self.types[name]
-            finished = failed = 0
-            for bucket, done, bad in entry.recent:
-                if bucket >= first:
-                    finished += done
-                    failed += bad
+            finished, failed = _in_window(entry, first)
             runtime, wait = entry.runtime, entry.wait
             rows.append(TypeRow(
                 name, entry.in_flight, entry.succeeded, entry.failed, entry.retried, entry.revoked,
@@ -192,3 +194,13 @@ class TypeStats:
                 runtime.max if runtime.count else None,
                 wait.quantile(0.5), wait.quantile(0.95), entry.last_failure))
         return rows
+
+
+def _in_window(entry: _Type, first: int) -> tuple:
+    """(finished, failed) in ``entry``'s buckets from ``first`` on."""
+    finished = failed = 0
+    for bucket, done, bad in entry.recent:
+        if bucket >= first:
+            finished += done
+            failed += bad
+    return finished, failed

@@ -13,6 +13,7 @@ import json
 import shutil
 import sys
 import time
+from collections import deque
 
 from celerytop.events import capture
 from celerytop.events.recording.clock import ReplayClock
@@ -20,19 +21,22 @@ from celerytop.events.recording.reader import RecordingError, replay_all
 from celerytop.events.recording.replayer import Replayer
 from celerytop.events.streams.routing import ALL_EVENTS
 from celerytop.model import beat, failhistory, typehistory, workerhistory
+from celerytop.model.alerts import gather
 from celerytop.model.ratehistory import BUCKET_SECONDS
 from celerytop.model.stuckness import LOST, flagged_tasks
 from celerytop.modes import queue_snapshot
 from celerytop.modes.sources import start_live
 from celerytop.present import formatting, table
 from celerytop.present.columns import TASK_COLUMNS, WORKER_COLUMNS, task_cells, worker_cells
-from celerytop.present.header_text import header_lines, ignored_events_note
+from celerytop.present.header_text import Alarm, header_lines, ignored_events_note
 
 #: What the JSON says of each failure group (model/failgroups.py).
 FAILURE_GROUP_KEYS = ("id", "name", "exception", "message", "count", "first_seen", "last_seen", "workers",
                       "more_workers", "example_task_id")
 #: Width when neither --width nor a terminal says otherwise (output piped).
 DEFAULT_WIDTH = 120
+#: Depth samples kept per queue for the queue rules (--queues): a day of snapshots every 2 minutes.
+QUEUE_SAMPLES = 720
 
 
 def plain(markup) -> str:
@@ -65,15 +69,16 @@ def render_text(model, status, width: int, app_name: str = "", broker: str = "",
     lines += ["", f" Tasks  {summary.task_count} in memory, newest first"]
     lines += _table(TASK_COLUMNS, (task_cells(model.task_row(uuid)) for uuid in uuids), width)
     if queues is not None:  # --queues
-        lines += ["", *queue_snapshot.text_lines(queues())]
+        lines += ["", *queue_snapshot.text_lines(queues)]
     return "\n".join(formatting.fit(line, width).rstrip() for line in lines) + "\n"
 
 
-def snapshot(model, status, iteration: int = 1, clock=time.time, schedule=None, queues=None) -> dict:
+def snapshot(model, status, iteration: int = 1, clock=time.time, schedule=None, queues=None,
+             alerts=()) -> dict:
     """One snapshot as data: what the text shows, unabbreviated, JSON-ready.
 
-    ``queues`` (``--queues``, a :class:`~celerytop.modes.queue_snapshot.QueueSnapshots`)
-    adds ``queues`` and ``queues_round_seconds``: each a broker round, so only when asked.
+    ``queues`` (``--queues``): what :class:`~celerytop.modes.queue_snapshot.QueueSnapshots` measured
+    for this snapshot, added as ``queues`` and ``queues_round_seconds``.
     """
     model.sample_event_rate()
     summary = model.summary()
@@ -118,10 +123,10 @@ def snapshot(model, status, iteration: int = 1, clock=time.time, schedule=None, 
         "rate_history": rate_history(model),
         **stuck_records(model),
         "beat": beat_records(model, schedule),
+        "alerts": [alert.record() for alert in alerts],
     }
     if queues is not None:
-        measured = queues()
-        document["queues"], document["queues_round_seconds"] = measured["queues"], measured["round_seconds"]
+        document["queues"], document["queues_round_seconds"] = queues["queues"], queues["round_seconds"]
     return document
 
 
@@ -174,9 +179,10 @@ def _rounded(value):
     return None if value is None else round(value, 3)
 
 
-def render_json(model, status, iteration: int = 1, clock=time.time, schedule=None, queues=None) -> str:
+def render_json(model, status, iteration: int = 1, clock=time.time, schedule=None, queues=None,
+                alerts=()) -> str:
     """One line: ``json.dumps`` escapes every control character, so no escape code gets through."""
-    return json.dumps(snapshot(model, status, iteration, clock, schedule, queues), default=repr,
+    return json.dumps(snapshot(model, status, iteration, clock, schedule, queues, alerts), default=repr,
                       ensure_ascii=True) + "\n"
 
 
@@ -193,23 +199,54 @@ def output_width(requested: int | None, out=sys.stdout) -> int:
 
 
 class Printer:
-    """Writes one snapshot per iteration, as text or JSON."""
+    """Writes one snapshot per iteration, as text or JSON, with the alerts firing then (``alerts``, an
+    AlertEngine, evaluated at each snapshot on the model's clock; the queue rules see depths only with
+    ``--queues``, one sample per snapshot)."""
 
     def __init__(self, model, fmt: str, width: int, app_name: str, broker: str, out=sys.stdout, mode: str = "",
-                 schedule=None, queues=None):
-        self.model, self.fmt, self.width, self.schedule, self.queues = model, fmt, width, schedule, queues
+                 alerts=None, stop_on_alert: bool = False, schedule=None, queues=None):
+        self.model, self.fmt, self.width, self.queues = model, fmt, width, queues
         self.app_name, self.broker, self.out, self.mode = app_name, broker, out, mode
+        self.alerts = alerts
+        self.schedule = schedule  # model/beat.py's BeatPlan, for the missed-runs rule
+        self.stop_on_alert = stop_on_alert
+        self.alerted = False  # an alert fired in a snapshot printed
+        self._queue_samples: dict = {}  # queue name -> deque of (when, messages), for the queue rules
         self.printed = 0
+
+    @property
+    def done(self) -> bool:
+        """--exit-on-alert and one fired: no more snapshots."""
+        return self.stop_on_alert and self.alerted
+
+    def _firing(self, measured) -> list:
+        if self.alerts is None:
+            return []
+        now = self.model.now()
+        if measured is not None:  # --queues: the depths feed the queue rules, each snapshot one more sample
+            for queue in measured["queues"]:
+                if queue["messages"] is not None:
+                    self._queue_samples.setdefault(queue["name"], deque(maxlen=QUEUE_SAMPLES)).append(
+                        (now, queue["messages"]))
+        queues = {name: list(samples) for name, samples in self._queue_samples.items()} if measured else None
+        self.alerts.evaluate(gather(self.model, now, queues, schedule=self.schedule))
+        firing = self.alerts.firing_alerts()
+        self.alerted = self.alerted or bool(firing)
+        return firing
 
     def __call__(self, status) -> None:
         self.printed += 1
+        measured = self.queues() if self.queues is not None else None  # one broker round per snapshot
+        firing = self._firing(measured)
         if self.fmt == "json":
-            self.out.write(render_json(self.model, status, self.printed, schedule=self.schedule, queues=self.queues))
+            self.out.write(render_json(self.model, status, self.printed, schedule=self.schedule,
+                                       queues=measured, alerts=firing))
         else:
             if self.printed > 1:
                 self.out.write("\n")
-            self.out.write(render_text(self.model, status, self.width, self.app_name, self.broker,
-                                       mode=self.mode, queues=self.queues))
+            notices = [Alarm(alert_line(alert)) for alert in firing]
+            self.out.write(render_text(self.model, status, self.width, self.app_name, self.broker, notices=notices,
+                                       mode=self.mode, queues=measured))
         self.out.flush()
 
 
@@ -223,6 +260,8 @@ def run_batch(app, model, printer: Printer, *, iterations: int, delay: float, ha
         for _ in range(iterations):
             time.sleep(delay)
             printer(status.snapshot())
+            if printer.done:
+                break
     finally:
         source.stop(timeout=1.5)
 
@@ -244,7 +283,7 @@ def run_batch_replay(path: str, handler, printer: Printer, *, iterations: int, d
         for _ in range(iterations):
             player.join(delay)
             printer(status.snapshot())
-            if not player.is_alive():
+            if not player.is_alive() or printer.done:
                 break
     finally:
         player.stop()
@@ -256,3 +295,9 @@ def rate_history(model) -> dict:
     """Tasks succeeded and failed per bucket over the last hour, oldest first, the last bucket holding now."""
     succeeded, failed = model.rate_series()
     return {"bucket_seconds": BUCKET_SECONDS, "succeeded": succeeded, "failed": failed}
+
+
+def alert_line(alert) -> str:
+    """'ALERT worker offline: w1@host · last heard 30 s ago (since 14:03:07)': one firing alert as text."""
+    return (f"ALERT {alert.title}: {alert.subject} · {alert.message} "
+            f"(since {formatting.format_clock(alert.fired_at)})")

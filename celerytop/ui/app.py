@@ -18,9 +18,12 @@ from urwid.display import raw
 
 from celerytop.control.history import History
 from celerytop.events import capture
+from celerytop.model.alerts import AlertEngine
 from celerytop.present import formatting, palettes
 from celerytop.present.columns import TASK_COLUMNS, WORKER_COLUMNS, FoldedWorkers, task_cells, worker_cells
+from celerytop.ui.alerting import ScreenAlerts
 from celerytop.ui.controllers.actions import ControlActions
+from celerytop.ui.controllers.alerts import AlertsController
 from celerytop.ui.controllers.beat import BeatController
 from celerytop.ui.controllers.console import CommandConsole
 from celerytop.ui.controllers.conversation import Conversation
@@ -92,7 +95,8 @@ class MonitorApp:
 
     def __init__(self, model, status, control=None, *, app_name="", broker_url="", refresh=1.0,
                  enable_events=True, colors="auto", keymap=None, history=None, scope="",
-                 fold_offline_after: float | None = 600.0, ascii: bool = False, schedule=None):
+                 fold_offline_after: float | None = 600.0, ascii: bool = False, schedule=None,
+                 alerts: ScreenAlerts | None = None):
         self.model = model
         self.status = status
         self.control = control
@@ -138,11 +142,16 @@ class MonitorApp:
                                            focus_tasks=partial(self.focus_pane, "tasks"))
         self.types = TypesController(model, self.stack, self.listing, say=self.flash)
         self.beat = BeatController(model, self.stack, self.listing, schedule)  # model/beat.py's BeatPlan
+        self.alerting = alerts  # None: no rule evaluated (tests that build the app bare)
+        self.notices.alarms += [alerts.headline, alerts.log_error] if alerts is not None else []
+        self.alerts = AlertsController(model, self.stack, self.listing, self.flash,
+                                       alerts.engine if alerts is not None else AlertEngine(()))
         self.console = CommandConsole(control, model, history if history is not None else History(None), self.talk,
                                       self.stack, self.queues, self.actions, show_queues=self.drilldown.show_queues,
                                       open_task=self.drilldown.open_task, refresh=self.refresh,
                                       show_failures=self.failures.show, show_types=self.types.show,
-                                      show_stuck=lambda: self.stuck.show(), show_beat=self.beat.show)
+                                      show_stuck=lambda: self.stuck.show(), show_beat=self.beat.show,
+                                      show_alerts=self.alerts.show)
         self.stuck = StuckController(model, self.stack, self.listing, say=self.flash,
                                      focus_tasks=partial(self.focus_pane, "tasks"),
                                      reconcile=partial(self.console.run, "reconcile"))
@@ -254,6 +263,8 @@ class MonitorApp:
     # -- refresh --------------------------------------------------------------
     def refresh(self, reset_cursor: bool = False) -> None:
         self.model.sample_event_rate()
+        if self.alerting is not None:
+            self.alerting.check(self.model, self.ring_bell)
         summary = self.model.summary()
         status = self.status.snapshot()
         all_worker_rows = self.model.worker_rows()
@@ -265,6 +276,12 @@ class MonitorApp:
         if self.stack.top is not None:
             self.stack.top.refresh()
         self._update_statusbar()
+
+    def ring_bell(self) -> None:
+        """The terminal bell (BEL), once: an alert started firing."""
+        if self.loop is not None:
+            self.loop.screen.write("\a")
+            self.loop.screen.flush()
 
     def broker_down(self) -> str:
         """The error that took the broker away while it is down, else ''. The first
@@ -346,6 +363,8 @@ class MonitorApp:
         if on_start is not None:
             self.loop.set_alarm_in(0, lambda *_: on_start())
         self.model.on_new_worker = self._worker_appeared
+        if self.alerting is not None:
+            self.alerting.watch_queues(self.queues)
         try:
             self.loop.run()
         finally:

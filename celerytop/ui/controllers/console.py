@@ -29,7 +29,7 @@ class CommandConsole:
 
     def __init__(self, control, model, history: History, talk, stack, queues, actions, *,
                  show_queues, open_task, refresh, show_failures=None, show_types=None, show_stuck=None,
-                 show_beat=None):
+                 show_beat=None, show_alerts=None):
         self.control = control  # None: not connected to an app
         self.model = model
         self.history = history
@@ -44,6 +44,7 @@ class CommandConsole:
         self.show_types = show_types  # () -> None: the task types view
         self.show_stuck = show_stuck  # () -> None: the stuck and lost tasks view
         self.show_beat = show_beat  # () -> None: the periodic tasks view
+        self.show_alerts = show_alerts  # () -> None: the alerts view
 
     def open(self, text: str = "") -> None:
         self.queues.learn_names()
@@ -88,6 +89,9 @@ class CommandConsole:
             return
         if invocation.verb == "beat" and self.show_beat is not None:
             self.show_beat()
+            return
+        if invocation.verb == "alerts" and self.show_alerts is not None:
+            self.show_alerts()
             return
         if self.control is None:
             self.talk.say("Not connected to an app: cannot run commands")

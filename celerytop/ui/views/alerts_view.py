@@ -1,0 +1,107 @@
+"""The alerts view (``!``, ``:alerts``): every alert this session, firing or cleared, with when it fired and cleared.
+
+The alerts are the engine's (model/alerts.py), the same batch JSON prints;
+rows sort with ``<`` ``>`` ``I``, filter with ``/`` (a glob, else a
+substring of the rule, subject or message), and Enter closes the view and
+filters the tasks pane to the alert's task type or worker.
+"""
+
+from __future__ import annotations
+
+from celerytop.present import formatting, table
+from celerytop.present.table import Column
+from celerytop.ui.views.detail import DetailView
+from celerytop.ui.views.types_view import name_filter
+from celerytop.ui.widgets.lazylist import Row
+from celerytop.ui.widgets.panes import ItemRow
+
+#: (column, the Alert attribute it shows and sorts by).
+ALERT_COLUMNS = (
+    (Column("RULE", 14, maximum=22), "rule"),
+    (Column("SUBJECT", 12, weight=2, maximum=50, dotted=True), "subject"),
+    (Column("MESSAGE", 20, weight=4), "message"),
+    (Column("FIRED", 9), "fired_at"),
+    (Column("CLEARED", 9), "cleared_at"),
+)
+COLUMNS = tuple(column for column, _field in ALERT_COLUMNS)
+FIELDS = tuple(field for _column, field in ALERT_COLUMNS)
+STILL_FIRING = "firing"
+
+
+def alert_cells(alert) -> list:
+    """(style, text) per column of one Alert: a firing one in red."""
+    style = "state.FAILURE" if alert.firing else "row"
+    return [(style, formatting.sanitize(alert.rule)), (style, formatting.sanitize(alert.subject)),
+            (style, formatting.sanitize(alert.message)), (style, formatting.format_clock(alert.fired_at)),
+            (style, STILL_FIRING if alert.firing else formatting.format_clock(alert.cleared_at))]
+
+
+def _sort_key(field):
+    if field == "cleared_at":  # still firing sorts as the latest
+        return lambda alert: float("inf") if alert.cleared_at is None else alert.cleared_at
+    if field == "fired_at":
+        return lambda alert: alert.fired_at
+    return lambda alert: getattr(alert, field).lower()
+
+
+class AlertsView(DetailView):
+    context = "alerts"
+
+    def __init__(self, engine, model=None):
+        self.engine = engine  # a model.alerts.AlertEngine (without rules when every one is off)
+        self.model = model
+        self.sort = 3  # FIRED, newest first
+        self.descending = True
+        self.filter_text = ""
+        self._width = 120
+        super().__init__(" Alerts")
+        self.refresh()
+
+    def render(self, size, focus=False):
+        if size and size[0] != self._width:
+            self._width = size[0]
+            self.refresh()
+        return super().render(size, focus)
+
+    def change_sort(self, step: int) -> None:
+        self.sort = (self.sort + step) % len(ALERT_COLUMNS)
+        self.descending = FIELDS[self.sort] in ("fired_at", "cleared_at")  # times: the newest first
+        self.refresh()
+
+    def invert_sort(self) -> None:
+        self.descending = not self.descending
+        self.refresh()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self.refresh()
+
+    def selected_alert(self):
+        widget = self.walker.get_focus()[0]
+        return getattr(widget, "item", None)
+
+    def refresh(self) -> None:
+        history = list(self.engine.history)
+        wanted = name_filter(self.filter_text)
+        alerts = [a for a in history if wanted(a.rule) or wanted(a.subject) or wanted(a.message)]
+        alerts.sort(key=_sort_key(FIELDS[self.sort]), reverse=self.descending)
+        firing = sum(1 for alert in history if alert.firing)
+        title = f" Alerts  {firing} firing, {len(history) - firing} cleared"
+        if self.filter_text:
+            title += f" · / {formatting.sanitize(self.filter_text)}"
+        self._title.set_text(("pane.title.focus", title))
+        cells = [alert_cells(alert) for alert in alerts]
+        widths = table.layout(COLUMNS, max(20, self._width - 2), table.content_widths(COLUMNS, cells))
+        sorted_by = (COLUMNS[self.sort].title, self.descending)
+        lines: list = [Row([("row", " ")] + table.header_markup(COLUMNS, widths, sorted_by))]
+        for alert, row_cells in zip(alerts, cells):
+            lines.append(ItemRow([("row", " ")] + table.row_markup(row_cells, COLUMNS, widths), alert))
+        if not alerts:
+            lines.append(Row(("row", "  No alert has fired." if not self.filter_text else "  No alert matches.")))
+        rules = ", ".join(rule.name for rule in self.engine.rules) or "none (--no-alert turned every one off)"
+        lines.append(Row(("row", f"  Rules on: {rules}")))
+        lines.append(Row(("row", "  < > sort, I inverts, / filters, Enter lists the tasks of the alert's type "
+                                 "or worker")))
+        self.set_lines(lines)
+        if len(self.walker) > 1 and self.walker.focus == 0:
+            self.walker.set_focus(1)
