@@ -2,9 +2,6 @@
 
 import json
 import os
-import sys
-import types
-from typing import NamedTuple
 
 import pytest
 
@@ -131,31 +128,23 @@ def test_gather_reads_the_model_on_its_clock_and_the_optional_facts_only_where_t
     assert keys(engine) == [("worker-offline", "w1@a")]
 
 
-class BeatRow(NamedTuple):
-    name: str
-    missed: int
-    last_missed: float | None
-
-
-def test_lost_and_beat_facts_come_from_their_modules_when_present(monkeypatch):
-    """model/stuckness.py and model/beat.py are other slices of issue 15, not on this branch: stand-ins with
-    their functions' signatures (lost_count(model, now), beat_rows(plan, model, now)) show the wiring."""
-    model = ClusterModel(clock=lambda: T0)
-    monkeypatch.setitem(sys.modules, "celerytop.model.stuckness",
-                        types.SimpleNamespace(lost_count=lambda m, now: 2 if m is model and now == T0 else -1))
-    rows = [BeatRow("nightly", 1, T0 - 60), BeatRow("hourly", 0, None)]
-    monkeypatch.setitem(sys.modules, "celerytop.model.beat",
-                        types.SimpleNamespace(beat_rows=lambda plan, m, now: rows if plan == "plan" else []))
-    facts = gather(model, T0, schedule="plan")
-    assert facts["lost"] == 2 and list(facts["beat_missed"]) == ["nightly"]
-    assert facts["beat_missed"]["nightly"].startswith("1 run(s) missed, the latest due ")
+def test_a_task_lost_with_its_worker_fires_the_lost_rule_and_clears_when_reconciled():
+    now = [T0]
+    model = ClusterModel(clock=lambda: now[0])
+    for ev in (heartbeat("w1@host", timestamp=T0), event("task-received", uuid="t1", name="proj.a", timestamp=T0),
+               event("task-started", uuid="t1", timestamp=T0 + 1), event("worker-offline", timestamp=T0 + 2)):
+        ev["local_received"] = ev["timestamp"]
+        model.on_event(ev)
+    now[0] = T0 + 3
     engine = AlertEngine(build_rules(failure_rate=20, min_tasks=10, queue_depth=1000, queue_growing=5,
-                                     silence=60))
+                                     silence=60, disabled=("worker-offline", "silence")))
+    facts = gather(model, now[0])
+    assert facts["lost"] == 1 and "beat_missed" not in facts  # no schedule (no -A): nothing said of beat
     started, _ = engine.evaluate(facts)
-    assert [(a.rule, a.subject, a.kind) for a in started] == [("lost", "tasks", "task"),
-                                                              ("beat-missed", "nightly", "beat")]
-    monkeypatch.setitem(sys.modules, "celerytop.model.stuckness", None)  # an import that fails
-    assert "lost" not in gather(model, T0)
+    assert [(a.rule, a.subject, a.kind) for a in started] == [("lost", "tasks", "task")]
+    model.reconcile([("t1", "STARTED", event("task-succeeded", uuid="t1", timestamp=T0 + 4))])
+    _, cleared = engine.evaluate(gather(model, now[0]))
+    assert [(a.rule, a.subject) for a in cleared] == [("lost", "tasks")]
 
 
 def test_build_rules_leaves_out_the_rules_turned_off():

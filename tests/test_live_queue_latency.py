@@ -115,3 +115,32 @@ def test_batch_json_carries_each_queues_depth_and_oldest_age(broker, tmp_path):
         proc.stderr.close()
         delete_amqp_queues(broker, [known])
         loud.close()
+
+
+def test_batch_queues_feed_the_queue_depth_alert_and_exit_on_alert_exits_3(broker, tmp_path):
+    deep = f"latd-{broker.ns}"
+    loud, _ = producers(broker)
+    proc = subprocess.Popen([BIN, "-A", "tests.liveapp", "--batch", "--format", "json", "--queues",
+                             "--alert-queue-depth", "2", "--exit-on-alert", "--no-alert", "silence",
+                             "--delay", "0.5", "--iterations", "120"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=broker.subprocess_env())
+    try:
+        snapshot = json.loads(proc.stdout.readline())
+        wait_until(lambda: snapshot["connection"]["state"] == "connected"
+                   or snapshot.update(json.loads(proc.stdout.readline())), timeout=30)
+        assert snapshot["alerts"] == []
+        for _ in range(3):  # nobody consumes it: 3 messages wait, more than 2
+            loud.send_task("tests.add", args=(1, 2), queue=deep)
+        assert proc.wait(60) == 3, proc.stderr.read()
+        last = json.loads(proc.stdout.read().strip().splitlines()[-1])
+        fired = [(a["rule"], a["subject"]) for a in last["alerts"]]
+        assert fired == [("queue-depth", deep)], last["alerts"]
+        assert next(q for q in last["queues"] if q["name"] == deep)["messages"] == 3
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+        delete_amqp_queues(broker, [deep])
+        loud.close()

@@ -122,3 +122,17 @@ def test_batch_json_carries_the_same_rows(tmp_path):
     assert (report["missed"], report["last_run"], report["next_run"], report["last_state"]) == \
         (0, T0 + 101, T0 + 400, "FAILURE")
     assert batch_json(recording) == {"note": NO_APP_NOTE, "entries": []}
+
+
+def test_missed_runs_fire_the_beat_missed_alert_in_batch_and_exit_on_alert_exits_3(tmp_path):
+    recording = tmp_path / "beat.jsonl"
+    write_recording(recording)
+    out = subprocess.run([BIN, "-A", "tests.beatapp", "--replay", str(recording), "--speed", "0", "--batch",
+                          "--format", "json", "--exit-on-alert", "--no-alert", "silence"],
+                         capture_output=True, text=True, timeout=60, cwd=str(REPO_ROOT),
+                         env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 3, out.stderr
+    alerts = {a["subject"]: a for a in json.loads(out.stdout)["alerts"] if a["rule"] == "beat-missed"}
+    assert sorted(alerts) == ["tick", "tick-other"]  # report ran on time: no alert
+    assert alerts["tick"]["message"].startswith("10 run(s) missed")
+    assert alerts["tick-other"]["message"].startswith("12 run(s) missed")

@@ -129,8 +129,9 @@ class Silence:
 
 
 class FactRule:
-    """Fires from a fact another model module fills (``facts[fact]``): a count, a list of subjects, or
-    subjects mapped to messages.  Absent (that module not wired in): fires nothing."""
+    """Fires from a fact another model module fills (``facts[fact]``: stuckness.py's lost count, beat.py's
+    missed runs): a count, a list of subjects, or subjects mapped to messages.  Absent (no schedule
+    without -A): fires nothing."""
 
     def __init__(self, name: str, title: str, fact: str, noun: str, kind: str, subject: str = ""):
         self.name, self.title, self.fact, self.noun, self.kind = name, title, fact, noun, kind

@@ -14,14 +14,11 @@ import time
 from dataclasses import dataclass
 
 from celerytop.model.alertrules import Firing
+from celerytop.model.beat import beat_rows
+from celerytop.model.stuckness import lost_count
 
 #: Alerts kept for the :alerts view (firing ones always, the oldest cleared ones go first).
 MAX_HISTORY = 1000
-
-#: Facts other model modules provide (model/stuckness.py's lost tasks, model/beat.py's missed runs):
-#: where the module is not there, the fact is left out and its rule (alertrules.FactRule) fires nothing.
-OPTIONAL_FACTS = ("lost", "beat_missed")
-
 
 @dataclass
 class Alert:
@@ -56,31 +53,16 @@ def gather(model, now: float, queues=None, schedule=None) -> dict:
              "workers_online": sum(1 for row in workers if row.online), "events_total": model.events_total}
     if queues is not None:
         facts["queues"] = queues
-    lost = _lost(model, now)
-    if lost is not None:
-        facts["lost"] = lost
+    facts["lost"] = lost_count(model, now)
     missed = _beat_missed(model, now, schedule)
     if missed is not None:
         facts["beat_missed"] = missed
     return facts
 
 
-def _lost(model, now: float):
-    """How many tasks are lost (model/stuckness.py), or None where that module is not there."""
-    try:
-        from celerytop.model.stuckness import lost_count
-    except ImportError:  # the lost-tasks slice is not in this build
-        return None
-    return lost_count(model, now)
-
-
 def _beat_missed(model, now: float, schedule):
-    """{entry name: what it missed} (model/beat.py), or None without a schedule or that module."""
+    """{entry name: what it missed} (model/beat.py), or None without a schedule (no -A)."""
     if schedule is None:
-        return None
-    try:
-        from celerytop.model.beat import beat_rows
-    except ImportError:  # the periodic-tasks slice is not in this build
         return None
     return {row.name: f"{row.missed} run(s) missed, the latest due "
                       f"{time.strftime('%H:%M:%S', time.localtime(row.last_missed)) if row.last_missed else '?'}"
@@ -138,4 +120,4 @@ class AlertEngine:
         return f"ALERT {first.title}: {first.subject}{more} · {first.message}"
 
 
-__all__ = ["Alert", "AlertEngine", "Firing", "gather", "OPTIONAL_FACTS"]
+__all__ = ["Alert", "AlertEngine", "Firing", "gather"]
