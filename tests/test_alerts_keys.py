@@ -35,7 +35,7 @@ class Engine:
 def enter_on(alert):
     view = AlertsView(Engine(alert))
     stack, listing, said = Stack(view), Listing(), []
-    assert view.selected_alert() is alert
+    assert view.selected_item() is alert
     AlertsController(None, stack, listing, said.append, Engine(alert)).filter_tasks()
     return listing.applied, said, stack.popped
 

@@ -32,7 +32,7 @@ class AlertsController(TableViewKeys):
 
     def filter_tasks(self) -> None:
         view = self._view()
-        alert = view.selected_alert() if view is not None else None
+        alert = view.selected_item() if view is not None else None
         if alert is None:
             return
         if alert.kind == TYPE and alert.subject != OTHER:

@@ -25,7 +25,7 @@ class BeatController(TableViewKeys):
 
     def filter_tasks(self) -> None:
         view = self._view()
-        entry = view.selected_entry() if view is not None else None
+        entry = view.selected_item() if view is not None else None
         if entry is None:
             return
         self.stack.pop()

@@ -28,7 +28,7 @@ class StuckController(TableViewKeys):
     def filter_tasks(self) -> None:
         """Enter: close the view; the tasks pane lists the row's kind (is:lost, is:stuck), the cursor on its task."""
         view = self._view()
-        flagged = view.selected_flagged() if view is not None else None
+        flagged = view.selected_item() if view is not None else None
         if flagged is None:
             self.say("No stuck or lost task under the cursor")
             return

@@ -20,7 +20,7 @@ class TypesController(TableViewKeys):
 
     def filter_tasks(self) -> None:
         view = self._view()
-        name = view.selected_type() if view is not None else None
+        name = view.selected_item() if view is not None else None
         if name is None:
             return
         if name == OTHER:

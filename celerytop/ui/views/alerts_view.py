@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from celerytop.present import formatting, table
 from celerytop.present.table import Column
-from celerytop.ui.views.detail import DetailView
+from celerytop.ui.views.table_view import TableView
 from celerytop.ui.views.types_view import name_filter
 from celerytop.ui.widgets.lazylist import Row
 from celerytop.ui.widgets.panes import ItemRow
@@ -44,41 +44,17 @@ def _sort_key(field):
     return lambda alert: getattr(alert, field).lower()
 
 
-class AlertsView(DetailView):
+class AlertsView(TableView):
     context = "alerts"
+    columns = ALERT_COLUMNS
 
     def __init__(self, engine, model=None):
         self.engine = engine  # a model.alerts.AlertEngine (without rules when every one is off)
         self.model = model
-        self.sort = 3  # FIRED, newest first
-        self.descending = True
-        self.filter_text = ""
-        self._width = 120
-        super().__init__(" Alerts")
-        self.refresh()
+        super().__init__(" Alerts", sort=3, descending=True)  # FIRED, newest first
 
-    def render(self, size, focus=False):
-        if size and size[0] != self._width:
-            self._width = size[0]
-            self.refresh()
-        return super().render(size, focus)
-
-    def change_sort(self, step: int) -> None:
-        self.sort = (self.sort + step) % len(ALERT_COLUMNS)
-        self.descending = FIELDS[self.sort] in ("fired_at", "cleared_at")  # times: the newest first
-        self.refresh()
-
-    def invert_sort(self) -> None:
-        self.descending = not self.descending
-        self.refresh()
-
-    def set_filter(self, text: str) -> None:
-        self.filter_text = text
-        self.refresh()
-
-    def selected_alert(self):
-        widget = self.walker.get_focus()[0]
-        return getattr(widget, "item", None)
+    def natural_descending(self, index: int) -> bool:
+        return FIELDS[index] in ("fired_at", "cleared_at")  # times: the newest first
 
     def refresh(self) -> None:
         history = list(self.engine.history)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from celerytop.model.beat import beat_rows
 from celerytop.present import formatting, table
 from celerytop.present.table import Column
-from celerytop.ui.views.detail import DetailView
+from celerytop.ui.views.table_view import TableView
 from celerytop.ui.views.types_view import name_filter
 from celerytop.ui.widgets.lazylist import Row
 from celerytop.ui.widgets.panes import ItemRow
@@ -64,41 +64,17 @@ def _sort_key(field: str):
     return lambda row: (getattr(row, field) is not None, getattr(row, field) or 0)
 
 
-class BeatView(DetailView):
+class BeatView(TableView):
     context = "beat"
+    columns = BEAT_COLUMNS
 
     def __init__(self, model, schedule):
         self.model = model
         self.schedule = schedule  # model/beat.py's BeatPlan
-        self.sort = 0  # index in BEAT_COLUMNS
-        self.descending = False
-        self.filter_text = ""
-        self._width = 120
         super().__init__(" Periodic tasks")
-        self.refresh()
 
-    def render(self, size, focus=False):
-        if size and size[0] != self._width:
-            self._width = size[0]
-            self.refresh()
-        return super().render(size, focus)
-
-    def change_sort(self, step: int) -> None:
-        self.sort = (self.sort + step) % len(BEAT_COLUMNS)
-        self.descending = FIELDS[self.sort] in ("runs_seen", "missed", "last_missed", "last_run")
-        self.refresh()
-
-    def invert_sort(self) -> None:
-        self.descending = not self.descending
-        self.refresh()
-
-    def set_filter(self, text: str) -> None:
-        self.filter_text = text
-        self.refresh()
-
-    def selected_entry(self):
-        widget = self.walker.get_focus()[0]
-        return getattr(widget, "item", None)
+    def natural_descending(self, index: int) -> bool:
+        return FIELDS[index] in ("runs_seen", "missed", "last_missed", "last_run")
 
     def refresh(self) -> None:
         wanted = name_filter(self.filter_text)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from celerytop.model.stuckness import LOST, flagged_tasks
 from celerytop.present import formatting, table
 from celerytop.present.table import Column
-from celerytop.ui.views.detail import DetailView
+from celerytop.ui.views.table_view import TableView
 from celerytop.ui.widgets.lazylist import Row
 from celerytop.ui.widgets.panes import ItemRow
 
@@ -56,43 +56,19 @@ def matches(flagged, needle: str) -> bool:
     return needle in text.lower()
 
 
-class StuckView(DetailView):
+class StuckView(TableView):
     context = "stuck"
+    columns = STUCK_COLUMNS
 
     def __init__(self, model):
         self.model = model
-        self.sort = 6  # FOR: the longest first
-        self.descending = True
-        self.filter_text = ""
-        self._width = 120
-        super().__init__(" Stuck and lost tasks")
-        self.refresh()
+        super().__init__(" Stuck and lost tasks", sort=6, descending=True)  # FOR: the longest first
 
-    def render(self, size, focus=False):
-        if size and size[0] != self._width:
-            self._width = size[0]
-            self.refresh()
-        return super().render(size, focus)
-
-    def change_sort(self, step: int) -> None:
-        self.sort = (self.sort + step) % len(STUCK_COLUMNS)
-        self.descending = STUCK_COLUMNS[self.sort][2]
-        self.refresh()
-
-    def invert_sort(self) -> None:
-        self.descending = not self.descending
-        self.refresh()
-
-    def set_filter(self, text: str) -> None:
-        self.filter_text = text.strip()
-        self.refresh()
-
-    def selected_flagged(self):
-        widget = self.walker.get_focus()[0]
-        return getattr(widget, "item", None)
+    def natural_descending(self, index: int) -> bool:
+        return STUCK_COLUMNS[index][2]
 
     def selected_task(self):
-        flagged = self.selected_flagged()
+        flagged = self.selected_item()
         return flagged.uuid if flagged is not None else None
 
     def refresh(self) -> None:

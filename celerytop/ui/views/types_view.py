@@ -18,7 +18,7 @@ from celerytop.model.typestats import OTHER
 from celerytop.present import formatting, table
 from celerytop.present.sparkline import sparkline
 from celerytop.present.table import Column
-from celerytop.ui.views.detail import DetailView
+from celerytop.ui.views.table_view import TableView
 from celerytop.ui.widgets.lazylist import Row
 from celerytop.ui.widgets.panes import ItemRow
 
@@ -89,41 +89,17 @@ def tasks_filter_for(name: str) -> str:
 
 
 
-class TypesView(DetailView):
+class TypesView(TableView):
     context = "types"
+    columns = TYPE_COLUMNS
 
     def __init__(self, model, ascii: bool = False):
         self.model = model
         self.ascii = ascii  # sparklines in ASCII
-        self.sort = 0  # index in TYPE_COLUMNS
-        self.descending = False
-        self.filter_text = ""
-        self._width = 120
         super().__init__(" Task types")
-        self.refresh()
 
-    def render(self, size, focus=False):
-        if size and size[0] != self._width:
-            self._width = size[0]
-            self.refresh()
-        return super().render(size, focus)
-
-    def change_sort(self, step: int) -> None:
-        self.sort = (self.sort + step) % len(TYPE_COLUMNS)
-        self.descending = self.sort != 0  # numbers: the largest first
-        self.refresh()
-
-    def invert_sort(self) -> None:
-        self.descending = not self.descending
-        self.refresh()
-
-    def set_filter(self, text: str) -> None:
-        self.filter_text = text
-        self.refresh()
-
-    def selected_type(self):
-        widget = self.walker.get_focus()[0]
-        return getattr(widget, "item", None)
+    def natural_descending(self, index: int) -> bool:
+        return index != 0  # numbers: the largest first
 
     def refresh(self) -> None:
         stats = self.model.type_stats
