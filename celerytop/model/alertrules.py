@@ -96,8 +96,8 @@ class QueueGrowing:
                 continue  # not sampled for long enough to say
             since = samples[-1][0] - self.span
             recent = [s for s in samples if s[0] >= since]
-            slope = _slope(recent)
-            if slope is not None and slope > 0 and recent[-1][1] > recent[0][1]:
+            rate = slope(recent)
+            if rate is not None and rate > 0 and recent[-1][1] > recent[0][1]:
                 firing.append(Firing(name, f"grew from {recent[0][1]:,} to {recent[-1][1]:,} messages "
                                            f"over {_minutes(self.span)}", QUEUE))
         return firing
@@ -167,8 +167,8 @@ def _minutes(seconds: float) -> str:
     return f"{minutes:g} min"
 
 
-def _slope(samples) -> float | None:
-    """Least-squares messages per second over ``samples`` [(when, messages)]."""
+def slope(samples) -> float | None:
+    """Least-squares messages per second over ``samples`` [(when, messages)] (the queues view's trend too)."""
     if len(samples) < 2:
         return None
     n = len(samples)

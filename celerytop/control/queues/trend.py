@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 from collections import deque
 
+from celerytop.model.alertrules import slope
 from celerytop.present.formatting import format_duration, format_rate
 from celerytop.present.sparkline import sparkline
 
@@ -67,7 +68,7 @@ class DepthHistory:
         a worker took at once) moves it little.  None with fewer than 2
         samples (or all at one instant).
         """
-        return _slope(self._recent(name, span))
+        return slope(self._recent(name, span))
 
     def trend(self, name: str, span: float = 60.0) -> str:
         """``"draining 40/s, empty in ~2 min"``, ``"growing 12/s"``, ``"steady"``, or "".
@@ -77,7 +78,7 @@ class DepthHistory:
         draining that already reads 0 says ``"draining 40/s, empty now"``.
         """
         recent = self._recent(name, span)
-        rate = _slope(recent)
+        rate = slope(recent)
         if rate is None:
             return ""
         if abs(rate) * (recent[-1][0] - recent[0][0]) < 1:
@@ -87,15 +88,3 @@ class DepthHistory:
         latest = recent[-1][1]
         eta = "empty now" if latest <= 0 else f"empty in {format_duration(latest / -rate, estimate=True)}"
         return f"draining {format_rate(-rate, estimate=True)}, {eta}"
-
-
-def _slope(samples: list[tuple[float, int]]) -> float | None:
-    if len(samples) < 2:
-        return None
-    n = len(samples)
-    mean_t = sum(t for t, _ in samples) / n
-    mean_m = sum(m for _, m in samples) / n
-    spread = sum((t - mean_t) ** 2 for t, _ in samples)
-    if spread <= 0:
-        return None
-    return sum((t - mean_t) * (m - mean_m) for t, m in samples) / spread
