@@ -59,9 +59,9 @@ def type_line(term, name):
 
 
 def history_cell(term, name):
-    """The 30 characters under FINISHED /10s in ``name``'s row."""
-    head = next(line for line in term.lines() if "FINISHED /10s" in line)
-    column = head.index("FINISHED /10s")
+    """The 30 characters under FINISHED/10s in ``name``'s row."""
+    head = next(line for line in term.lines() if "FINISHED/10s" in line)
+    column = head.index("FINISHED/10s")
     return type_line(term, name)[column:column + 30]
 
 
@@ -71,7 +71,7 @@ def test_the_types_view_draws_a_sparkline_per_type_newest_right(tmp_path):
     with Terminal([BIN, "--replay", str(recording), "--speed", "0", "--refresh", "0.1"], cols=170, rows=30) as term:
         term.wait_for("ended")
         term.press("y")
-        term.wait_for("FINISHED /10s")
+        term.wait_for("FINISHED/10s")
         # 30 buckets to now (T0 + 59.x): the last 6 hold the minute, the oldest 24 are blank
         assert history_cell(term, "proj.a") == " " * 24 + "██████"
         assert history_cell(term, "proj.b") == " " * 24 + B_SPARK
@@ -88,7 +88,7 @@ def test_ascii_sparklines_in_the_types_view(tmp_path):
                   cols=170, rows=30) as term:
         term.wait_for("ended")
         term.press("y")
-        term.wait_for("FINISHED /10s")
+        term.wait_for("FINISHED/10s")
         assert history_cell(term, "proj.a") == " " * 24 + "@@@@@@"
         assert history_cell(term, "proj.b") == " " * 24 + ":-+*%@"
         assert all(line.isascii() for line in term.lines() if line.startswith("  proj."))
@@ -167,7 +167,7 @@ def test_the_restored_history_shows_on_the_screen_shifted(tmp_path):
                   cols=170, rows=30) as term:
         term.wait_for("ended")
         term.press("y")
-        term.wait_for("FINISHED /10s")
+        term.wait_for("FINISHED/10s")
         assert history_cell(term, "proj.b") == " " * 11 + B_SPARK + " " * 13
         assert type_line(term, "proj.a").split()[2] == "61"
         term.press("F")

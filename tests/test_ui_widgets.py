@@ -179,3 +179,21 @@ def test_a_value_offered_in_a_prompt_is_replaced_by_typing_and_kept_by_editing()
     assert prompt.text == "10/s"
     prompt.set_caption_note("now 10/m on 1 worker")
     assert prompt.edit.caption == "rate limit [now 10/m on 1 worker]: "
+
+
+def test_the_types_view_keeps_whole_names_and_gives_the_sparkline_what_is_left():
+    from celerytop.ui.views.types_view import TypesView
+
+    model = ClusterModel()
+    names = [f"demo.payments.capture{i}" for i in range(3)]
+    for name in names:
+        for event in task_lifecycle(name=name)[1]:
+            model.on_event(event)
+    for cols, sparkline_room in ((200, 30), (156, 12)):  # wide: all 5 minutes; narrow: the newest only
+        canvas = TypesView(model).render((cols, 12), focus=True)
+        lines = [line.decode("utf-8") for line in canvas.text]
+        head = next(line for line in lines if "FINISHED/10s" in line)
+        assert len(head.rstrip()) <= cols
+        for name in names:
+            assert any(f" {name} " in line for line in lines), (cols, name, lines)
+        assert len(head) - head.index("FINISHED/10s") >= sparkline_room

@@ -42,7 +42,8 @@ TYPE_COLUMNS = (
 )
 COLUMNS = tuple(column for column, _field in TYPE_COLUMNS)
 #: Drawn after the sorting columns: finished per 10 s, the newest right (cut from the left when narrow).
-HISTORY_COLUMN = Column("FINISHED /10s, 5 MIN", typehistory.SHOWN)
+#: It takes the width the other columns leave (a name is worth more than old buckets), at least its title's.
+HISTORY_COLUMN = Column("FINISHED/10s", 12)
 FIELDS = tuple(field for _column, field in TYPE_COLUMNS)
 _DURATIONS = frozenset(("runtime_p50", "runtime_p95", "runtime_p99", "runtime_max", "wait_p50", "wait_p95"))
 
@@ -118,7 +119,11 @@ class TypesView(TableView):
         blank = [0] * typehistory.SHOWN
         cells = [type_cells(row) + [("row", sparkline(history.get(row.name, blank), self.ascii))] for row in rows]
         columns = COLUMNS + (HISTORY_COLUMN,)
-        widths = table.layout(columns, max(20, self._width - 2), table.content_widths(columns, cells))
+        total = max(20, self._width - 2)
+        widths = table.layout(COLUMNS, total - HISTORY_COLUMN.width - table.GAP,
+                              table.content_widths(COLUMNS, [row_cells[:-1] for row_cells in cells]))
+        left = total - sum(widths) - table.GAP * len(COLUMNS)
+        widths.append(max(HISTORY_COLUMN.width, min(typehistory.SHOWN, left)))
         sorted_by = (COLUMNS[self.sort].title, self.descending)
         lines: list = [Row([("row", " ")] + table.header_markup(columns, widths, sorted_by))]
         for row, row_cells in zip(rows, cells):
