@@ -12,6 +12,7 @@ import time
 import pytest
 
 from celerytop.demo.cluster import DemoCluster, remove_stale_folders
+from celerytop.demo.tasks import REINDEX_EVERY
 
 pytestmark = pytest.mark.skipif(
     sys.platform != "linux", reason="checks processes through /proc")
@@ -185,6 +186,24 @@ def test_producer_sends_a_mixed_stream(cluster, events):
         return {e["name"] for e in list(events) if e["type"] == "task-sent"}
     wait_for(lambda: len(names()) >= 5, 20, "task-sent for 5 task names")
     assert all(name.startswith("demo.") for name in names())
+
+
+def test_the_producer_runs_the_schedule_the_beat_view_reads(cluster, events):
+    """The demo app's beat_schedule is what B shows: reindex-products is sent on it (args and all, so the
+    view counts its runs); inventory-audit never is, so the view has a missed run to show."""
+    from celerytop.model.beat import plan_from_app
+
+    schedule = cluster.app.conf.beat_schedule
+    assert {name: entry["task"] for name, entry in schedule.items()} == {
+        "reindex-products": "demo.search.reindex", "inventory-audit": "demo.inventory.sync"}
+    assert plan_from_app(cluster.app, watching_since=time.time()).note == ""
+
+    def reindexes():
+        return [e for e in list(events) if e["type"] == "task-sent" and e["name"] == "demo.search.reindex"]
+    sent = wait_for(lambda: len(reindexes()) >= 2 and reindexes(), REINDEX_EVERY * 3, "two reindex runs")
+    assert all(e["args"] == repr(schedule["reindex-products"]["args"]) for e in sent)
+    assert sent[1]["timestamp"] - sent[0]["timestamp"] >= REINDEX_EVERY - 0.5
+    assert not [e for e in list(events) if e.get("args") == "('SKU-AUDIT',)"]
 
 
 def test_rate_limited_task(cluster):

@@ -25,7 +25,7 @@ import time
 
 import celery
 
-from celerytop.demo.tasks import CELERY_ENV_OVERRIDES, DEMO_DIR_ENV, make_app
+from celerytop.demo.tasks import CELERY_ENV_OVERRIDES, DEMO_DIR_ENV, REINDEX_EVERY, make_app
 
 log = logging.getLogger(__name__)
 
@@ -202,9 +202,8 @@ class DemoCluster:
             report = random.choice(["quarterly-sales", "churn", "ledger"])
             send("demo.reports.generate", (report, random.uniform(15, 40)))
             return
-        if self._due(last, "reindex", 8.0):
-            send("demo.search.reindex",
-                 (random.choice(["products", "users", "orders"]),))
+        if self._due(last, "reindex", REINDEX_EVERY):  # as beat would: the app's beat_schedule
+            send("demo.search.reindex", ("products",))
             return
         roll = random.random()
         if roll < 0.30:
