@@ -103,10 +103,14 @@ _ALL = (
             handler="console.open"),
     Command("queues.show", "Show the queues view: depth, consumers, oldest message's age, sparkline, trend",
             handler="drilldown.show_queues"),
-    Command("queues.sort_next", "Sort the queues by the next column", handler="drilldown.sort_queues", args=(1,)),
-    Command("queues.sort_prev", "Sort the queues by the previous column", handler="drilldown.sort_queues",
+    Command("queues.sort_next", "Sort the queues by the next column", handler="queue_table.change_sort", args=(1,)),
+    Command("queues.sort_prev", "Sort the queues by the previous column", handler="queue_table.change_sort",
             args=(-1,)),
-    Command("queues.sort_invert", "Invert the queues' sort order", handler="drilldown.invert_queue_sort"),
+    Command("queues.sort_invert", "Invert the queues' sort order", handler="queue_table.invert_sort"),
+    Command("queues.filter", "Filter the queues by name (glob or substring)", handler="queue_table.open_filter"),
+    Command("queues.tasks", "Close the view and filter the tasks pane to the tasks sent to the queue under the "
+                            "cursor (queue:NAME)",
+            handler="queue_table.filter_tasks"),
     Command("queues.purge", "Purge the queue under the cursor", handler="drilldown.purge_selected_queue", verb="purge",
             asks_first=True),
     Command("failures.show", "Show the failure groups: every failure seen, by task, exception and message, "

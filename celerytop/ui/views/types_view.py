@@ -144,7 +144,7 @@ class TypesView(DetailView):
         columns = COLUMNS + (HISTORY_COLUMN,)
         widths = table.layout(columns, max(20, self._width - 2), table.content_widths(columns, cells))
         sorted_by = (COLUMNS[self.sort].title, self.descending)
-        lines: list = [Row([("row", " ")] + table.header_markup(columns, widths, sorted_by))]
+        lines: list = [Row([("row", " ")] + table.header_markup(columns, widths, sorted_by, ascii=self.ascii))]
         for row, row_cells in zip(rows, cells):
             style, spark = row_cells[-1]
             row_cells[-1] = (style, spark[len(spark) - widths[-1]:])  # the newest buckets when cut
