@@ -159,8 +159,10 @@ class MonitorApp:
         self.stuck = StuckController(model, self.stack, self.listing, say=self.flash,
                                      focus_tasks=partial(self.focus_pane, "tasks"),
                                      reconcile=partial(self.console.run, "reconcile"))
-        for part in (self.types, self.failures, self.drilldown):  # their views draw sparklines
+        # their views draw sparklines or sort arrows: ASCII ones with --ascii
+        for part in (self.types, self.failures, self.drilldown, self.stuck, self.beat, self.alerts, self.queue_table):
             part.view_options = {"ascii": ascii}
+        self.workers.ascii = self.tasks.ascii = ascii
         self._handlers = commands.bind(self)  # every command declared in ui/keys/commands.py
         self.focus_pane("tasks")
 

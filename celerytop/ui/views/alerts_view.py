@@ -47,7 +47,8 @@ def _sort_key(field):
 class AlertsView(DetailView):
     context = "alerts"
 
-    def __init__(self, engine, model=None):
+    def __init__(self, engine, model=None, ascii: bool = False):
+        self.ascii = ascii  # the sort arrow in ASCII
         self.engine = engine  # a model.alerts.AlertEngine (without rules when every one is off)
         self.model = model
         self.sort = 3  # FIRED, newest first
@@ -93,7 +94,7 @@ class AlertsView(DetailView):
         cells = [alert_cells(alert) for alert in alerts]
         widths = table.layout(COLUMNS, max(20, self._width - 2), table.content_widths(COLUMNS, cells))
         sorted_by = (COLUMNS[self.sort].title, self.descending)
-        lines: list = [Row([("row", " ")] + table.header_markup(COLUMNS, widths, sorted_by))]
+        lines: list = [Row([("row", " ")] + table.header_markup(COLUMNS, widths, sorted_by, ascii=self.ascii))]
         for alert, row_cells in zip(alerts, cells):
             lines.append(ItemRow([("row", " ")] + table.row_markup(row_cells, COLUMNS, widths), alert))
         if not alerts:

@@ -59,8 +59,9 @@ def matches(flagged, needle: str) -> bool:
 class StuckView(DetailView):
     context = "stuck"
 
-    def __init__(self, model):
+    def __init__(self, model, ascii: bool = False):
         self.model = model
+        self.ascii = ascii  # the sort arrow in ASCII
         self.sort = 6  # FOR: the longest first
         self.descending = True
         self.filter_text = ""
@@ -111,7 +112,8 @@ class StuckView(DetailView):
         self._title.set_text(("pane.title.focus", title))
         cells = [stuck_cells(f) for f in rows]
         widths = table.layout(COLUMNS, max(20, self._width - 2), table.content_widths(COLUMNS, cells))
-        lines: list = [Row([("row", " ")] + table.header_markup(COLUMNS, widths, (column.title, self.descending)))]
+        sorted_by = (column.title, self.descending)
+        lines: list = [Row([("row", " ")] + table.header_markup(COLUMNS, widths, sorted_by, ascii=self.ascii))]
         for flagged, row_cells in zip(rows, cells):
             lines.append(ItemRow([("row", " ")] + table.row_markup(row_cells, COLUMNS, widths), flagged))
         if not every:
