@@ -358,3 +358,12 @@ class QueuesView(DetailView):
         lines.append(Row(("row", f"  sampled {formatting.format_clock(monitor.sampled_at)}{took}; "
                                  ":purge -Q NAME and :migrate URL work from the prompt too")))
         self.set_lines(lines)
+        self._focus_a_queue()
+
+    def _focus_a_queue(self) -> None:
+        """Keep the cursor on a queue's row (not the heading, nor past the rows a filter left), so Enter and p
+        always act on one."""
+        rows = [index for index, widget in enumerate(self.walker) if isinstance(widget, ItemRow)]
+        focus = self.walker.focus
+        if rows and focus not in rows:
+            self.walker.set_focus(rows[0] if focus < rows[0] else rows[-1])
