@@ -33,7 +33,7 @@ def test_slash_filters_the_queues_and_enter_lists_the_queues_tasks(fs):
         term.press("/")
         term.send("bill-*")
         term.press("enter")
-        term.wait_for(f"/ bill-*: 2 of ")  # the title says the filter and how many rows it leaves
+        term.wait_for("/ bill-*: 2 of ")  # the title says the filter and how many rows it leaves
         assert queue_line(term, eu) and queue_line(term, us), term.describe()
         assert not queue_line(term, mail) and not queue_line(term, f"q-{fs.ns}"), term.describe()
 
@@ -55,11 +55,18 @@ def test_slash_filters_the_queues_and_enter_lists_the_queues_tasks(fs):
         term.press("enter")  # empty clears
         term.wait_for(lambda t: all(queue_line(t, q) for q in (eu, us, mail)))
         assert "/ zzz" not in term.text()
+        term.press("/")
+        term.send("mail")
+        term.press("enter")
+        term.wait_for("/ mail: 1 of ")
+        term.press("esc")  # Esc clears a filter, and the view stays
+        term.wait_for(lambda t: all(queue_line(t, q) for q in (eu, us, mail)))
+        assert "/ mail" not in term.text() and "Queues" in term.text()
 
         term.press("/")
         term.send("bill-*")
         term.press("enter")
-        term.wait_for(f"/ bill-*: 2 of ")
+        term.wait_for("/ bill-*: 2 of ")
         select_queue(term, eu)
         term.press("enter")
         term.wait_for(f"2 of 6 match 'queue:{eu}'")
@@ -69,3 +76,7 @@ def test_slash_filters_the_queues_and_enter_lists_the_queues_tasks(fs):
         for uuid in sent[us] + sent[mail]:
             assert not task_row(term, uuid), term.describe()
         assert f"filter: queue:{eu}" in term.lines()[-1]
+        term.press("u")
+        term.wait_for("QUEUE^")
+        term.press("esc")  # no filter: Esc leaves the view
+        term.wait_gone("QUEUE^")

@@ -29,8 +29,8 @@ from celerytop.ui.controllers.console import CommandConsole
 from celerytop.ui.controllers.conversation import Conversation
 from celerytop.ui.controllers.drilldown import DrillDown
 from celerytop.ui.controllers.failures import FailuresController
-from celerytop.ui.controllers.stuck import StuckController
 from celerytop.ui.controllers.queues import QueuesController
+from celerytop.ui.controllers.stuck import StuckController
 from celerytop.ui.controllers.types import TypesController
 from celerytop.ui.controllers.worker_actions import WorkerActions
 from celerytop.ui.keys import commands
@@ -143,7 +143,7 @@ class MonitorApp:
                                            focus_tasks=partial(self.focus_pane, "tasks"))
         self.types = TypesController(model, self.stack, self.listing, say=self.flash)
         self.queue_table = QueuesController(model, self.stack, self.listing, self.flash,
-                                            show=self.drilldown.show_queues,
+                                            show=self.drilldown.show_queues, close=self.close_view,
                                             focus_tasks=partial(self.focus_pane, "tasks"))
         self.beat = BeatController(model, self.stack, self.listing, schedule)  # model/beat.py's BeatPlan
         self.alerting = alerts  # None: no rule evaluated (tests that build the app bare)

@@ -15,15 +15,24 @@ class QueuesController(TableViewKeys):
     view_class = QueuesView
     filter_caption = "/ queues: "
 
-    def __init__(self, model, stack, listing, say, *, focus_tasks, show):
+    def __init__(self, model, stack, listing, say, *, focus_tasks, show, close):
         super().__init__(model, stack)
         self.listing = listing  # the tasks pane's filter
         self.say = say
         self.focus_tasks = focus_tasks  # () -> None: focus the tasks pane
         self._show = show  # () -> None: drilldown.show_queues, which starts the sampler the view reads
+        self._close = close  # () -> None: leave the view (Esc elsewhere)
 
     def show(self) -> None:
         self._show()
+
+    def clear_filter(self) -> None:
+        """Esc: clear the filter when one is set (as in the tasks pane), else leave the view."""
+        view = self._view()
+        if view is not None and view.filter_text:
+            view.set_filter("")
+        else:
+            self._close()
 
     def filter_tasks(self) -> None:
         """Enter: close the view; the tasks pane lists the tasks sent to the queue under the cursor."""

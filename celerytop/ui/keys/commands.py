@@ -108,6 +108,8 @@ _ALL = (
             args=(-1,)),
     Command("queues.sort_invert", "Invert the queues' sort order", handler="queue_table.invert_sort"),
     Command("queues.filter", "Filter the queues by name (glob or substring)", handler="queue_table.open_filter"),
+    Command("queues.clear_filter", "Clear the queues filter, or leave the view when none is set",
+            handler="queue_table.clear_filter"),
     Command("queues.tasks", "Close the view and filter the tasks pane to the tasks sent to the queue under the "
                             "cursor (queue:NAME)",
             handler="queue_table.filter_tasks"),
