@@ -136,3 +136,55 @@ def test_free_text_searches_exactly_the_free_text_fields():
                      "kmark": ["umark-1"], "emark": ["umark-1"], "smark": ["umark-2"],
                      "qmark": [], "rmark": [], "tmark": []}
     assert {"uuid", "name", "worker", "args", "kwargs", "result", "exception"} == set(FREE_TEXT_FIELDS)
+
+
+# -- queue: the queue a task was routed to --------------------------------------------------------------------
+
+
+def routed_model():
+    """Tasks sent to known queues, one sent with only a routing key, one never seen sent (no route at all)."""
+    model = ClusterModel()
+    sent = [("q-bill-1", "billing", "billing.charge"), ("q-bill-2", "billing.eu", "billing.eu"),
+            ("q-mail-1", "mail", "mail.send"), ("q-CASE-1", "Reports", "reports")]
+    for uuid, queue, routing_key in sent:
+        model.on_event(event("task-sent", uuid=uuid, name="proj.task", args="()", kwargs="{}", queue=queue,
+                             routing_key=routing_key, exchange=""))
+    # no queue known (sent to an exchange by key): the routing key stands for it
+    model.on_event(event("task-sent", uuid="q-key-1", name="proj.task", args="()", kwargs="{}", queue=None,
+                         routing_key="billing.us", exchange="topic"))
+    model.on_event(event("task-received", uuid="q-none-1", name="proj.task", args="()", kwargs="{}",
+                         hostname="w@h"))
+    # the worker's events keep the route the task-sent event gave
+    model.on_event(event("task-received", uuid="q-mail-1", name="proj.task", args="()", kwargs="{}", hostname="w@h"))
+    model.on_event(event("task-succeeded", uuid="q-mail-1", result="None", runtime=0.1, hostname="w@h"))
+    return model
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("queue:billing", {"q-bill-1"}),  # the queue's name, whole: not billing.eu
+        ("queue:billing*", {"q-bill-1", "q-bill-2", "q-key-1"}),  # q-key-1 by its routing key, no queue known
+        ("queue:billing.us", {"q-key-1"}),
+        ("queue:billing.charge", set()),  # a routing key does not count when the queue is known
+        ("queue:mail", {"q-mail-1"}),  # still there once the worker took and finished it
+        ("queue:reports", {"q-CASE-1"}),  # case-insensitive, as every field
+        # a glob of the whole text, as every field: * matches no route too, ?* only a route
+        ("queue:*", {"q-bill-1", "q-bill-2", "q-mail-1", "q-CASE-1", "q-key-1", "q-none-1"}),
+        ("queue:?*", {"q-bill-1", "q-bill-2", "q-mail-1", "q-CASE-1", "q-key-1"}),
+        ("!queue:billing*", {"q-mail-1", "q-CASE-1", "q-none-1"}),
+        ("queue:mail state:SUCCESS", {"q-mail-1"}),
+        ("queue:mail state:FAILURE", set()),
+        ("queue:nowhere", set()),
+    ],
+)
+def test_queue_term_selects_the_tasks_routed_to_the_queue(query, expected):
+    assert set(routed_model().query(parse(query))) == expected
+
+
+def test_queue_term_needs_a_value_and_is_named_when_a_field_is_unknown():
+    with pytest.raises(FilterError, match="'queue:' needs a value"):
+        parse("queue:")
+    with pytest.raises(FilterError, match="queue"):
+        parse("colour:red")
+    assert parse("QUEUE:Mail").terms[0].field == "queue"

@@ -203,3 +203,37 @@ def test_a_saved_part_that_cannot_be_read_is_said_and_the_rest_restored(tmp_path
         assert "could not be read and start empty" in term.text()
         term.press("q")
         assert term.wait_exit() == 0
+
+
+ARROWS = "▲▼"
+
+
+def test_ascii_sort_arrows_in_every_table(tmp_path):
+    """--ascii: the sorted column's mark is ^ (smallest first) or v (largest first), never ▲ ▼, as the sparklines."""
+    recording = tmp_path / "first.jsonl"
+    write_first(recording)
+    with Terminal([BIN, "--replay", str(recording), "--speed", "0", "--refresh", "0.1", "--ascii"],
+                  cols=170, rows=30) as term:
+        term.wait_for("ended")
+        assert not any(c in line for line in term.lines() for c in ARROWS)
+        term.press("<")  # the tasks pane: by the previous column
+        term.wait_for(lambda t: any(("UUID^" in line or "RUNTIMEv" in line) for line in t.lines()))
+        term.press("y")
+        term.wait_for("NAME^")
+        term.press(">")
+        term.wait_for("FLIGHTv")
+        term.press("I")
+        term.wait_for("FLIGHT^")
+        assert not any(c in line for line in term.lines() for c in ARROWS)
+        term.press("esc")
+        term.press("F")
+        term.wait_for("LAST HOUR")
+        head = next(line for line in term.lines() if "EXCEPTION" in line)
+        assert ("COUNTv" in head or "LASTv" in head) and not any(c in head for c in ARROWS), head
+        term.press("esc")
+        term.press("S")
+        term.wait_for("Stuck and lost")
+        term.wait_for(lambda t: any("FORv" in line for line in t.lines()))
+        term.press("esc")
+        term.press("q")
+        assert term.wait_exit() == 0

@@ -6,6 +6,8 @@
     name:billing.*  worker:alpha*
     failgroup:3f2a91bc07    a failed task in that failure group (the failures view's Enter)
     is:lost  is:stuck       a lost or stuck task (model/stuckness.py; the :stuck view's Enter)
+    queue:billing*          a task routed to that queue (its task-sent event's queue, else its
+                            routing key when no queue is known; the queues view's Enter)
     !term  -term            excludes what term matches
     a b c                   every term must hold (AND)
     "two words"             quotes keep spaces in one term
@@ -34,6 +36,7 @@ FIELDS = {
     "exception": "exception",
     "failgroup": "failgroup",
     "is": "flag",  # "lost", "stuck" or "": read at query time (model/stuckness.py)
+    "queue": "route_queue",  # the queue the task was sent to, else its routing key (model/sorting.py)
 }
 FREE_TEXT_FIELDS = ("uuid", "name", "worker", "args", "kwargs", "result", "exception")
 

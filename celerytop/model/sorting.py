@@ -37,5 +37,7 @@ def read_text(attribute: str | None):
         return hostname_of
     if attribute == "failgroup":  # the failure group a failed task is in (model/failgroups.py)
         return lambda task: task_group_id(task.name, task.exception) if task.state == "FAILURE" else ""
+    if attribute == "route_queue":  # the queue named when it was sent, else the routing key it was sent with
+        return lambda task: as_text(task.queue) or as_text(task.routing_key)
     get = attrgetter(attribute)
     return lambda task: value if type(value := get(task)) is str else as_text(value)

@@ -104,13 +104,20 @@ def _shrink_widest(columns, widths, flexible, spare: int) -> int:
     return spare
 
 
-def header_markup(columns, widths, sorted_by=None, style="column.head"):
-    """Column titles; ``sorted_by`` = (title, descending) gets an arrow."""
+def sort_arrow(descending: bool, ascii: bool = False) -> str:
+    """The mark after the sorted column's title: ▼ largest first, ▲ smallest; ``v`` and ``^`` in ASCII."""
+    if ascii:
+        return "v" if descending else "^"
+    return "▼" if descending else "▲"
+
+
+def header_markup(columns, widths, sorted_by=None, style="column.head", ascii: bool = False):
+    """Column titles; ``sorted_by`` = (title, descending) gets an arrow (:func:`sort_arrow`)."""
     cells = []
     for column, width in zip(columns, widths):
         title = column.title
         if sorted_by is not None and title and title == sorted_by[0]:
-            title += "▼" if sorted_by[1] else "▲"
+            title += sort_arrow(sorted_by[1], ascii)
         cells.append(fit(title, width, column.align))
     return [(style, (" " * GAP).join(cells))]
 

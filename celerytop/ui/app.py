@@ -29,6 +29,7 @@ from celerytop.ui.controllers.console import CommandConsole
 from celerytop.ui.controllers.conversation import Conversation
 from celerytop.ui.controllers.drilldown import DrillDown
 from celerytop.ui.controllers.failures import FailuresController
+from celerytop.ui.controllers.queues import QueuesController
 from celerytop.ui.controllers.stuck import StuckController
 from celerytop.ui.controllers.types import TypesController
 from celerytop.ui.controllers.worker_actions import WorkerActions
@@ -141,6 +142,9 @@ class MonitorApp:
                                            open_task=self.drilldown.open_task,
                                            focus_tasks=partial(self.focus_pane, "tasks"))
         self.types = TypesController(model, self.stack, self.listing, say=self.flash)
+        self.queue_table = QueuesController(model, self.stack, self.listing, self.flash,
+                                            show=self.drilldown.show_queues, close=self.close_view,
+                                            focus_tasks=partial(self.focus_pane, "tasks"))
         self.beat = BeatController(model, self.stack, self.listing, schedule)  # model/beat.py's BeatPlan
         self.alerting = alerts  # None: no rule evaluated (tests that build the app bare)
         self.notices.alarms += [alerts.headline, alerts.log_error] if alerts is not None else []
@@ -155,8 +159,10 @@ class MonitorApp:
         self.stuck = StuckController(model, self.stack, self.listing, say=self.flash,
                                      focus_tasks=partial(self.focus_pane, "tasks"),
                                      reconcile=partial(self.console.run, "reconcile"))
-        for part in (self.types, self.failures, self.drilldown):  # their views draw sparklines
+        # their views draw sparklines or sort arrows: ASCII ones with --ascii
+        for part in (self.types, self.failures, self.drilldown, self.stuck, self.beat, self.alerts, self.queue_table):
             part.view_options = {"ascii": ascii}
+        self.workers.ascii = self.tasks.ascii = ascii
         self._handlers = commands.bind(self)  # every command declared in ui/keys/commands.py
         self.focus_pane("tasks")
 

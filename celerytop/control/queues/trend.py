@@ -42,7 +42,7 @@ class DepthHistory:
     def forget(self, name: str) -> None:
         self._samples.pop(name, None)
 
-    def sparkline(self, name: str, width: int) -> str:
+    def sparkline(self, name: str, width: int, ascii: bool = False) -> str:
         """The last ``width`` samples, one block each, scaled from 0 to their maximum.
 
         0 is a space (so an empty queue draws nothing, and an all-zero history
@@ -52,7 +52,7 @@ class DepthHistory:
         """
         if width <= 0:
             return ""
-        return sparkline([messages for _, messages in self.samples(name)[-width:]])
+        return sparkline([messages for _, messages in self.samples(name)[-width:]], ascii)
 
     def _recent(self, name: str, span: float) -> list[tuple[float, int]]:
         samples = self.samples(name)

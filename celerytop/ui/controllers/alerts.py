@@ -28,7 +28,7 @@ class AlertsController(TableViewKeys):
 
     def show(self) -> None:
         if self._view() is None:
-            self.stack.push(AlertsView(self.engine, self.model))
+            self.stack.push(AlertsView(self.engine, self.model, **self.view_options))
 
     def filter_tasks(self) -> None:
         view = self._view()

@@ -21,7 +21,7 @@ class BeatController(TableViewKeys):
 
     def show(self) -> None:
         if self._view() is None:
-            self.stack.push(BeatView(self.model, self.schedule))
+            self.stack.push(BeatView(self.model, self.schedule, **self.view_options))
 
     def filter_tasks(self) -> None:
         view = self._view()

@@ -26,7 +26,7 @@ class DrillDown:
         self.selection = selection
         self.talk = talk  # a Conversation
         self.queues = queues  # the QueueMonitor behind the queues view
-        self.view_options: dict = {}  # keywords for the worker view: {"ascii": True} draws sparklines in ASCII
+        self.view_options: dict = {}  # keywords for the worker and queues views: {"ascii": True} draws in ASCII
 
     def open_task(self, uuid: str, fetch: bool = False) -> None:
         """The detail view of ``uuid`` (known or not), fetching its stored result if asked."""
@@ -72,15 +72,7 @@ class DrillDown:
         if self.stack.top is not None and self.stack.top.context == QueuesView.context:
             return
         self.queues.start()
-        self.stack.push(QueuesView(self.queues))
-
-    def sort_queues(self, step: int) -> None:
-        if isinstance(self.stack.top, QueuesView):
-            self.stack.top.change_sort(step)
-
-    def invert_queue_sort(self) -> None:
-        if isinstance(self.stack.top, QueuesView):
-            self.stack.top.invert_sort()
+        self.stack.push(QueuesView(self.queues, **self.view_options))
 
     def purge_selected_queue(self) -> None:
         name = self.stack.top.selected_queue() if self.stack.top is not None else None

@@ -48,7 +48,8 @@ class AlertsView(TableView):
     context = "alerts"
     columns = ALERT_COLUMNS
 
-    def __init__(self, engine, model=None):
+    def __init__(self, engine, model=None, ascii: bool = False):
+        self.ascii = ascii  # the sort arrow in ASCII
         self.engine = engine  # a model.alerts.AlertEngine (without rules when every one is off)
         self.model = model
         super().__init__(" Alerts", sort=3, descending=True)  # FIRED, newest first
@@ -69,7 +70,7 @@ class AlertsView(TableView):
         cells = [alert_cells(alert) for alert in alerts]
         widths = table.layout(COLUMNS, max(20, self._width - 2), table.content_widths(COLUMNS, cells))
         sorted_by = (COLUMNS[self.sort].title, self.descending)
-        lines: list = [Row([("row", " ")] + table.header_markup(COLUMNS, widths, sorted_by))]
+        lines: list = [Row([("row", " ")] + table.header_markup(COLUMNS, widths, sorted_by, ascii=self.ascii))]
         for alert, row_cells in zip(alerts, cells):
             lines.append(ItemRow([("row", " ")] + table.row_markup(row_cells, COLUMNS, widths), alert))
         if not alerts:

@@ -68,8 +68,9 @@ class BeatView(TableView):
     context = "beat"
     columns = BEAT_COLUMNS
 
-    def __init__(self, model, schedule):
+    def __init__(self, model, schedule, ascii: bool = False):
         self.model = model
+        self.ascii = ascii  # the sort arrow in ASCII
         self.schedule = schedule  # model/beat.py's BeatPlan
         super().__init__(" Periodic tasks")
 
@@ -94,7 +95,7 @@ class BeatView(TableView):
         if rows or not self.schedule.note:
             widths = table.layout(COLUMNS, max(20, self._width - 2), table.content_widths(COLUMNS, cells))
             sorted_by = (COLUMNS[self.sort].title, self.descending)
-            lines.append(Row([("row", " ")] + table.header_markup(COLUMNS, widths, sorted_by)))
+            lines.append(Row([("row", " ")] + table.header_markup(COLUMNS, widths, sorted_by, ascii=self.ascii)))
             for row, row_cells in zip(rows, cells):
                 lines.append(ItemRow([("row", " ")] + table.row_markup(row_cells, COLUMNS, widths), row))
                 if row.problem:

@@ -11,7 +11,7 @@ per minute: model/failhistory.py).
 from __future__ import annotations
 
 from celerytop.model import failhistory
-from celerytop.present import formatting
+from celerytop.present import formatting, table
 from celerytop.present.sparkline import sparkline
 from celerytop.ui.views.detail import DetailView
 from celerytop.ui.widgets.lazylist import Row
@@ -105,7 +105,7 @@ class FailuresView(DetailView):
         heading += f", by {title.lower()} {'descending' if self._descending() else 'ascending'}"
         self._title.set_text(("pane.title.focus", heading + "  (Enter: its tasks, t: traceback, /: filter)"))
         now = self.model.now()
-        arrow = "▼" if self._descending() else "▲"
+        arrow = table.sort_arrow(self._descending(), self.ascii)
         columns = [("TASK", NAME_WIDTH), ("EXCEPTION", TYPE_WIDTH), ("MESSAGE", MESSAGE_WIDTH), ("COUNT", 6),
                    ("FIRST", 8), ("LAST", 8), ("LAST HOUR", SPARK_WIDTH)]
         head = "  ".join(formatting.fit(name + (arrow if name == title else ""), width,

@@ -1,6 +1,8 @@
 """The queues view and the sampler behind it: depth, consumers and the oldest
 waiting message's age of every queue, a sparkline and a trend; purge and
-migrate after a confirmation.
+migrate after a confirmation; rows sort (``<`` ``>`` ``I``), filter by name
+(``/``, a glob, else a substring) and Enter filters the tasks pane to
+``queue:`` the queue.
 
 Sampling starts the first time the view opens and goes on in the
 background (one thread, its own broker connection), so the sparkline has
@@ -9,6 +11,8 @@ history when the view is opened again.
 
 from __future__ import annotations
 
+import re
+import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
@@ -18,9 +22,10 @@ from celerytop.control.queues import migrate as migration
 from celerytop.control.queues.names import consumers_by_queue, is_internal, queue_names
 from celerytop.control.queues.probe import DepthProbe, QueueDepth
 from celerytop.control.queues.trend import DepthHistory
-from celerytop.present import formatting
+from celerytop.present import formatting, table
 from celerytop.present.errors import one_line_error
 from celerytop.ui.views.detail import DetailView
+from celerytop.ui.views.types_view import name_filter
 from celerytop.ui.widgets.lazylist import Row
 from celerytop.ui.widgets.panes import ItemRow
 
@@ -251,15 +256,34 @@ class QueueMonitor:
 SORTS = (("queue", False), ("messages", True), ("consumers", True), ("oldest", True))
 
 
+def tasks_filter_for(name: str) -> str:
+    """The tasks pane's filter (model/filtering.py) matching exactly the tasks routed to the queue ``name``."""
+    literal = re.sub(r"([*?\[])", r"[\1]", name)
+    return "queue:" + shlex.quote(literal)
+
+
 class QueuesView(DetailView):
     context = "queues"
 
-    def __init__(self, monitor: QueueMonitor, clock=time.time):
+    def __init__(self, monitor: QueueMonitor, clock=time.time, ascii: bool = False):
         self.monitor = monitor
         self.clock = clock
+        self.ascii = ascii  # the sort arrow and the sparklines in ASCII
         self.sort, self.descending = 0, False
-        super().__init__(f" Queues  (depth and oldest message every {monitor.interval:g} s; < > sort, "
-                         "p purges the queue under the cursor)")
+        self.filter_text = ""
+        super().__init__("")
+        self.refresh()
+
+    def _set_title(self, shown: int) -> None:
+        title = " Queues"
+        if self.filter_text:  # first: the title is cut on the right
+            title += f"  / {formatting.sanitize(self.filter_text)}: {shown} of {len(self.monitor.names)} shown"
+        title += (f"  (depth and oldest message every {self.monitor.interval:g} s; < > sort, / filters, "
+                  "Enter lists the queue's tasks, p purges the queue under the cursor)")
+        self._title.set_text(("pane.title.focus", title))
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text.strip()
         self.refresh()
 
     def selected_queue(self):
@@ -288,11 +312,13 @@ class QueuesView(DetailView):
             "consumers": monitor.consumer_count,
             "oldest": lambda name: latency.sort_key(monitor.oldest.get(name), monitor.depths[name].messages, now),
         }
-        return sorted(monitor.names, key=keys[column], reverse=self.descending)
+        wanted = name_filter(self.filter_text)
+        return sorted((name for name in monitor.names if wanted(name)), key=keys[column], reverse=self.descending)
 
     def refresh(self) -> None:
         monitor = self.monitor
         lines: list = []
+        self._set_title(0)
         if monitor.error:
             self.block(lines, [f"cannot measure: {formatting.sanitize(monitor.error)}"], "status.warn")
         if monitor.sampled_at is None:
@@ -301,18 +327,22 @@ class QueuesView(DetailView):
             return
         now = self.clock()
         width = max([5] + [len(name) for name in monitor.names])
-        arrow = "▼" if self.descending else "▲"
+        arrow = table.sort_arrow(self.descending, self.ascii)
         titles = {column: column.upper() + (arrow if index == self.sort else "")
                   for index, (column, _) in enumerate(SORTS)}
         # what matters most comes first: a narrow terminal clips the consumers' names
         head = (f"  {titles['queue'].ljust(width)}  {titles['messages']:>10}  {titles['consumers']:>11}  "
                 f"{titles['oldest']:<14}  {'DEPTH':<{SPARK_WIDTH}}  {'TREND':<30}  CONSUMED BY")
         lines.append(Row(("column.head", head)))
-        for name in self._sorted(now):
+        shown = self._sorted(now)
+        self._set_title(len(shown))
+        if not shown and self.filter_text:
+            lines.append(Row(("row", "  No queue matches the filter (/ then Enter on nothing clears it).")))
+        for name in shown:
             depth = monitor.depths[name]
             messages = f"{depth.messages:>10}" if depth.messages is not None else f"{'?':>10}"
             trend = monitor.history.trend(name) if depth.messages is not None else depth.error
-            spark = monitor.history.sparkline(name, SPARK_WIDTH)
+            spark = monitor.history.sparkline(name, SPARK_WIDTH, self.ascii)
             oldest = latency.describe(monitor.oldest.get(name), depth.messages, now, formatting.format_duration)
             markup = [
                 ("row", f"  {formatting.sanitize(name).ljust(width)}  {messages}  "
@@ -328,3 +358,12 @@ class QueuesView(DetailView):
         lines.append(Row(("row", f"  sampled {formatting.format_clock(monitor.sampled_at)}{took}; "
                                  ":purge -Q NAME and :migrate URL work from the prompt too")))
         self.set_lines(lines)
+        self._focus_a_queue()
+
+    def _focus_a_queue(self) -> None:
+        """Keep the cursor on a queue's row (not the heading, nor past the rows a filter left), so Enter and p
+        always act on one."""
+        rows = [index for index, widget in enumerate(self.walker) if isinstance(widget, ItemRow)]
+        focus = self.walker.focus
+        if rows and focus not in rows:
+            self.walker.set_focus(rows[0] if focus < rows[0] else rows[-1])

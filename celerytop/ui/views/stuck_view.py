@@ -60,8 +60,9 @@ class StuckView(TableView):
     context = "stuck"
     columns = STUCK_COLUMNS
 
-    def __init__(self, model):
+    def __init__(self, model, ascii: bool = False):
         self.model = model
+        self.ascii = ascii  # the sort arrow in ASCII
         super().__init__(" Stuck and lost tasks", sort=6, descending=True)  # FOR: the longest first
 
     def natural_descending(self, index: int) -> bool:
@@ -87,7 +88,8 @@ class StuckView(TableView):
         self._title.set_text(("pane.title.focus", title))
         cells = [stuck_cells(f) for f in rows]
         widths = table.layout(COLUMNS, max(20, self._width - 2), table.content_widths(COLUMNS, cells))
-        lines: list = [Row([("row", " ")] + table.header_markup(COLUMNS, widths, (column.title, self.descending)))]
+        sorted_by = (column.title, self.descending)
+        lines: list = [Row([("row", " ")] + table.header_markup(COLUMNS, widths, sorted_by, ascii=self.ascii))]
         for flagged, row_cells in zip(rows, cells):
             lines.append(ItemRow([("row", " ")] + table.row_markup(row_cells, COLUMNS, widths), flagged))
         if not every:

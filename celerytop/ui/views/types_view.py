@@ -125,7 +125,7 @@ class TypesView(TableView):
         left = total - sum(widths) - table.GAP * len(COLUMNS)
         widths.append(max(HISTORY_COLUMN.width, min(typehistory.SHOWN, left)))
         sorted_by = (COLUMNS[self.sort].title, self.descending)
-        lines: list = [Row([("row", " ")] + table.header_markup(columns, widths, sorted_by))]
+        lines: list = [Row([("row", " ")] + table.header_markup(columns, widths, sorted_by, ascii=self.ascii))]
         for row, row_cells in zip(rows, cells):
             style, spark = row_cells[-1]
             row_cells[-1] = (style, spark[len(spark) - widths[-1]:])  # the newest buckets when cut

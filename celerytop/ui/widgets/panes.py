@@ -29,6 +29,7 @@ class Pane(ScrollCommands, urwid.WidgetWrap):
         self.listbox = PaneListBox(self.walker)
         self._cols = None
         self._sorted_by = None  # (column title, descending)
+        self.ascii = False  # the sort arrow in ASCII (--ascii)
         self._body = urwid.Frame(self.listbox, header=urwid.Pile([self._title_map, self._head]))
         super().__init__(self._body)
 
@@ -68,7 +69,7 @@ class Pane(ScrollCommands, urwid.WidgetWrap):
         return table.content_widths(self.columns, self._measured.values())
 
     def _update_head(self) -> None:
-        self._head.set_text(table.header_markup(self.columns, self.widths, self._sorted_by))
+        self._head.set_text(table.header_markup(self.columns, self.widths, self._sorted_by, ascii=self.ascii))
 
     def set_sorted_by(self, title: str, descending: bool) -> None:
         if self._sorted_by != (title, descending):
