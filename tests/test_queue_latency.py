@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -174,6 +175,7 @@ def test_filesystem_oldest_is_the_first_file_sorted_and_stays_in_place(tmp_path)
     app = make_app("filesystem://localhost//", "fsl", str(tmp_path))
     name = "lat-fs"
     first = app.send_task("tests.add", queue=name).id
+    time.sleep(0.005)  # file names start with the millisecond: two sent within one sort by their random uuid
     app.send_task("tests.add", queue=name)
     app.send_task("tests.add", queue="other")
     probe = DepthProbe(app)
@@ -243,6 +245,7 @@ def test_batch_queues_on_the_filesystem_broker_in_json_and_text(tmp_path):
     app = make_app("filesystem://localhost//", "fsb", str(tmp_path))
     name = "lat-batch"
     first = app.send_task("tests.add", queue=name).id
+    time.sleep(0.005)  # file names start with the millisecond: two sent within one sort by their random uuid
     app.send_task("tests.add", queue=name)
     model = ClusterModel(clock=lambda: 5000.0)
     model.on_event(sent_event(first, 1000.0, name))
