@@ -14,6 +14,7 @@ At most ``max_types`` names are kept; the rest add up in one "(other)" row.
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from typing import NamedTuple
 
@@ -26,6 +27,8 @@ OTHER = "(other)"
 MAX_TYPES = 1000
 #: The window is split in this many buckets: rates move in steps of window/BUCKETS.
 BUCKETS = 30
+#: Runtimes and waits held per type before they go into its sketches in one go (and when read).
+PENDING = 64
 
 _IN_FLIGHT = frozenset((states.RECEIVED, states.STARTED))
 _FINAL = {states.SUCCESS: "succeeded", states.FAILURE: "failed", states.REVOKED: "revoked"}
@@ -60,14 +63,28 @@ class TypeRow(NamedTuple):
 
 class _Type:
     __slots__ = ("in_flight", "succeeded", "failed", "revoked", "retried", "last_failure", "runtime", "wait",
-                 "recent")
+                 "runtimes", "waits", "recent", "bucket", "done", "bad")
 
     def __init__(self):
         self.in_flight = self.succeeded = self.failed = self.revoked = self.retried = 0
         self.last_failure = None
         self.runtime = Sketch()
         self.wait = Sketch()
-        self.recent = deque()  # [bucket number, finished, failed], oldest first
+        # Values not in the sketches yet (at most PENDING each): appending is cheaper than a sketch's add.
+        self.runtimes = array("d")
+        self.waits = array("d")
+        self.recent = deque()  # (bucket number, finished, failed) before the newest bucket, oldest first
+        self.bucket = None  # the newest bucket number: done finished in it, bad of them failed
+        self.done = self.bad = 0
+
+    def flush(self) -> None:
+        """Put the pending runtimes and waits in the sketches."""
+        if self.runtimes:
+            self.runtime.add_all(self.runtimes)
+            del self.runtimes[:]
+        if self.waits:
+            self.wait.add_all(self.waits)
+            del self.waits[:]
 
 
 def _leave(entry: _Type, state) -> None:
@@ -135,7 +152,11 @@ class TypeStats:
                     origin = numbers[_RECEIVED_AT]
                 wait = numbers[_STARTED_AT] - origin
                 if wait >= 0:  # NaN fails
-                    entry.wait.add(wait)
+                    waits = entry.waits
+                    waits.append(wait)
+                    if len(waits) >= PENDING:
+                        entry.wait.add_all(waits)
+                        del waits[:]
         elif action is _RETRIED:
             entry.retried += 1
         elif action is _REVOKED:
@@ -149,17 +170,23 @@ class TypeStats:
                 entry.succeeded += 1
                 runtime = task._numbers[_RUNTIME]
                 if runtime == runtime:
-                    entry.runtime.add(runtime)
+                    runtimes = entry.runtimes
+                    runtimes.append(runtime)
+                    if len(runtimes) >= PENDING:
+                        entry.runtime.add_all(runtimes)
+                        del runtimes[:]
             bucket = now // self.width
-            recent = entry.recent
-            if recent and recent[-1][0] == bucket:
-                last = recent[-1]
-                last[1] += 1
-                last[2] += failed
+            if entry.bucket == bucket:  # the usual case: the same bucket as the last finish
+                entry.done += 1
+                if failed:
+                    entry.bad += 1
             else:
-                recent.append([bucket, 1, int(failed)])
-                if len(recent) > BUCKETS + 1:
-                    recent.popleft()
+                if entry.bucket is not None:
+                    recent = entry.recent
+                    recent.append((entry.bucket, entry.done, entry.bad))
+                    if len(recent) > BUCKETS:
+                        recent.popleft()
+                entry.bucket, entry.done, entry.bad = bucket, 1, int(failed)
 
     def forget_in_flight(self, name, state) -> None:
         """A task in flight was evicted: its final event will find no name to count under."""
@@ -175,9 +202,10 @@ class TypeStats:
         rows = []
         for name in sorted(self.types, key=lambda n: (n == OTHER, n)):
             entry = self.types[name]
+            entry.flush()
             finished = failed = 0
-            for bucket, done, bad in entry.recent:
-                if bucket >= first:
+            for bucket, done, bad in (*entry.recent, (entry.bucket, entry.done, entry.bad)):
+                if bucket is not None and bucket >= first:
                     finished += done
                     failed += bad
             runtime, wait = entry.runtime, entry.wait
