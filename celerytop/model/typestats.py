@@ -7,7 +7,9 @@ in flight (RECEIVED or STARTED) once, then succeeded, failed or revoked once
 (a task seen to fail and later to succeed moves from one to the other).
 Retries count every move into RETRY.  Runtimes (on success) and queue waits
 (sent, else received, to started) go into a bounded sketch per type
-(sketch.py); completions and failures into time buckets covering the window.
+(sketch.py), PENDING at a time (an array append per event; the sketch's
+loop runs once per PENDING values, and before any row is read); completions
+and failures into time buckets covering the window.
 Nothing here reads the tasks in memory, so eviction changes none of it.
 At most ``max_types`` names are kept; the rest add up in one "(other)" row.
 """
