@@ -1,7 +1,8 @@
 """What issue 15's aggregates cost: ingest CPU and memory with them on and off, in the same run.
 
     python benchmarks/aggregates.py [--events 100000] [--repeats 5] [--types 1000] [--tasks 100000]
-                                    [--block 2000] [--parts] [--model-only] [--no-ingest] [--no-memory]
+                                    [--block 2000] [--against REV] [--parts]
+                                    [--model-only] [--no-ingest] [--no-memory]
 
 "Off" is a benchmark-only switch: the same ``ClusterModel`` with each
 aggregate it feeds at ingest (``AGGREGATES`` below: failure groups, task-type
@@ -34,6 +35,11 @@ of TYPES types and 6 exceptions make up to 6,000 failure groups (past the
      content header, body) in a byte buffer, cut by ``amqp.FrameReader``'s
      ``take_delivery`` and handed to ``deliver_message``, as
      ``AmqpStream.run`` does.
+
+   ``--against REV`` adds, for the model alone, this tree's model (aggregates
+   on) against the same model running REV's ``_apply_task_event`` and
+   ``_evict`` (compiled from ``git show``): for REV before issue 15 (5d38d3d)
+   that is the code before the issue, feeding lines and all, in the same run.
 
    The socket reads themselves (and the broker) are left out, so the
    aggregates' share here is an upper bound of their share in the real
@@ -117,6 +123,51 @@ def make_model(on: bool, max_tasks: int = 10000, max_failures: int = 1000, off=t
 
     model = ClusterModel(max_tasks=max_tasks, max_failures=max_failures)
     return model if on else aggregates_off(model, off)
+
+
+def model_before(rev: str):
+    """A ClusterModel class whose ingest is REV's: its ``_apply_task_event`` and ``_evict``, compiled from git.
+
+    Benchmark only: the rest of the model is this tree's, so this is the ingest
+    without any aggregate's feeding lines (for REV before issue 15), with the
+    same model otherwise.  Fails loudly if REV's methods no longer fit.
+    """
+    import ast
+    import subprocess
+
+    from celerytop.model import cluster
+
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    source = subprocess.run(["git", "show", f"{rev}:celerytop/model/cluster.py"], cwd=root, capture_output=True,
+                            text=True, check=True).stdout
+    body = next(node for node in ast.parse(source).body
+                if isinstance(node, ast.ClassDef) and node.name == "ClusterModel").body
+    namespace = dict(vars(cluster))
+    for node in body:
+        if isinstance(node, ast.FunctionDef) and node.name in ("_apply_task_event", "_evict"):
+            exec(compile(ast.Module([node], []), f"{rev}:celerytop/model/cluster.py", "exec"), namespace)
+    return type("ClusterModelBefore", (cluster.ClusterModel,), {
+        "_apply_task_event": namespace["_apply_task_event"], "_evict": namespace["_evict"]})
+
+
+def before_feeder(model_class):
+    """(model, feed) like model_feeder: this tree's model with the aggregates (on) or REV's ingest (off)."""
+    def feeder(on):
+        if on:
+            return model_feeder(True)
+        model = model_class(max_tasks=10000, max_failures=1000)
+        handle = model.on_event
+
+        def feed(block):
+            copies = [dict(event) for event in block]
+            started = time.process_time()
+            for event in copies:
+                handle(event)
+            return time.process_time() - started
+
+        return model, feed
+
+    return feeder
 
 
 # -- the workload with many types ---------------------------------------------------------------------------
@@ -385,6 +436,15 @@ def ingest_section(options) -> None:
         verdict = "met" if extra <= CPU_BUDGET else f"not met, {extra - CPU_BUDGET:.1%} over"
         print(f"  {title}: the aggregates add {extra:.1%} to ingest CPU (median of the rounds' on/off; "
               f"budget {CPU_BUDGET:.0%}: {verdict})")
+    if options.against:
+        model_blocks = paths["model alone (on_event over event dicts)"][1]
+        times, _ = lockstep(before_feeder(model_before(options.against)), model_blocks, options.repeats)
+        ratios = [a / b for a, b in zip(times[True], times[False])]
+        off, on = statistics.median(times[False]), statistics.median(times[True])
+        print(f"  Against {options.against}'s ingest (its _apply_task_event and _evict: no feeding lines), model "
+              f"alone: {off:.2f} us/event before, {on:.2f} with the aggregates: they add "
+              f"{statistics.median(ratios) - 1:.1%}   (on/before per round: "
+              + ", ".join(f"{r:.3f}" for r in ratios) + ")")
     if options.parts:
         model_blocks = paths["model alone (on_event over event dicts)"][1]
         print("  Each aggregate alone, model alone ('off': only that one replaced by its stand-in):")
@@ -479,6 +539,8 @@ def parse_args(argv=None):
     parser.add_argument("--types", type=int, default=1000, help="task types in the workload (default 1,000)")
     parser.add_argument("--tasks", type=int, default=100_000, help="tasks for the memory figure (default 100,000)")
     parser.add_argument("--max-failures", type=int, default=5000, help="the memory figure's failure bound")
+    parser.add_argument("--against", metavar="REV", help="also the model alone against REV's ingest methods "
+                        "(e.g. 5d38d3d, main before issue 15), in lockstep")
     parser.add_argument("--parts", action="store_true", help="also each aggregate's own cost (model alone)")
     parser.add_argument("--model-only", action="store_true", help="ingest: the model alone, not the stream paths")
     parser.add_argument("--no-ingest", action="store_true", help="skip the ingest figures")
