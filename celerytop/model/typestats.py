@@ -36,6 +36,9 @@ _IN_FLIGHT = frozenset((states.RECEIVED, states.STARTED))
 _FINAL = {states.SUCCESS: "succeeded", states.FAILURE: "failed", states.REVOKED: "revoked"}
 _STARTED = states.STARTED
 _IN, _SUCCEEDED, _FAILED, _RETRIED, _REVOKED = "in", "succeeded", "failed", "retried", "revoked"
+#: What leaving each state uncounts: in flight, or a final state (_leave).
+_LEFT = {states.RECEIVED: _IN, states.STARTED: _IN, states.SUCCESS: _SUCCEEDED, states.FAILURE: _FAILED,
+         states.REVOKED: _REVOKED}
 #: What moving into each state counts.
 _ACTIONS = {states.RECEIVED: _IN, states.STARTED: _IN, states.SUCCESS: _SUCCEEDED, states.FAILURE: _FAILED,
             states.RETRY: _RETRIED, states.REVOKED: _REVOKED}
@@ -126,7 +129,7 @@ class TypeStats:
         On the ingest path: kept to a few look-ups and additions.
         """
         name = task.name
-        if name_before is not name and name_before != name:
+        if name_before is not name and (name_before is None or name_before != name):
             if type(name_before) is str:
                 _leave(self._entry(name_before), before)
             before = None
@@ -138,9 +141,10 @@ class TypeStats:
         if entry is None:
             entry = self._entry(name)
         if before is not None:
-            if before in _IN_FLIGHT:  # the usual move, inline
+            left = _LEFT.get(before)
+            if left is _IN:  # the usual move, inline
                 entry.in_flight -= 1
-            elif before in _FINAL:
+            elif left is not None:
                 _leave(entry, before)
         action = _ACTIONS.get(after)
         if action is None:
