@@ -349,19 +349,24 @@ def receiver_events(emitted: Iterator[Emitted], seed: int = 7) -> Iterator[dict]
     given to ``EventReceiver.event_from_message``, which rewrites task-sent's
     clock, adjusts the timestamp and adds ``local_received`` (0.2-3 ms later).
     """
+    receiver = _receiver()
+    dumps, loads = json.dumps, json.loads
+    from_message = receiver.event_from_message
+    for body, arrived in sent_bodies(emitted, seed):
+        _, event = from_message(loads(dumps(body)), now=lambda: arrived)
+        yield event
+
+
+def sent_bodies(emitted: Iterator[Emitted], seed: int = 7) -> Iterator[tuple]:
+    """(body, arrival time) of each event: the body as ``EventDispatcher`` publishes it, before any broker."""
     from kombu.clocks import LamportClock
 
     transit = random.Random(seed * 7919 + 1)
-    receiver = _receiver()
     cluster_clock = LamportClock()  # the dispatchers' shared clock, as in publish()
-    dumps, loads = json.dumps, json.loads
-    from_message = receiver.event_from_message
     for item in emitted:
         body = Event(item.type, hostname=item.hostname, utcoffset=UTCOFFSET, pid=PIDS[item.hostname],
                      clock=cluster_clock.forward(), __now__=lambda at=item.at: at, **item.fields)
-        arrived = item.at + transit.uniform(0.0002, 0.003)
-        _, event = from_message(loads(dumps(body)), now=lambda: arrived)
-        yield event
+        yield body, item.at + transit.uniform(0.0002, 0.003)
 
 
 def write_recording(path: str, n_events: int, seed: int = 7) -> int:

@@ -180,7 +180,7 @@ def test_the_aggregates_survive_a_restart_with_their_times(tmp_path):
     old = {row.name: row for row in before.type_rows()}
     for name in ("proj.add", "proj.mul", "proj.slow"):
         keep = ("in_flight", "succeeded", "failed", "retried", "revoked", "runtime_p50", "runtime_p95",
-                "runtime_max", "wait_p50", "last_failure")
+                "runtime_max", "wait_p50", "last_failure", "failure_pct", "rate_per_min")  # still in the window
         assert [getattr(by_name[name], f) for f in keep] == [getattr(old[name], f) for f in keep], name
     assert by_name["proj.slow"].in_flight == 1
     # the buckets keep their times: what was the last 4 buckets to T0 + 25 is now 12 buckets back

@@ -31,6 +31,23 @@ def test_sketch_quantiles_are_within_alpha_of_exact(seed):
     assert sketch.max == max(values) and sketch.min == min(values) and sketch.count == len(values)
 
 
+@pytest.mark.parametrize("max_bins", [2048, 16])
+def test_sketch_add_all_counts_as_adding_one_by_one(max_bins):
+    """add_all (the ingest's batched path) leaves the sketch exactly as add, value by value, would."""
+    rng = random.Random(11)
+    values = [10 ** rng.uniform(-8, 6) for _ in range(3000)]
+    for i, odd in enumerate([0.0, -1.0, math.nan, math.inf, 1e-7, 5e-7, 1e12]):  # zeros, ignored, far out
+        values.insert(400 * i + 5, odd)
+    one, batched = Sketch(max_bins=max_bins), Sketch(max_bins=max_bins)
+    for value in values:
+        one.add(value)
+    for start in range(0, len(values), 64):
+        batched.add_all(values[start:start + 64])
+    assert (batched.count, batched.zeros, batched.min, batched.max, batched.collapsed) == (
+        one.count, one.zeros, one.min, one.max, one.collapsed)
+    assert batched._offset == one._offset and list(batched._bins) == list(one._bins)
+
+
 def test_sketch_merge_equals_the_sketch_of_the_union():
     rng = random.Random(7)
     a_values = [rng.expovariate(3) for _ in range(3000)]

@@ -157,8 +157,11 @@ def sketch_from_dict(saved) -> Sketch | None:
 def _type_stats_copy(stats) -> tuple:
     """(window, folded names, {name: (counters, last failure, runtime copy, wait copy, recent)}), under the lock."""
     chain = itertools.chain.from_iterable  # recent: one flat list per type (a list per bucket costs 10x)
+    for entry in stats.types.values():
+        entry.flush()  # the runtimes and waits still waiting to go into the sketches
     types = {name: ((entry.in_flight, entry.succeeded, entry.failed, entry.revoked, entry.retried), entry.last_failure,
-                    sketch_copy(entry.runtime), sketch_copy(entry.wait), list(chain(entry.recent)))
+                    sketch_copy(entry.runtime), sketch_copy(entry.wait),
+                    list(chain(entry.recent)) + ([entry.bucket, entry.done, entry.bad] if entry.bucket is not None else []))
              for name, entry in stats.types.items()}
     return stats.window, stats.folded_names, types
 

@@ -83,8 +83,13 @@ def split_exception(exception) -> tuple:
 
 def group_key(name, exception) -> tuple:
     """(task name, exception type, normalised message): what makes two failures one group."""
+    return (name if type(name) is str else "",) + _exception_key(exception)
+
+
+def _exception_key(exception) -> tuple:
+    """(exception type, normalised message): the part of a group's key that depends on the exception."""
     kind, message = split_exception(exception)
-    return (name if type(name) is str else "", kind, normalise(message)[:MESSAGE_MAX])
+    return kind, normalise(message)[:MESSAGE_MAX]
 
 
 def group_id(key: tuple) -> str:
@@ -154,7 +159,7 @@ class FailureGroups:
         self.other = None  # the (other) group, once a failure found no room
         self.total = 0
         self._recent: dict = {}  # uuid -> None: the failures counted lately, oldest first
-        self._keys: dict = {}  # (name, exception text) -> group key: normalising once per distinct text
+        self._keys: dict = {}  # exception text -> (type, normalised message): normalising once per distinct text
 
     def add(self, uuid: str, name, hostname, timestamp, exception, traceback):
         """Count one task-failed event (a second one for the same task is not counted); the group, else None."""
@@ -164,13 +169,14 @@ class FailureGroups:
         if len(recent) >= RECENT_MAX:
             del recent[next(iter(recent))]
         recent[uuid] = None
-        cache_key = (name, exception) if type(exception) is str else (name, repr(exception))
-        key = self._keys.get(cache_key)
-        if key is None:
-            key = group_key(name, exception)
+        text = exception if type(exception) is str else repr(exception)
+        parts = self._keys.get(text)
+        if parts is None:  # the same exception text fails many tasks, of many types: normalised once
+            parts = _exception_key(exception)
             if len(self._keys) >= 4 * self.max_groups:
                 self._keys.clear()
-            self._keys[cache_key] = key
+            self._keys[text] = parts
+        key = (name if type(name) is str else "",) + parts
         group = self.groups.get(key)
         if group is None:
             if len(self.groups) < self.max_groups:

@@ -7,13 +7,16 @@ in flight (RECEIVED or STARTED) once, then succeeded, failed or revoked once
 (a task seen to fail and later to succeed moves from one to the other).
 Retries count every move into RETRY.  Runtimes (on success) and queue waits
 (sent, else received, to started) go into a bounded sketch per type
-(sketch.py); completions and failures into time buckets covering the window.
+(sketch.py), PENDING at a time (an array append per event; the sketch's
+loop runs once per PENDING values, and before any row is read); completions
+and failures into time buckets covering the window.
 Nothing here reads the tasks in memory, so eviction changes none of it.
 At most ``max_types`` names are kept; the rest add up in one "(other)" row.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from typing import NamedTuple
 
@@ -27,11 +30,16 @@ OTHER = "(other)"
 MAX_TYPES = 1000
 #: The window is split in this many buckets: rates move in steps of window/BUCKETS.
 BUCKETS = 30
+#: Runtimes and waits held per type before they go into its sketches in one go (and when read).
+PENDING = 64
 
 _IN_FLIGHT = frozenset((states.RECEIVED, states.STARTED))
 _FINAL = {states.SUCCESS: "succeeded", states.FAILURE: "failed", states.REVOKED: "revoked"}
 _STARTED = states.STARTED
 _IN, _SUCCEEDED, _FAILED, _RETRIED, _REVOKED = "in", "succeeded", "failed", "retried", "revoked"
+#: What leaving each state uncounts: in flight, or a final state (_leave).
+_LEFT = {states.RECEIVED: _IN, states.STARTED: _IN, states.SUCCESS: _SUCCEEDED, states.FAILURE: _FAILED,
+         states.REVOKED: _REVOKED}
 #: What moving into each state counts.
 _ACTIONS = {states.RECEIVED: _IN, states.STARTED: _IN, states.SUCCESS: _SUCCEEDED, states.FAILURE: _FAILED,
             states.RETRY: _RETRIED, states.REVOKED: _REVOKED}
@@ -61,14 +69,28 @@ class TypeRow(NamedTuple):
 
 class _Type:
     __slots__ = ("in_flight", "succeeded", "failed", "revoked", "retried", "last_failure", "runtime", "wait",
-                 "recent")
+                 "runtimes", "waits", "recent", "bucket", "done", "bad")
 
     def __init__(self):
         self.in_flight = self.succeeded = self.failed = self.revoked = self.retried = 0
         self.last_failure = None
         self.runtime = Sketch()
         self.wait = Sketch()
-        self.recent = deque()  # [bucket number, finished, failed], oldest first
+        # Values not in the sketches yet (at most PENDING each): appending is cheaper than a sketch's add.
+        self.runtimes = array("d")
+        self.waits = array("d")
+        self.recent = deque()  # (bucket number, finished, failed) before the newest bucket, oldest first
+        self.bucket = None  # the newest bucket number: done finished in it, bad of them failed
+        self.done = self.bad = 0
+
+    def flush(self) -> None:
+        """Put the pending runtimes and waits in the sketches."""
+        if self.runtimes:
+            self.runtime.add_all(self.runtimes)
+            del self.runtimes[:]
+        if self.waits:
+            self.wait.add_all(self.waits)
+            del self.waits[:]
 
 
 def _leave(entry: _Type, state) -> None:
@@ -111,7 +133,7 @@ class TypeStats:
         name = task.name
         if before is None and name_before is None:
             self.runs.first_seen(task, now)
-        if name_before is not name and name_before != name:
+        if name_before is not name and (name_before is None or name_before != name):
             if type(name_before) is str:
                 _leave(self._entry(name_before), before)
             before = None
@@ -123,9 +145,10 @@ class TypeStats:
         if entry is None:
             entry = self._entry(name)
         if before is not None:
-            if before in _IN_FLIGHT:  # the usual move, inline
+            left = _LEFT.get(before)
+            if left is _IN:  # the usual move, inline
                 entry.in_flight -= 1
-            elif before in _FINAL:
+            elif left is not None:
                 _leave(entry, before)
         action = _ACTIONS.get(after)
         if action is None:
@@ -139,7 +162,11 @@ class TypeStats:
                     origin = numbers[_RECEIVED_AT]
                 wait = numbers[_STARTED_AT] - origin
                 if wait >= 0:  # NaN fails
-                    entry.wait.add(wait)
+                    waits = entry.waits
+                    waits.append(wait)
+                    if len(waits) >= PENDING:
+                        entry.wait.add_all(waits)
+                        del waits[:]
         elif action is _RETRIED:
             entry.retried += 1
         elif action is _REVOKED:
@@ -153,17 +180,23 @@ class TypeStats:
                 entry.succeeded += 1
                 runtime = task._numbers[_RUNTIME]
                 if runtime == runtime:
-                    entry.runtime.add(runtime)
+                    runtimes = entry.runtimes
+                    runtimes.append(runtime)
+                    if len(runtimes) >= PENDING:
+                        entry.runtime.add_all(runtimes)
+                        del runtimes[:]
             bucket = now // self.width
-            recent = entry.recent
-            if recent and recent[-1][0] == bucket:
-                last = recent[-1]
-                last[1] += 1
-                last[2] += failed
+            if entry.bucket == bucket:  # the usual case: the same bucket as the last finish
+                entry.done += 1
+                if failed:
+                    entry.bad += 1
             else:
-                recent.append([bucket, 1, int(failed)])
-                if len(recent) > BUCKETS + 1:
-                    recent.popleft()
+                if entry.bucket is not None:
+                    recent = entry.recent
+                    recent.append((entry.bucket, entry.done, entry.bad))
+                    if len(recent) > BUCKETS:
+                        recent.popleft()
+                entry.bucket, entry.done, entry.bad = bucket, 1, int(failed)
 
     def forget_in_flight(self, name, state) -> None:
         """A task in flight was evicted: its final event will find no name to count under."""
@@ -185,6 +218,7 @@ class TypeStats:
         rows = []
         for name in sorted(self.types, key=lambda n: (n == OTHER, n)):
             entry = self.types[name]
+            entry.flush()
             finished, failed = _in_window(entry, first)
             runtime, wait = entry.runtime, entry.wait
             rows.append(TypeRow(
@@ -199,8 +233,8 @@ class TypeStats:
 def _in_window(entry: _Type, first: int) -> tuple:
     """(finished, failed) in ``entry``'s buckets from ``first`` on."""
     finished = failed = 0
-    for bucket, done, bad in entry.recent:
-        if bucket >= first:
+    for bucket, done, bad in (*entry.recent, (entry.bucket, entry.done, entry.bad)):  # the newest is kept apart
+        if bucket is not None and bucket >= first:
             finished += done
             failed += bad
     return finished, failed
