@@ -64,6 +64,8 @@ class StuckRules:
     def threshold(self, type_stats, name) -> tuple:
         """(seconds, why) past which a STARTED task of type ``name`` is stuck."""
         entry = type_stats.types.get(name) if type(name) is str else None
+        if entry is not None:
+            entry.flush()  # runtimes reach the sketch in batches (typestats.py): the pending ones count too
         if entry is None or not entry.runtime.count:
             return self.after, "--stuck-after"
         sketch = entry.runtime
