@@ -52,8 +52,11 @@ def test_a_task_running_on_a_killed_worker_is_flagged_and_the_worker_folds(broke
         victim.kill()  # SIGKILL: no worker-offline event, its heartbeats just stop
         term.wait_for(lambda t: "worker offline" in line_with(t, running.id[:8]), timeout=30)
         term.wait_for("+1 offline", timeout=30)
-        # folded: the only line naming the worker is its lost task's (the WORKER column)
-        assert [line for line in term.lines() if victim.hostname[:20] in line] == [line_with(term, running.id[:8])]
+        # folded: in the panes, the only line naming the worker is its lost task's (the WORKER column);
+        # the header's red ALERT line names it too (the worker-offline alert)
+        named = [line for line in term.lines() if victim.hostname[:20] in line]
+        assert [line for line in named if not line.startswith(" ALERT")] == [line_with(term, running.id[:8])]
+        assert any(line.startswith(" ALERT worker offline") for line in named)
         term.press("tab", "o")  # the workers pane: list the folded worker
         term.wait_for(lambda t: "offline" in line_with(t, victim.hostname[:20]))
         assert "ago" in line_with(term, victim.hostname[:20]) and "−1 offline" in term.text()

@@ -37,7 +37,7 @@ class ScreenAlerts:
             return
         self.monitor = monitor
         monitor.history.window = max(monitor.history.window, self.growing_span + 2 * monitor.interval)
-        monitor.start()
+        monitor.start(ask_workers_first=False)  # the seeding round's ping goes first
 
     def _queue_facts(self):
         monitor = self.monitor

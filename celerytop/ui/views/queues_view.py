@@ -100,10 +100,15 @@ class QueueMonitor:
         self.names = sorted(set(self.names) | set(queue_names(self.control.app, replies)))
 
     # -- sampling ----------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, ask_workers_first: bool = True) -> None:
+        """Sample now and every SAMPLE_EVERY s.  ``ask_workers_first=False`` (sampling for the alert rules, from
+        launch): the first round measures the app's queues only, so its ``active_queues`` broadcast, which holds
+        the control thread up to --timeout, does not delay the first picture's ping; the workers are asked later."""
         if self.running or self.control is None:
             return
         self.running = True
+        if not ask_workers_first:
+            self._samples = 1  # the workers are asked at sample ASK_QUEUES_EVERY
         self.sample_now()
 
     def sample_now(self) -> None:
