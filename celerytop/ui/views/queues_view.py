@@ -73,6 +73,7 @@ class QueueMonitor:
         self.running = False
         self._samples = 0
         self._learning = False
+        self._workers_asked = False  # a sampling round has had the workers' active_queues replies
         self._probe = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="celerytop-queues")
 
@@ -83,8 +84,8 @@ class QueueMonitor:
         return sorted(set(self.names) | set(self.app_queue_names()))
 
     def learn_names(self) -> None:
-        """Ask the workers which queues they consume (for completion), unless sampling does."""
-        if self.running or self.control is None or self._learning:
+        """Ask the workers which queues they consume (for completion), unless sampling has asked them."""
+        if (self.running and self._workers_asked) or self.control is None or self._learning:
             return
         self._learning = True
         future = self.control.submit(self.control.inspect, "active_queues")
@@ -102,13 +103,13 @@ class QueueMonitor:
     # -- sampling ----------------------------------------------------------------------
     def start(self, ask_workers_first: bool = True) -> None:
         """Sample now and every SAMPLE_EVERY s.  ``ask_workers_first=False`` (sampling for the alert rules, from
-        launch): the first round measures the app's queues only, so its ``active_queues`` broadcast, which holds
-        the control thread up to --timeout, does not delay the first picture's ping; the workers are asked later."""
+        launch): the first rounds measure the app's queues only, so an ``active_queues`` broadcast, which holds
+        the control thread up to --timeout, does not go before the first picture's ping."""
         if self.running or self.control is None:
             return
         self.running = True
         if not ask_workers_first:
-            self._samples = 1  # the workers are asked at sample ASK_QUEUES_EVERY
+            self._samples = 1  # the workers are asked at round ASK_QUEUES_EVERY (learn_names asks before, if needed)
         self.sample_now()
 
     def sample_now(self) -> None:
@@ -150,6 +151,7 @@ class QueueMonitor:
         else:
             self.error = ""
             if sample.replies is not None:
+                self._workers_asked = True
                 self.consumers = consumers_by_queue(sample.replies)
             for depth in sample.depths:
                 self.depths[depth.name] = depth
