@@ -168,16 +168,7 @@ def before_feeder(model_class):
         if on:
             return model_feeder(True)
         model = model_class(max_tasks=10000, max_failures=1000)
-        handle = model.on_event
-
-        def feed(block):
-            copies = [dict(event) for event in block]
-            started = time.process_time()
-            for event in copies:
-                handle(event)
-            return time.process_time() - started
-
-        return model, feed
+        return model, timed_feed(model)
 
     return feeder
 
@@ -326,6 +317,11 @@ class _Transport:
 def model_feeder(on, off=tuple(AGGREGATES)):
     """(model, feed): feed(block of event dicts) applies them; CPU seconds taken."""
     model = make_model(on, off=off)
+    return model, timed_feed(model)
+
+
+def timed_feed(model):
+    """feed(block of event dicts): applies fresh copies of them to ``model``; returns the CPU seconds taken."""
     handle = model.on_event
 
     def feed(block):
@@ -335,7 +331,7 @@ def model_feeder(on, off=tuple(AGGREGATES)):
             handle(event)
         return time.process_time() - started
 
-    return model, feed
+    return feed
 
 
 def redis_feeder(on):
