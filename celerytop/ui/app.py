@@ -369,8 +369,8 @@ class MonitorApp:
         if on_start is not None:
             self.loop.set_alarm_in(0, lambda *_: on_start())
         self.model.on_new_worker = self._worker_appeared
-        if self.alerting is not None:
-            self.alerting.watch_queues(self.queues)
+        if self.alerting is not None:  # once the loop runs: the sampler delivers its rounds through it
+            self.loop.set_alarm_in(0, lambda *_: self.alerting.watch_queues(self.queues))
         try:
             self.loop.run()
         finally:
