@@ -107,15 +107,21 @@ class NoWorkerHistory:
         pass
 
 
+class NoRateHistory:
+    """Stand-in for model/ratehistory.py's RateHistory: counts nothing."""
+
+    def add(self, failed, when):
+        pass
+
+
 class NoHistories:
-    """Stand-in for model/histories.py's Histories (the header's rate history, per type, per worker): counts
-    nothing.  (The failure groups' own rings are fed by the failure groups, off with them.)"""
+    """Stand-in for model/histories.py's Histories (the header's rate history, per worker): counts nothing.
+    (The failure groups' own rings are fed by the failure groups, off with them; the per-type history is the
+    type statistics', off with them.)"""
 
     def __init__(self):
+        self.rate = NoRateHistory()
         self.workers = NoWorkerHistory()
-
-    def finished(self, name, failed, when):
-        pass
 
 
 #: The model's attribute holding each aggregate fed at ingest, and its no-op stand-in.
@@ -463,7 +469,7 @@ def ingest_section(options) -> None:
             print(f"    {attribute:<20} {on - off:6.2f} us/event, {statistics.median(ratios) - 1:6.1%} of ingest CPU"
                   f"   (on/off per round: " + ", ".join(f"{r:.3f}" for r in ratios) + ")")
     model = models[True]
-    print(f"  with them on: {len(model.type_stats.types):,} type rows, {len(model._failures.groups):,} failure "
+    print(f"  with them on: {len(model.type_stats.ids):,} type rows, {len(model._failures.groups):,} failure "
           f"groups{' + (other)' if model._failures.other is not None else ''}, "
           f"{model._failures.total:,} failures counted")
 
@@ -510,7 +516,7 @@ def memory_run(on: bool, tasks: int, types: int, max_failures: int) -> dict:
     with model.lock:
         kept = len(model._tasks)
     return {"rss": proc_rss(), "sizes": sizes, "kept": kept,
-            "types": len(getattr(model.type_stats, "types", ())),
+            "types": len(getattr(model.type_stats, "ids", ())),
             "groups": len(getattr(model._failures, "groups", ()))}
 
 

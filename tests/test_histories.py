@@ -87,7 +87,7 @@ def test_each_type_counts_its_finished_tasks_per_10_s_retries_and_revokes_not():
 
 def test_types_past_the_bound_count_in_other_like_the_type_rows():
     model = ClusterModel(clock=lambda: T0 + 5)
-    model.type_stats.max_types = model.histories.types.max_types = 3  # two names and (other)
+    model.type_stats.max_types = 3  # two names and (other)
     for n, name in enumerate(["a", "b", "c", "d", "a"]):
         feed(model, name, t0=T0 + n * 0.1)
     history = model.type_history(1)

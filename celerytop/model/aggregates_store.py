@@ -15,12 +15,10 @@ be: a history file never stops the monitor.
 
 from __future__ import annotations
 
-import itertools
 import math
 from array import array
-from collections import deque
 
-from celerytop.model import ratehistory, typestats
+from celerytop.model import ratehistory, typehistory, typestats
 from celerytop.model.failgroups import MAX_WORKERS
 from celerytop.model.failgroups import OTHER as OTHER_GROUP
 from celerytop.model.failgroups import FailureGroup, group_id
@@ -28,7 +26,6 @@ from celerytop.model.sketch import Sketch
 
 #: The parts, each one row of the aggregates table.
 PARTS = ("rate_history", "type_stats", "histories", "failure_groups")
-_COUNTERS = ("in_flight", "succeeded", "failed", "revoked", "retried")
 _GROUP_FIELDS = ("count", "first_seen", "last_seen", "more_workers", "example_task_id", "example_exception",
                  "example_traceback")
 
@@ -38,7 +35,8 @@ def export_aggregates(model):
     histories, rate = model.histories, model.rate_history
     rate_copy = (rate.newest, rate._stamps[:], rate._succeeded[:], rate._failed[:])
     types = _type_stats_copy(model.type_stats)
-    type_rings, worker_rings, group_rings = histories.types.copy(), histories.workers.copy(), histories.failures.copy()
+    type_rings = typehistory.copy(model.type_stats)
+    worker_rings, group_rings = histories.workers.copy(), histories.failures.copy()
     groups = _failure_groups(model._failures)
 
     def build() -> dict:
@@ -46,7 +44,7 @@ def export_aggregates(model):
             "rate_history": _rate_history(*rate_copy),
             "type_stats": _type_stats(*types),
             "histories": {
-                "types": {name: ring.to_dict() for name, ring in type_rings.items()},
+                "types": {name: typehistory.to_dict(held) for name, held in type_rings.items()},
                 "workers": {host: {"processed": processed.to_dict(), "load": load.to_dict(), "last_processed": last}
                             for host, (processed, load, last) in worker_rings.items()},
                 "failures": {group_id: ring.to_dict() for group_id, ring in group_rings.items()}},
@@ -64,7 +62,7 @@ def restore_aggregates(model, saved) -> None:
     _restore_type_stats(model.type_stats, saved.get("type_stats"))
     _restore_failure_groups(model._failures, saved.get("failure_groups"))
     histories = _mapping(saved.get("histories"))
-    model.histories.types.restore(histories.get("types"))
+    typehistory.restore(model.type_stats, histories.get("types"))
     model.histories.workers.restore(histories.get("workers"))
     failures = model._failures
     known = {g.id for g in failures.groups.values()} | ({failures.other.id} if failures.other is not None else set())
@@ -155,23 +153,26 @@ def sketch_from_dict(saved) -> Sketch | None:
 
 
 def _type_stats_copy(stats) -> tuple:
-    """(window, folded names, {name: (counters, last failure, runtime copy, wait copy, recent)}), under the lock."""
-    chain = itertools.chain.from_iterable  # recent: one flat list per type (a list per bucket costs 10x)
-    for entry in stats.types.values():
-        entry.flush()  # the runtimes and waits still waiting to go into the sketches
-    types = {name: ((entry.in_flight, entry.succeeded, entry.failed, entry.revoked, entry.retried), entry.last_failure,
-                    sketch_copy(entry.runtime), sketch_copy(entry.wait),
-                    list(chain(entry.recent)) + ([entry.bucket, entry.done, entry.bad] if entry.bucket is not None else []))
-             for name, entry in stats.types.items()}
+    """(window, folded names, {name: (counters, last failure, runtime copy, wait copy, recent)}), under the lock.
+
+    ``recent``: the window's buckets, [[bucket, finished, failed], ...], oldest first."""
+    types = {}
+    for name, column in stats.ids.items():
+        stats.flush(column)  # the runtimes and waits still waiting to go into the sketches
+        failed = dict(stats.failures.held(column))
+        recent = [[bucket, finished, failed.get(bucket, 0)] for bucket, finished in stats.finished.held(column)]
+        types[name] = (tuple(getattr(stats, counter)[column] for counter in typestats.COUNTERS),
+                       stats.last_failure[column], sketch_copy(stats.runtime[column]), sketch_copy(stats.wait[column]),
+                       recent)
     return stats.window, stats.folded_names, types
 
 
 def _type_stats(window, folded_names, types) -> dict:
     out = {}
     for name, (counters, last_failure, runtime, wait, recent) in types.items():
-        record = dict(zip(_COUNTERS, counters))
+        record = dict(zip(typestats.COUNTERS, counters))
         record.update(last_failure=last_failure, runtime=sketch_to_dict(runtime), wait=sketch_to_dict(wait),
-                      recent=[recent[i:i + 3] for i in range(0, len(recent), 3)])
+                      recent=recent)
         out[name] = record
     return {"window": window, "folded_names": folded_names, "types": out}
 
@@ -180,22 +181,24 @@ def _restore_type_stats(stats, saved) -> None:
     saved = _mapping(saved)
     same_window = saved.get("window") == stats.window  # the recent buckets' width follows the window
     for name, record in _mapping(saved.get("types")).items():
-        if not isinstance(record, dict):
+        if type(name) is not str or not isinstance(record, dict):
             continue
-        entry = stats._entry(name)
-        for field in _COUNTERS:
-            setattr(entry, field, getattr(entry, field) + _count(record.get(field)))
-        last = _time(record.get("last_failure"))
-        if last is not None and (entry.last_failure is None or last > entry.last_failure):
-            entry.last_failure = last
+        column = stats.column(name)
+        for field in typestats.COUNTERS:
+            getattr(stats, field)[column] += _count(record.get(field))
+        last, kept = _time(record.get("last_failure")), stats.last_failure[column]
+        if last is not None and (kept is None or last > kept):
+            stats.last_failure[column] = last
         for field in ("runtime", "wait"):
             sketch = sketch_from_dict(record.get(field))
-            if sketch is not None and sketch.gamma == getattr(entry, field).gamma:
-                getattr(entry, field).merge(sketch)
-        if same_window and not entry.recent and isinstance(record.get("recent"), list):
-            recent = [b for b in record["recent"] if isinstance(b, list) and len(b) == 3
-                      and isinstance(b[0], (int, float)) and _count(b[1]) == b[1] and _count(b[2]) == b[2]]
-            entry.recent = deque(sorted(recent)[-(typestats.BUCKETS + 1):])
+            if sketch is not None and sketch.gamma == getattr(stats, field)[column].gamma:
+                getattr(stats, field)[column].merge(sketch)
+        if same_window and isinstance(record.get("recent"), list):
+            for bucket, finished, failed in sorted(  # bucket numbers: floats in files saved before 2026-12-02
+                    (int(b[0]), b[1], b[2]) for b in record["recent"] if isinstance(b, list) and len(b) == 3
+                    and _time(b[0]) is not None and b[0] % 1 == 0 and _count(b[1]) == b[1] and _count(b[2]) == b[2]):
+                stats.finished.add_bucket(bucket, column, finished)
+                stats.failures.add_bucket(bucket, column, failed)
     stats.folded_names += _count(saved.get("folded_names"))
 
 

@@ -80,7 +80,7 @@ class ClusterModel(ModelQueries, WorkflowQueries, QueueWaitQueries, HistoryQueri
         self._gaps = ProcessedGaps()
         self._failures = TrackedFailureGroups()  # every failure seen, grouped (and per minute); eviction leaves it
         self.type_stats = TypeStats(window)  # per task type, from events (typestats.py): eviction leaves it
-        self.histories = Histories(self.type_stats, self._failures)  # rates over time, per type, worker (histories.py)
+        self.histories = Histories(self._failures)  # rates over time, per worker (histories.py); per type: type_stats
         self.stuck_rules = StuckRules()  # what makes a task stuck (stuckness.py; launch.py sets --stuck-after)
         #: Called (with the hostname, on the ingesting thread, under the lock)
         #: when a worker first appears: the screen shows it at once instead of
@@ -176,7 +176,7 @@ class ClusterModel(ModelQueries, WorkflowQueries, QueueWaitQueries, HistoryQueri
                 counts[before] -= 1
             counts[after] += 1
             if after == SUCCESS or after == FAILURE:
-                self.histories.finished(task.name, after == FAILURE, local_received)
+                self.histories.rate.add(after == FAILURE, local_received)
             self._version += 1
             self._heaps.remember(task, before, after)
         elif created:

@@ -39,7 +39,8 @@ class FailureHistory:
         return {group_id: ring.series(now, count) for group_id, ring in self.rings.items()}
 
     def copy(self) -> dict:
-        """{group id: a copy of its ring}, as TypeHistory.copy."""
+        """{group id: a copy of its ring}:
+        taken under the model's lock, turned to JSON after (aggregates_store.py)."""
         return {group_id: ring.copy() for group_id, ring in self.rings.items()}
 
     def restore(self, data, known_ids) -> None:

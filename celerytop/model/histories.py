@@ -9,26 +9,20 @@ from __future__ import annotations
 
 from celerytop.model import failhistory, typehistory, workerhistory
 from celerytop.model.ratehistory import RateHistory
-from celerytop.model.typehistory import TypeHistory
 from celerytop.model.workerhistory import WorkerHistory
 
 
 class Histories:
-    """``rate`` (ratehistory.py), ``types`` (typehistory.py), ``workers`` (workerhistory.py) and ``failures``
-    (failhistory.py: the rings the failure groups keep, fed as they count)."""
+    """``rate`` (ratehistory.py: the model's ingest adds each task finished), ``workers`` (workerhistory.py) and
+    ``failures`` (failhistory.py: the rings the failure groups keep, fed as they count).  Per task type, the
+    history is the type statistics' own (typestats.py, read by typehistory.py)."""
 
-    __slots__ = ("rate", "types", "workers", "failures")
+    __slots__ = ("rate", "workers", "failures")
 
-    def __init__(self, type_stats, failure_groups):
+    def __init__(self, failure_groups):
         self.rate = RateHistory()
-        self.types = TypeHistory(type_stats.types, type_stats.max_types)
         self.workers = WorkerHistory()
         self.failures = failure_groups.history
-
-    def finished(self, name, failed: bool, when) -> None:
-        """A task of type ``name`` succeeded (or ``failed``) at ``when``: the ingest path, kept to two calls."""
-        self.rate.add(failed, when)
-        self.types.finished(name, when)
 
 
 class HistoryQueries:
@@ -42,7 +36,7 @@ class HistoryQueries:
     def type_history(self, count: int = typehistory.SHOWN) -> dict:
         """{task type: finished per 10 s, the ``count`` buckets up to now, oldest first}."""
         with self.lock:
-            return self.histories.types.series(self._clock(), count)
+            return typehistory.series(self.type_stats, self._clock(), count)
 
     def worker_history(self, hostname: str, count: int = workerhistory.SHOWN):
         """(processed per 10 s, peak 1-minute load per 10 s or None), oldest first, to now; None: no heartbeat yet."""

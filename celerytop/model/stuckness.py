@@ -63,12 +63,9 @@ class StuckRules:
 
     def threshold(self, type_stats, name) -> tuple:
         """(seconds, why) past which a STARTED task of type ``name`` is stuck."""
-        entry = type_stats.types.get(name) if type(name) is str else None
-        if entry is not None:
-            entry.flush()  # runtimes reach the sketch in batches (typestats.py): the pending ones count too
-        if entry is None or not entry.runtime.count:
+        sketch = type_stats.runtime_sketch(name)  # the pending runtimes in it (typestats.py batches them)
+        if sketch is None or not sketch.count:
             return self.after, "--stuck-after"
-        sketch = entry.runtime
         cached = self._p95.get(name)
         if cached is None or cached[0] != sketch.count:
             cached = self._p95[name] = (sketch.count, sketch.quantile(0.95))

@@ -1,4 +1,4 @@
-"""Per task type aggregates (the ``:types`` view and batch JSON's "types"), counted from events as they apply.
+"""Per task type aggregates (the ``:types`` view, batch JSON's "types", the types' sparklines), counted from events.
 
 The model calls :meth:`TypeStats.transition` under its lock when a task's
 state (or name) changes, with the state before and after the event: so a
@@ -7,21 +7,29 @@ in flight (RECEIVED or STARTED) once, then succeeded, failed or revoked once
 (a task seen to fail and later to succeed moves from one to the other).
 Retries count every move into RETRY.  Runtimes (on success) and queue waits
 (sent, else received, to started) go into a bounded sketch per type
-(sketch.py), PENDING at a time (an array append per event; the sketch's
-loop runs once per PENDING values, and before any row is read); completions
-and failures into time buckets covering the window.
+(sketch.py), :data:`PENDING` at a time (an array append per event; the
+sketch's loop runs once per PENDING values, and before any value is read).
+Finished and failed tasks are counted in time buckets: the window's
+(``window / BUCKETS`` wide) and the history's (10 s, an hour: the types view's
+sparkline, typehistory.py reads them).
 Nothing here reads the tasks in memory, so eviction changes none of it.
+
+Layout, for the ingest's sake: each type has a number (its column) and every
+counter is a list indexed by it; the time buckets are rows of all the types'
+counts (buckets.Columns), so an event touches a few small, hot lists and the
+newest rows rather than one object per type (measured in
+benchmarks/aggregates.py: with 1,000 types, that was most of the cost).
 At most ``max_types`` names are kept; the rest add up in one "(other)" row.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections import deque
 from typing import NamedTuple
 
 from celery import states
 
+from celerytop.model.buckets import Columns
 from celerytop.model.runlog import RecentRuns
 from celerytop.model.sketch import Sketch
 from celerytop.model.taskfields import NUMBER_INDEX
@@ -32,17 +40,23 @@ MAX_TYPES = 1000
 BUCKETS = 30
 #: Runtimes and waits held per type before they go into its sketches in one go (and when read).
 PENDING = 64
+#: The history of finished tasks per type: 10-second buckets, an hour of them.
+HISTORY_SECONDS = 10
+HISTORY_BUCKETS = 360
+#: Columns a row gains at a time as types appear.
+_GROW = 64
 
-_IN_FLIGHT = frozenset((states.RECEIVED, states.STARTED))
-_FINAL = {states.SUCCESS: "succeeded", states.FAILURE: "failed", states.REVOKED: "revoked"}
-_STARTED = states.STARTED
-_IN, _SUCCEEDED, _FAILED, _RETRIED, _REVOKED = "in", "succeeded", "failed", "retried", "revoked"
-#: What leaving each state uncounts: in flight, or a final state (_leave).
+_PENDING, _RECEIVED, _STARTED = states.PENDING, states.RECEIVED, states.STARTED
+_SUCCESS, _FAILURE = states.SUCCESS, states.FAILURE
+_IN, _SUCCEEDED, _FAILED, _RETRIED, _REVOKED = "in_flight", "succeeded", "failed", "retried", "revoked"
+#: What leaving each state uncounts: in flight, or a final state.
 _LEFT = {states.RECEIVED: _IN, states.STARTED: _IN, states.SUCCESS: _SUCCEEDED, states.FAILURE: _FAILED,
          states.REVOKED: _REVOKED}
 #: What moving into each state counts.
 _ACTIONS = {states.RECEIVED: _IN, states.STARTED: _IN, states.SUCCESS: _SUCCEEDED, states.FAILURE: _FAILED,
             states.RETRY: _RETRIED, states.REVOKED: _REVOKED}
+#: The counters, each a list by column.
+COUNTERS = (_IN, _SUCCEEDED, _FAILED, _REVOKED, _RETRIED)
 # The task record's numbers array, read directly on the ingest path (taskfields.py); NaN is None.
 _SENT_AT, _RECEIVED_AT, _STARTED_AT, _RUNTIME = (NUMBER_INDEX[f] for f in ("sent", "received", "started", "runtime"))
 
@@ -67,42 +81,6 @@ class TypeRow(NamedTuple):
     last_failure: float | None
 
 
-class _Type:
-    __slots__ = ("in_flight", "succeeded", "failed", "revoked", "retried", "last_failure", "runtime", "wait",
-                 "runtimes", "waits", "recent", "bucket", "done", "bad")
-
-    def __init__(self):
-        self.in_flight = self.succeeded = self.failed = self.revoked = self.retried = 0
-        self.last_failure = None
-        self.runtime = Sketch()
-        self.wait = Sketch()
-        # Values not in the sketches yet (at most PENDING each): appending is cheaper than a sketch's add.
-        self.runtimes = array("d")
-        self.waits = array("d")
-        self.recent = deque()  # (bucket number, finished, failed) before the newest bucket, oldest first
-        self.bucket = None  # the newest bucket number: done finished in it, bad of them failed
-        self.done = self.bad = 0
-
-    def flush(self) -> None:
-        """Put the pending runtimes and waits in the sketches."""
-        if self.runtimes:
-            self.runtime.add_all(self.runtimes)
-            del self.runtimes[:]
-        if self.waits:
-            self.wait.add_all(self.waits)
-            del self.waits[:]
-
-
-def _leave(entry: _Type, state) -> None:
-    """A task of ``entry``'s type leaves ``state``: in flight, or a final state, counts one less."""
-    if state in _IN_FLIGHT:
-        entry.in_flight -= 1
-    else:
-        field = _FINAL.get(state)
-        if field is not None:
-            setattr(entry, field, getattr(entry, field) - 1)
-
-
 class TypeStats:
     """The aggregates of every task type, fed by the model's ingest (not thread-safe: the model's lock)."""
 
@@ -110,131 +88,180 @@ class TypeStats:
         self.window = float(window)
         self.width = self.window / BUCKETS
         self.max_types = max(2, int(max_types))  # rows at most, "(other)" included
-        self.types: dict = {}
+        self.ids: dict = {}  # name -> column
+        self.names: list = []  # column -> name
+        self.in_flight, self.succeeded, self.failed, self.retried, self.revoked = [], [], [], [], []
+        self.last_failure: list = []
+        self.runtime: list = []  # column -> Sketch
+        self.wait: list = []
+        self.runtimes: list = []  # column -> array of runtimes not in the sketch yet (at most PENDING)
+        self.waits: list = []
+        self.finished = Columns(self.width, BUCKETS + 1)  # the window's buckets: succeeded or failed
+        self.failures = Columns(self.width, BUCKETS + 1)  # ... and failed
+        self.history = Columns(HISTORY_SECONDS, HISTORY_BUCKETS)  # finished per 10 s (typehistory.py)
         self.folded_names = 0  # state changes of tasks counted in OTHER because the table was full
         self.runs = RecentRuns()  # the beat schedule's tasks as first seen (runlog.py, read by beat.py)
 
-    def _entry(self, name: str) -> _Type:
-        entry = self.types.get(name)
-        if entry is None:
-            if name != OTHER and len(self.types) >= self.max_types - (OTHER not in self.types):
+    def column(self, name: str) -> int:
+        """``name``'s column, made if new (or OTHER's, past ``max_types``)."""
+        column = self.ids.get(name)
+        if column is None:
+            if name != OTHER and len(self.ids) >= self.max_types - (OTHER not in self.ids):
                 self.folded_names += 1
-                return self._entry(OTHER)
-            entry = self.types[name] = _Type()
-        return entry
+                return self.column(OTHER)
+            column = self.ids[name] = len(self.names)
+            self.names.append(name)
+            for counter in (self.in_flight, self.succeeded, self.failed, self.retried, self.revoked):
+                counter.append(0)
+            self.last_failure.append(None)
+            self.runtime.append(Sketch())
+            self.wait.append(Sketch())
+            self.runtimes.append(array("d"))
+            self.waits.append(array("d"))
+            if column >= self.history.capacity:
+                for columns in (self.finished, self.failures, self.history):
+                    columns.grow(column + _GROW)
+        return column
 
     def transition(self, task, name_before, before, after, now: float) -> None:
         """``task`` went from ``before`` (None: not counted yet) to ``after`` with this event.
 
         ``name_before``: its name before the event; a task that gains (or changes) its name
         leaves the old name's counts and enters the new one's as if first seen.
-        On the ingest path: kept to a few look-ups and additions.
+        On the ingest path: a task's usual moves (received, started, succeeded or failed, with
+        the constants celery's states are) are taken first, in a few list operations; every
+        other move goes through :meth:`_move`.
         """
         name = task.name
-        if before is None and name_before is None:
+        if name_before is name and before is not None:
+            column = self.ids.get(name)
+            if column is not None:
+                if after is _STARTED and before is _RECEIVED:
+                    self._waited(task, column)
+                    return
+                if before is _STARTED and (after is _SUCCESS or after is _FAILURE):
+                    self.in_flight[column] -= 1
+                    self._finished(task, column, after is _FAILURE, now)
+                    return
+                if after is _RECEIVED and before is _PENDING:
+                    self.in_flight[column] += 1
+                    return
+        elif before is None and name_before is None:
             self.runs.first_seen(task, now)
+        self._move(task, name_before, before, after, now)
+
+    def _move(self, task, name_before, before, after, now: float) -> None:
+        """The general case of :meth:`transition`."""
+        name = task.name
         if name_before is not name and (name_before is None or name_before != name):
             if type(name_before) is str:
-                _leave(self._entry(name_before), before)
+                self._leave(self.column(name_before), before)
             before = None
         elif before == after:
             return
-        if type(name) is not str:
-            return
-        entry = self.types.get(name)
-        if entry is None:
-            entry = self._entry(name)
-        if before is not None:
-            left = _LEFT.get(before)
-            if left is _IN:  # the usual move, inline
-                entry.in_flight -= 1
-            elif left is not None:
-                _leave(entry, before)
         action = _ACTIONS.get(after)
-        if action is None:
+        if type(name) is not str or (action is None and before is None):
             return
+        column = self.column(name)
+        if before is not None:
+            self._leave(column, before)
         if action is _IN:
-            entry.in_flight += 1
+            self.in_flight[column] += 1
             if after == _STARTED:
-                numbers = task._numbers
-                origin = numbers[_SENT_AT]
-                if origin != origin:  # NaN: no task-sent seen
-                    origin = numbers[_RECEIVED_AT]
-                wait = numbers[_STARTED_AT] - origin
-                if wait >= 0:  # NaN fails
-                    waits = entry.waits
-                    waits.append(wait)
-                    if len(waits) >= PENDING:
-                        entry.wait.add_all(waits)
-                        del waits[:]
-        elif action is _RETRIED:
-            entry.retried += 1
-        elif action is _REVOKED:
-            entry.revoked += 1
+                self._waited(task, column)
+        elif action is _RETRIED or action is _REVOKED:
+            counter = getattr(self, action)
+            counter[column] += 1
+        elif action is not None:
+            self._finished(task, column, action is _FAILED, now)
+
+    def _leave(self, column: int, state) -> None:
+        """A task of the type in ``column`` leaves ``state``: in flight, or a final state, counts one less."""
+        left = _LEFT.get(state)
+        if left is not None:
+            getattr(self, left)[column] -= 1
+
+    def _waited(self, task, column: int) -> None:
+        """The task started: its queue wait (sent, else received, to started) into the type's sketch."""
+        numbers = task._numbers
+        origin = numbers[_SENT_AT]
+        if origin != origin:  # NaN: no task-sent seen
+            origin = numbers[_RECEIVED_AT]
+        wait = numbers[_STARTED_AT] - origin
+        if wait >= 0:  # NaN fails
+            waits = self.waits[column]
+            waits.append(wait)
+            if len(waits) >= PENDING:
+                self.wait[column].add_all(waits)
+                del waits[:]
+
+    def _finished(self, task, column: int, failed: bool, now: float) -> None:
+        """The task succeeded (or ``failed``) at ``now``: its counts, runtime and time buckets."""
+        if failed:
+            self.failed[column] += 1
+            self.last_failure[column] = now
+            self.failures.add(now, column)
         else:
-            failed = action is _FAILED
-            if failed:
-                entry.failed += 1
-                entry.last_failure = now
-            else:
-                entry.succeeded += 1
-                runtime = task._numbers[_RUNTIME]
-                if runtime == runtime:
-                    runtimes = entry.runtimes
-                    runtimes.append(runtime)
-                    if len(runtimes) >= PENDING:
-                        entry.runtime.add_all(runtimes)
-                        del runtimes[:]
-            bucket = now // self.width
-            if entry.bucket == bucket:  # the usual case: the same bucket as the last finish
-                entry.done += 1
-                if failed:
-                    entry.bad += 1
-            else:
-                if entry.bucket is not None:
-                    recent = entry.recent
-                    recent.append((entry.bucket, entry.done, entry.bad))
-                    if len(recent) > BUCKETS:
-                        recent.popleft()
-                entry.bucket, entry.done, entry.bad = bucket, 1, int(failed)
+            self.succeeded[column] += 1
+            runtime = task._numbers[_RUNTIME]
+            if runtime == runtime:
+                runtimes = self.runtimes[column]
+                runtimes.append(runtime)
+                if len(runtimes) >= PENDING:
+                    self.runtime[column].add_all(runtimes)
+                    del runtimes[:]
+        finished, history = self.finished, self.history
+        if now // finished.width == finished.bucket:  # the usual case: the newest bucket, inline
+            finished.row[column] += 1
+        else:
+            finished.add(now, column)
+        if now // HISTORY_SECONDS == history.bucket:
+            history.row[column] += 1
+        else:
+            history.add(now, column)
 
     def forget_in_flight(self, name, state) -> None:
         """A task in flight was evicted: its final event will find no name to count under."""
-        if type(name) is str and state in _IN_FLIGHT:
-            entry = self.types.get(name) or self.types.get(OTHER)
-            if entry is not None and entry.in_flight > 0:
-                entry.in_flight -= 1
+        if type(name) is str and state in (_RECEIVED, _STARTED):
+            column = self.ids.get(name, self.ids.get(OTHER))
+            if column is not None and self.in_flight[column] > 0:
+                self.in_flight[column] -= 1
 
     # -- reading -------------------------------------------------------------------------
+    def flush(self, column: int) -> None:
+        """Put a type's pending runtimes and waits in its sketches."""
+        for pending, sketch in ((self.runtimes[column], self.runtime[column]), (self.waits[column], self.wait[column])):
+            if pending:
+                sketch.add_all(pending)
+                del pending[:]
+
+    def runtime_sketch(self, name) -> Sketch | None:
+        """``name``'s runtime sketch, the pending runtimes in it; None for a name not counted."""
+        column = self.ids.get(name) if type(name) is str else None
+        if column is None:
+            return None
+        self.flush(column)
+        return self.runtime[column]
+
     def window_counts(self, now: float) -> list:
         """(name, finished, failed) over the window ending now, per type: the failure % alone, without
         the percentiles (the alert rules read this at every refresh)."""
-        first = int(now // self.width) - BUCKETS + 1
-        return [(name, *_in_window(entry, first)) for name, entry in self.types.items()]
+        first = int(now // self.width) - BUCKETS + 1  # the buckets inside the window ending now
+        count = len(self.names)
+        return list(zip(self.names, self.finished.totals(first, count), self.failures.totals(first, count)))
 
     def rows(self, now: float) -> list:
         """One TypeRow per type, by name (OTHER last)."""
-        first = int(now // self.width) - BUCKETS + 1  # the buckets inside the window ending now
         rows = []
-        for name in sorted(self.types, key=lambda n: (n == OTHER, n)):
-            entry = self.types[name]
-            entry.flush()
-            finished, failed = _in_window(entry, first)
-            runtime, wait = entry.runtime, entry.wait
+        for name, finished, failed in sorted(self.window_counts(now), key=lambda c: (c[0] == OTHER, c[0])):
+            column = self.ids[name]
+            self.flush(column)
+            runtime, wait = self.runtime[column], self.wait[column]
             rows.append(TypeRow(
-                name, entry.in_flight, entry.succeeded, entry.failed, entry.retried, entry.revoked,
-                100.0 * failed / finished if finished else None, finished * 60.0 / self.window,
+                name, self.in_flight[column], self.succeeded[column], self.failed[column], self.retried[column],
+                self.revoked[column], 100.0 * failed / finished if finished else None,
+                finished * 60.0 / self.window,
                 runtime.quantile(0.5), runtime.quantile(0.95), runtime.quantile(0.99),
                 runtime.max if runtime.count else None,
-                wait.quantile(0.5), wait.quantile(0.95), entry.last_failure))
+                wait.quantile(0.5), wait.quantile(0.95), self.last_failure[column]))
         return rows
-
-
-def _in_window(entry: _Type, first: int) -> tuple:
-    """(finished, failed) in ``entry``'s buckets from ``first`` on."""
-    finished = failed = 0
-    for bucket, done, bad in (*entry.recent, (entry.bucket, entry.done, entry.bad)):  # the newest is kept apart
-        if bucket is not None and bucket >= first:
-            finished += done
-            failed += bad
-    return finished, failed

@@ -71,7 +71,8 @@ class WorkerHistory:
         return trend.processed.series(now, count), trend.load.series(now, count)
 
     def copy(self) -> dict:
-        """{hostname: (processed ring copy, load ring copy, last processed)}, as TypeHistory.copy."""
+        """{hostname: (processed ring copy, load ring copy, last processed)}:
+        taken under the model's lock, turned to JSON after (aggregates_store.py)."""
         return {host: (t.processed.copy(), t.load.copy(), t.last_processed) for host, t in self.workers.items()}
 
     def restore(self, data) -> None:
