@@ -157,10 +157,13 @@ def _type_stats_copy(stats) -> tuple:
 
     ``recent``: the window's buckets, [[bucket, finished, failed], ...], oldest first."""
     types = {}
+    newest = stats.finished.bucket
+    first = None if newest is None else newest - typestats.BUCKETS  # the window's, where it shares the history's
     for name, column in stats.ids.items():
         stats.flush(column)  # the runtimes and waits still waiting to go into the sketches
         failed = dict(stats.failures.held(column))
-        recent = [[bucket, finished, failed.get(bucket, 0)] for bucket, finished in stats.finished.held(column)]
+        recent = [[bucket, finished, failed.get(bucket, 0)]
+                  for bucket, finished in stats.finished.held(column, first)]
         types[name] = (tuple(getattr(stats, counter)[column] for counter in typestats.COUNTERS),
                        stats.last_failure[column], sketch_copy(stats.runtime[column]), sketch_copy(stats.wait[column]),
                        recent)
@@ -197,7 +200,8 @@ def _restore_type_stats(stats, saved) -> None:
             for bucket, finished, failed in sorted(  # bucket numbers: floats in files saved before 2026-12-02
                     (int(b[0]), b[1], b[2]) for b in record["recent"] if isinstance(b, list) and len(b) == 3
                     and _time(b[0]) is not None and b[0] % 1 == 0 and _count(b[1]) == b[1] and _count(b[2]) == b[2]):
-                stats.finished.add_bucket(bucket, column, finished)
+                if stats.finished is not stats.history:  # else the history's restore brings them back
+                    stats.finished.add_bucket(bucket, column, finished)
                 stats.failures.add_bucket(bucket, column, failed)
     stats.folded_names += _count(saved.get("folded_names"))
 

@@ -196,7 +196,7 @@ class Columns:
                         totals[column] += value
         return totals
 
-    def held(self, column: int) -> list:
-        """[[bucket, count], ...] of ``column``, oldest first, where the count is not 0 (for --db)."""
+    def held(self, column: int, first=None) -> list:
+        """[[bucket, count], ...] of ``column`` (from bucket ``first`` on), oldest first, where the count is not 0."""
         return [[bucket, row[column]] for bucket, row in sorted(self.rows.items())
-                if column < len(row) and row[column]]
+                if column < len(row) and row[column] and (first is None or bucket >= first)]

@@ -96,9 +96,11 @@ class TypeStats:
         self.wait: list = []
         self.runtimes: list = []  # column -> array of runtimes not in the sketch yet (at most PENDING)
         self.waits: list = []
-        self.finished = Columns(self.width, BUCKETS + 1)  # the window's buckets: succeeded or failed
-        self.failures = Columns(self.width, BUCKETS + 1)  # ... and failed
         self.history = Columns(HISTORY_SECONDS, HISTORY_BUCKETS)  # finished per 10 s (typehistory.py)
+        # The window's buckets, finished (succeeded or failed) and failed; with the default window they
+        # are the history's 10 s, and its rows serve for both.
+        self.finished = self.history if self.width == HISTORY_SECONDS else Columns(self.width, BUCKETS + 1)
+        self.failures = Columns(self.width, BUCKETS + 1)
         self.folded_names = 0  # state changes of tasks counted in OTHER because the table was full
         self.runs = RecentRuns()  # the beat schedule's tasks as first seen (runlog.py, read by beat.py)
 
@@ -119,7 +121,7 @@ class TypeStats:
             self.runtimes.append(array("d"))
             self.waits.append(array("d"))
             if column >= self.history.capacity:
-                for columns in (self.finished, self.failures, self.history):
+                for columns in {id(c): c for c in (self.finished, self.failures, self.history)}.values():
                     columns.grow(column + _GROW)
         return column
 
@@ -146,8 +148,12 @@ class TypeStats:
                 if after is _RECEIVED and before is _PENDING:
                     self.in_flight[column] += 1
                     return
-        elif before is None and name_before is None:
-            self.runs.first_seen(task, now)
+        elif before is None and name_before is None:  # first seen
+            runs = self.runs
+            if runs.first is None or name in runs.watched:
+                runs.first_seen(task, now)
+            if after is _PENDING:  # task-sent: nothing counts yet
+                return
         self._move(task, name_before, before, after, now)
 
     def _move(self, task, name_before, before, after, now: float) -> None:
@@ -210,15 +216,13 @@ class TypeStats:
                 if len(runtimes) >= PENDING:
                     self.runtime[column].add_all(runtimes)
                     del runtimes[:]
-        finished, history = self.finished, self.history
-        if now // finished.width == finished.bucket:  # the usual case: the newest bucket, inline
-            finished.row[column] += 1
-        else:
-            finished.add(now, column)
-        if now // HISTORY_SECONDS == history.bucket:
+        history = self.history
+        if now // HISTORY_SECONDS == history.bucket:  # the usual case: the newest bucket, inline
             history.row[column] += 1
         else:
             history.add(now, column)
+        if self.finished is not history:
+            self.finished.add(now, column)
 
     def forget_in_flight(self, name, state) -> None:
         """A task in flight was evicted: its final event will find no name to count under."""
