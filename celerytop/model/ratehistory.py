@@ -30,11 +30,18 @@ class RateHistory:
 
     def add(self, failed: bool, when) -> None:
         """Count one task finished (succeeded, or ``failed``) at ``when`` (seconds since the epoch)."""
+        newest = self.newest
         try:
-            bucket = int(when // BUCKET_SECONDS)
+            bucket = when // BUCKET_SECONDS
+            if bucket == newest:  # the usual case: the newest bucket, whose slot holds it
+                if failed:
+                    self._failed[newest % BUCKETS] += 1
+                else:
+                    self._succeeded[newest % BUCKETS] += 1
+                return
+            bucket = int(bucket)
         except (TypeError, ValueError, OverflowError):  # not a finite number: not counted
             return
-        newest = self.newest
         if bucket > newest:
             self.newest = newest = bucket
         elif bucket <= newest - BUCKETS:
