@@ -39,9 +39,10 @@ class Ring:
         newest, size = self.newest, self.size
         if bucket > newest:
             values, blank = self.values, self._blank
-            if newest < 0 or bucket - newest >= size:
-                for i in range(size):
-                    values[i] = blank
+            if newest < 0:  # never used: blank already
+                pass
+            elif bucket - newest >= size:
+                values[:] = array(values.typecode, [blank]) * size
             else:
                 for b in range(newest + 1, bucket + 1):
                     values[b % size] = blank
