@@ -164,3 +164,52 @@ def test_names_past_the_bound_fold_into_other():
     rows = {row.name: row for row in model.type_rows()}
     assert len(rows) == 3 and rows[OTHER].succeeded == 8 and stats.folded_names
     assert not math.isnan(rows[OTHER].runtime_p50)
+
+
+def test_types_past_a_rows_first_room_count_in_their_own_columns_and_history():
+    # Rows are made with room for 64 types and grow: 150 types, the later ones after rows were made.
+    model = ClusterModel(clock=lambda: T0 + 9)
+    for n in range(150):
+        for k in range(n % 3 + 1):
+            _uuid, lifecycle = task_lifecycle(name=f"proj.t{n}", t0=T0 + n * 0.01 + k * 0.001)
+            feed(model, lifecycle)
+    rows = {row.name: row for row in model.type_rows()}
+    assert len(rows) == 150
+    assert all(rows[f"proj.t{n}"].succeeded == n % 3 + 1 for n in range(150))
+    assert all(rows[f"proj.t{n}"].rate_per_min == pytest.approx((n % 3 + 1) / 5) for n in range(150))
+    history = model.type_history(2)
+    assert all(history[f"proj.t{n}"] == [0, n % 3 + 1] for n in range(150))
+
+
+def test_a_window_that_is_not_the_historys_keeps_its_own_buckets_and_late_events_count_in_theirs():
+    # --window 1 (minute): 2-second buckets of its own; the history stays at 10 s.
+    model = ClusterModel(clock=lambda: T0 + 61, window=60)
+    for n, final in enumerate(["task-succeeded", "task-failed", "task-succeeded", "task-failed"]):
+        _uuid, lifecycle = task_lifecycle(name="proj.w", final=final, t0=T0 + 30 - 10 * n)  # newest first
+        feed(model, lifecycle)
+    w = row_of(model, "proj.w")
+    # 30 s, 20 s and 10 s after T0 are inside the minute ending at T0 + 61; the one at T0 + 0 is not
+    assert w.rate_per_min == pytest.approx(3.0) and w.failure_pct == pytest.approx(100 / 3)
+    assert (w.succeeded, w.failed) == (2, 2)
+    assert model.type_history(7)["proj.w"] == [1, 1, 1, 1, 0, 0, 0]
+
+
+def test_a_history_file_of_before_the_columns_loads_its_float_bucket_numbers():
+    from celerytop.model import aggregates_store
+
+    bucket = int((T0 + 5) // 10)
+    saved = {"type_stats": {"window": 300.0, "folded_names": 0, "types": {"proj.old": {
+        "in_flight": 0, "succeeded": 4, "failed": 1, "revoked": 0, "retried": 0, "last_failure": T0 + 5,
+        "recent": [[float(bucket), 5, 1]]}}},
+        "histories": {"types": {"proj.old": {"width": 10, "buckets": [[bucket, 5]]}}}}
+    for window in (300, 60):
+        model = ClusterModel(clock=lambda: T0 + 20, window=window)
+        with model.lock:
+            aggregates_store.restore_aggregates(model, saved)
+        old = row_of(model, "proj.old")
+        assert (old.succeeded, old.failed, old.last_failure) == (4, 1, T0 + 5)
+        assert model.type_history(3)["proj.old"] == [5, 0, 0]
+        if window == 300:  # the same window: its buckets back, once (the history's rows are the window's)
+            assert old.rate_per_min == pytest.approx(1.0) and old.failure_pct == pytest.approx(20.0)
+        else:  # another window's buckets have another width: not restored
+            assert old.rate_per_min == 0 and old.failure_pct is None
