@@ -6,8 +6,8 @@
 
 "Off" is a benchmark-only switch: the same ``ClusterModel`` with each
 aggregate it feeds at ingest (``AGGREGATES`` below: failure groups and their
-history, task-type stats with the beat run log, the histories of rates, types
-and workers) replaced by a stand-in whose methods do nothing.  The
+history, task-type stats with the beat run log, the per-type history and the
+header's rate history, the workers' histories) replaced by a stand-in whose methods do nothing.  The
 feeding lines in ``cluster.py`` still run (their tests and the calls), so
 "on" minus "off" is what the aggregates' own code costs; the rest is in the
 before/after comparison with the tree before issue 15 (``before_after.py``).
@@ -107,20 +107,12 @@ class NoWorkerHistory:
         pass
 
 
-class NoRateHistory:
-    """Stand-in for model/ratehistory.py's RateHistory: counts nothing."""
-
-    def add(self, failed, when):
-        pass
-
-
 class NoHistories:
-    """Stand-in for model/histories.py's Histories (the header's rate history, per worker): counts nothing.
-    (The failure groups' own rings are fed by the failure groups, off with them; the per-type history is the
+    """Stand-in for model/histories.py's Histories (per worker): counts nothing.  (The failure groups' own rings
+    are fed by the failure groups, off with them; the header's rate history and the per-type history are the
     type statistics', off with them.)"""
 
     def __init__(self):
-        self.rate = NoRateHistory()
         self.workers = NoWorkerHistory()
 
 
@@ -469,7 +461,7 @@ def ingest_section(options) -> None:
             print(f"    {attribute:<20} {on - off:6.2f} us/event, {statistics.median(ratios) - 1:6.1%} of ingest CPU"
                   f"   (on/off per round: " + ", ".join(f"{r:.3f}" for r in ratios) + ")")
     model = models[True]
-    print(f"  with them on: {len(model.type_stats.ids):,} type rows, {len(model._failures.groups):,} failure "
+    print(f"  with them on: {len(model.type_rows()):,} type rows, {len(model._failures.groups):,} failure "
           f"groups{' + (other)' if model._failures.other is not None else ''}, "
           f"{model._failures.total:,} failures counted")
 

@@ -180,6 +180,7 @@ def test_only_the_schedules_tasks_are_kept_and_at_most_a_ring_of_them():
     for n in range(log.per_name + 10):
         run(model, clock, T0 + n, f"t{n}", "proj.tick")
         run(model, clock, T0 + n, f"o{n}", "proj.other")
+    log = model.type_stats.runs  # read again: reading it counts the runs noted since
     assert list(log.runs) == ["proj.tick"] and len(log.runs["proj.tick"]) == log.per_name
     # the ring forgot the first 10 runs: misses are counted from the oldest one kept, none here
     assert row(plan, model, "tick", T0 + log.per_name + 9.5).missed == 0

@@ -5,6 +5,7 @@ import random
 
 import pytest
 
+from celerytop.model import typestats
 from celerytop.model.cluster import ClusterModel
 from celerytop.model.sketch import ALPHA, Sketch
 from celerytop.model.typestats import OTHER, TypeStats
@@ -213,3 +214,18 @@ def test_a_history_file_of_before_the_columns_loads_its_float_bucket_numbers():
             assert old.rate_per_min == pytest.approx(1.0) and old.failure_pct == pytest.approx(20.0)
         else:  # another window's buckets have another width: not restored
             assert old.rate_per_min == 0 and old.failure_pct is None
+
+
+def test_moves_are_counted_in_turn_an_in_flight_task_evicted_before_they_are_counted_included():
+    # The model notes moves and counts them in batches (TypeStats.fold): an eviction noted after a task's
+    # move into RECEIVED must undo it, not be lost because the move was not counted yet.
+    model = ClusterModel(max_tasks=1, clock=lambda: T0 + 5)
+    for n in range(3):
+        feed(model, [event("task-received", "w1", T0 + n, uuid=f"in-{n}", name="proj.in")])
+    assert model.evicted == 2
+    assert row_of(model, "proj.in").in_flight == 1
+    # and the moves waiting are bounded whatever the stream
+    for n in range(2000):
+        feed(model, [event("task-received", "w1", T0 + 4, uuid=f"more-{n}", name="proj.in")])
+        assert len(model.type_stats._moves) <= typestats.FOLD_EVERY
+    assert row_of(model, "proj.in").in_flight == 1

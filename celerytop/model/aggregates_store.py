@@ -156,6 +156,7 @@ def _type_stats_copy(stats) -> tuple:
     """(window, folded names, {name: (counters, last failure, runtime copy, wait copy, recent)}), under the lock.
 
     ``recent``: the window's buckets, [[bucket, finished, failed], ...], oldest first."""
+    stats.fold()
     types = {}
     newest = stats.finished.bucket
     first = None if newest is None else newest - typestats.BUCKETS  # the window's, where it shares the history's
@@ -182,6 +183,7 @@ def _type_stats(window, folded_names, types) -> dict:
 
 def _restore_type_stats(stats, saved) -> None:
     saved = _mapping(saved)
+    stats.fold()
     same_window = saved.get("window") == stats.window  # the recent buckets' width follows the window
     for name, record in _mapping(saved.get("types")).items():
         if type(name) is not str or not isinstance(record, dict):

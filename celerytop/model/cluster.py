@@ -37,7 +37,6 @@ TASK_SUBJECTS = {f"task-{s}": s for s in
 WORKER_SUBJECTS = {f"worker-{s}": s for s in ("online", "heartbeat", "offline")}
 KNOWN_EVENT_TYPES = frozenset(TASK_SUBJECTS) | frozenset(WORKER_SUBJECTS)
 FAILURE = states.FAILURE
-SUCCESS = states.SUCCESS
 _intern = sys.intern
 
 #: Finished tasks: evicted first when ``max_tasks`` is exceeded.
@@ -166,17 +165,12 @@ class ClusterModel(ModelQueries, WorkflowQueries, QueueWaitQueries, HistoryQueri
         if subject == "failed" and after == FAILURE and before != FAILURE:
             self._failures.add(uuid, task.name, hostname, timestamp, event.get("exception"), event.get("traceback"))
         if before != after or name_before is not task.name:
-            try:
-                self.type_stats.transition(task, name_before, before, after, local_received)
-            except Exception:  # noqa: BLE001 - an odd value must not stop capture
-                self.malformed_events += 1
+            self.type_stats.transition(task, name_before, before, after, local_received)
         if before != after:
             counts = self.state_counts
             if before is not None:
                 counts[before] -= 1
             counts[after] += 1
-            if after == SUCCESS or after == FAILURE:
-                self.histories.rate.add(after == FAILURE, local_received)
             self._version += 1
             self._heaps.remember(task, before, after)
         elif created:

@@ -1,4 +1,4 @@
-"""The model's histories together (the header's rates, per type, per worker, per failure group) and their queries.
+"""The model's histories together (per worker, per failure group) and their queries (those and the type statistics').
 
 :class:`Histories` is what ``ClusterModel`` holds and feeds (``histories``);
 :class:`HistoryQueries` is mixed into ``ClusterModel`` and reads them under its
@@ -13,14 +13,13 @@ from celerytop.model.workerhistory import WorkerHistory
 
 
 class Histories:
-    """``rate`` (ratehistory.py: the model's ingest adds each task finished), ``workers`` (workerhistory.py) and
-    ``failures`` (failhistory.py: the rings the failure groups keep, fed as they count).  Per task type, the
-    history is the type statistics' own (typestats.py, read by typehistory.py)."""
+    """``workers`` (workerhistory.py) and ``failures`` (failhistory.py: the rings the failure groups keep, fed as
+    they count).  The header's rate history and the per-type history are the type statistics' own
+    (typestats.py, read through :class:`HistoryQueries` and typehistory.py)."""
 
-    __slots__ = ("rate", "workers", "failures")
+    __slots__ = ("workers", "failures")
 
     def __init__(self, failure_groups):
-        self.rate = RateHistory()
         self.workers = WorkerHistory()
         self.failures = failure_groups.history
 
@@ -30,8 +29,9 @@ class HistoryQueries:
 
     @property
     def rate_history(self) -> RateHistory:
-        """Succeeded and failed per 10 s for the header (ratehistory.py)."""
-        return self.histories.rate
+        """Succeeded and failed per 10 s for the header (ratehistory.py); read it under the lock."""
+        with self.lock:  # the type statistics count the moves noted when it is read
+            return self.type_stats.rate
 
     def type_history(self, count: int = typehistory.SHOWN) -> dict:
         """{task type: finished per 10 s, the ``count`` buckets up to now, oldest first}."""

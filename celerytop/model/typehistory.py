@@ -21,12 +21,14 @@ SHOWN = 30
 
 def series(stats: TypeStats, now, count: int = SHOWN) -> dict:
     """{name: the ``count`` buckets up to the one holding ``now``, oldest first}, for every type counted."""
+    stats.fold()
     history = stats.history
     return {name: history.series(column, now, count) for name, column in stats.ids.items()}
 
 
 def copy(stats: TypeStats) -> dict:
     """{name: [[bucket, count], ...]}: taken under the model's lock, turned to JSON after (aggregates_store.py)."""
+    stats.fold()
     history = stats.history
     return {name: history.held(column) for name, column in stats.ids.items()}
 
@@ -39,6 +41,7 @@ def to_dict(held: list) -> dict:
 def restore(stats: TypeStats, data) -> None:
     """Saved histories back (counts added to any already here), after the type statistics (their names: a
     history whose type has no statistics, because that part of the file was unreadable, is skipped)."""
+    stats.fold()
     history = stats.history
     for name, saved in (data.items() if isinstance(data, dict) else ()):
         column = stats.ids.get(name) if type(name) is str else None

@@ -11,7 +11,9 @@ Retries count every move into RETRY.  Runtimes (on success) and queue waits
 sketch's loop runs once per PENDING values, and before any value is read).
 Finished and failed tasks are counted in time buckets: the window's
 (``window / BUCKETS`` wide) and the history's (10 s, an hour: the types view's
-sparkline, typehistory.py reads them).
+sparkline, typehistory.py reads them); every task finished, named or not, in
+the header's rate history (ratehistory.py), which is kept here because it is
+fed by the same moves.
 Nothing here reads the tasks in memory, so eviction changes none of it.
 
 Layout, for the ingest's sake: each type has a number (its column) and every
@@ -30,6 +32,7 @@ from typing import NamedTuple
 from celery import states
 
 from celerytop.model.buckets import Columns
+from celerytop.model.ratehistory import RateHistory
 from celerytop.model.runlog import RecentRuns
 from celerytop.model.sketch import Sketch
 from celerytop.model.taskfields import NUMBER_INDEX
@@ -43,6 +46,8 @@ PENDING = 64
 #: The history of finished tasks per type: 10-second buckets, an hour of them.
 HISTORY_SECONDS = 10
 HISTORY_BUCKETS = 360
+#: Moves noted before they are counted (fold), at most.
+FOLD_EVERY = 512
 #: Columns a row gains at a time as types appear.
 _GROW = 64
 
@@ -101,8 +106,23 @@ class TypeStats:
         # are the history's 10 s, and its rows serve for both.
         self.finished = self.history if self.width == HISTORY_SECONDS else Columns(self.width, BUCKETS + 1)
         self.failures = Columns(self.width, BUCKETS + 1)
+        self._rate = RateHistory()  # every task (named or not) succeeded and failed per 10 s: the header's
         self.folded_names = 0  # state changes of tasks counted in OTHER because the table was full
-        self.runs = RecentRuns()  # the beat schedule's tasks as first seen (runlog.py, read by beat.py)
+        self._runs = RecentRuns()  # the beat schedule's tasks as first seen (runlog.py, read by beat.py)
+        self._moves: list = []  # (task, its name then, name before, state before, after, time): not counted yet
+        self.odd_moves = 0  # moves that raised (an odd value) and counted nothing
+
+    # What is read from outside counts the moves noted first: these properties and the reading methods do, and
+    # typehistory.py and aggregates_store.py, which read the counters themselves, call fold() first.
+    @property
+    def rate(self) -> RateHistory:
+        self.fold()
+        return self._rate
+
+    @property
+    def runs(self) -> RecentRuns:
+        self.fold()
+        return self._runs
 
     def column(self, name: str) -> int:
         """``name``'s column, made if new (or OTHER's, past ``max_types``)."""
@@ -130,35 +150,62 @@ class TypeStats:
 
         ``name_before``: its name before the event; a task that gains (or changes) its name
         leaves the old name's counts and enters the new one's as if first seen.
-        On the ingest path: a task's usual moves (received, started, succeeded or failed, with
-        the constants celery's states are) are taken first, in a few list operations; every
-        other move goes through :meth:`_move`.
+        On the ingest path, so it only notes the move (with the task's name now); the moves are
+        counted :data:`FOLD_EVERY` at a time, or before anything is read (:meth:`fold`).
         """
-        name = task.name
-        if name_before is name and before is not None:
-            column = self.ids.get(name)
-            if column is not None:
-                if after is _STARTED and before is _RECEIVED:
-                    self._waited(task, column)
-                    return
-                if before is _STARTED and (after is _SUCCESS or after is _FAILURE):
-                    self.in_flight[column] -= 1
-                    self._finished(task, column, after is _FAILURE, now)
-                    return
-                if after is _RECEIVED and before is _PENDING:
-                    self.in_flight[column] += 1
-                    return
-        elif before is None and name_before is None:  # first seen
-            runs = self.runs
-            if runs.first is None or name in runs.watched:
-                runs.first_seen(task, now)
-            if after is _PENDING:  # task-sent: nothing counts yet
-                return
-        self._move(task, name_before, before, after, now)
+        moves = self._moves
+        moves.append((task, task.name, name_before, before, after, now))
+        if len(moves) >= FOLD_EVERY:
+            self.fold()
 
-    def _move(self, task, name_before, before, after, now: float) -> None:
-        """The general case of :meth:`transition`."""
-        name = task.name
+    def forget_in_flight(self, name, state) -> None:
+        """A task in flight was evicted: its final event will find no name to count under (noted in turn with the
+        moves, so a move noted before it counts first)."""
+        if type(name) is str and state in (_RECEIVED, _STARTED):
+            self._moves.append((None, name, None, state, None, None))
+
+    def fold(self) -> None:
+        """Count the moves noted.  A task's usual moves (received, started, succeeded or failed, with the
+        constants celery's states are) are taken here, in a few list operations; the rest go through
+        :meth:`_move`.  In one loop, the counters stay in the CPU's cache: counted per event, between the
+        model's other work, they cost over twice as much (benchmarks/aggregates.py)."""
+        moves = self._moves
+        if not moves:
+            return
+        self._moves = []
+        ids, in_flight, runs = self.ids, self.in_flight, self._runs
+        for task, name, name_before, before, after, now in moves:
+            try:
+                if name_before is name and before is not None:
+                    column = ids.get(name)
+                    if column is not None:
+                        if after is _STARTED and before is _RECEIVED:
+                            self._waited(task, column)
+                            continue
+                        if before is _STARTED and (after is _SUCCESS or after is _FAILURE):
+                            in_flight[column] -= 1
+                            self._finished(task, column, after is _FAILURE, now)
+                            self._rate.add(after is _FAILURE, now)
+                            continue
+                        if after is _RECEIVED and before is _PENDING:
+                            in_flight[column] += 1
+                            continue
+                elif task is None:
+                    self._forget(name)
+                    continue
+                elif before is None and name_before is None:  # first seen
+                    if runs.first is None or name in runs.watched:
+                        runs.first_seen(task, now)
+                    if after is _PENDING:  # task-sent: nothing counts yet
+                        continue
+                self._move(task, name, name_before, before, after, now)
+            except Exception:  # noqa: BLE001 - an odd value counts nothing, and stops nothing
+                self.odd_moves += 1
+
+    def _move(self, task, name, name_before, before, after, now: float) -> None:
+        """The general case of :meth:`fold`."""
+        if before != after and (after == _SUCCESS or after == _FAILURE):  # every task, named or not
+            self._rate.add(after == _FAILURE, now)
         if name_before is not name and (name_before is None or name_before != name):
             if type(name_before) is str:
                 self._leave(self.column(name_before), before)
@@ -180,6 +227,11 @@ class TypeStats:
             counter[column] += 1
         elif action is not None:
             self._finished(task, column, action is _FAILED, now)
+
+    def _forget(self, name: str) -> None:
+        column = self.ids.get(name, self.ids.get(OTHER))
+        if column is not None and self.in_flight[column] > 0:
+            self.in_flight[column] -= 1
 
     def _leave(self, column: int, state) -> None:
         """A task of the type in ``column`` leaves ``state``: in flight, or a final state, counts one less."""
@@ -224,13 +276,6 @@ class TypeStats:
         if self.finished is not history:
             self.finished.add(now, column)
 
-    def forget_in_flight(self, name, state) -> None:
-        """A task in flight was evicted: its final event will find no name to count under."""
-        if type(name) is str and state in (_RECEIVED, _STARTED):
-            column = self.ids.get(name, self.ids.get(OTHER))
-            if column is not None and self.in_flight[column] > 0:
-                self.in_flight[column] -= 1
-
     # -- reading -------------------------------------------------------------------------
     def flush(self, column: int) -> None:
         """Put a type's pending runtimes and waits in its sketches."""
@@ -241,6 +286,7 @@ class TypeStats:
 
     def runtime_sketch(self, name) -> Sketch | None:
         """``name``'s runtime sketch, the pending runtimes in it; None for a name not counted."""
+        self.fold()
         column = self.ids.get(name) if type(name) is str else None
         if column is None:
             return None
@@ -250,12 +296,14 @@ class TypeStats:
     def window_counts(self, now: float) -> list:
         """(name, finished, failed) over the window ending now, per type: the failure % alone, without
         the percentiles (the alert rules read this at every refresh)."""
+        self.fold()
         first = int(now // self.width) - BUCKETS + 1  # the buckets inside the window ending now
         count = len(self.names)
         return list(zip(self.names, self.finished.totals(first, count), self.failures.totals(first, count)))
 
     def rows(self, now: float) -> list:
         """One TypeRow per type, by name (OTHER last)."""
+        self.fold()
         rows = []
         for name, finished, failed in sorted(self.window_counts(now), key=lambda c: (c[0] == OTHER, c[0])):
             column = self.ids[name]
