@@ -229,3 +229,15 @@ def test_moves_are_counted_in_turn_an_in_flight_task_evicted_before_they_are_cou
         feed(model, [event("task-received", "w1", T0 + 4, uuid=f"more-{n}", name="proj.in")])
         assert len(model.type_stats._moves) <= typestats.FOLD_EVERY
     assert row_of(model, "proj.in").in_flight == 1
+
+
+def test_a_move_that_cannot_be_counted_is_said_as_a_malformed_event_and_stops_nothing():
+    model = ClusterModel(clock=lambda: T0 + 5)
+    _uuid, lifecycle = task_lifecycle(name="proj.ok", t0=T0)
+    feed(model, lifecycle)
+    task = next(iter(model._tasks.values()))
+    model.type_stats.transition(task, task.name, "STARTED", "SUCCESS", "not a time")  # only a bug could do this
+    _uuid, lifecycle = task_lifecycle(name="proj.ok", t0=T0 + 1)
+    feed(model, lifecycle)
+    assert model.summary().malformed_events == 1
+    assert row_of(model, "proj.ok").succeeded == 3  # the odd move counted up to where it broke, the rest all

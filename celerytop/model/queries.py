@@ -218,6 +218,7 @@ class ModelQueries:
             counts = {k: v for k, v in self.state_counts.items() if v > 0}
             total = self.events_total
             rate = self._event_rate.per_second(now, total)  # sampled by sample_event_rate, not here
+            self.type_stats.fold()  # the moves noted, counted: an odd one counts as a malformed event
             return Summary(
                 workers_online=online,
                 workers_total=len(workers),
@@ -227,7 +228,7 @@ class ModelQueries:
                 task_events=self.task_events,
                 events_per_second=rate,
                 unknown_events=self.unknown_events,
-                malformed_events=self.malformed_events,
+                malformed_events=self.malformed_events + self.type_stats.odd_moves,
                 evicted=self.evicted,
                 unknown_types=tuple(self.unknown_types),
                 missed_task_events=self._gaps.missed,

@@ -1,7 +1,8 @@
 """The recent runs of the task names a beat schedule names, kept per name in a small ring, fed by ingest.
 
-The model's ingest (through :meth:`TypeStats.transition`, under the model's
-lock) calls :meth:`RecentRuns.first_seen` when a task is first seen.  Only
+The type statistics (:meth:`TypeStats.fold`, which counts the moves the
+model's ingest notes, under the model's lock) call
+:meth:`RecentRuns.first_seen` when a task is first seen.  Only
 the names given to :meth:`watch` (the schedule's tasks) are kept: at most
 ``per_name`` runs each, newest last, as (when first seen, the task's record)
 so the run's state and args stay readable while the record lives on, even

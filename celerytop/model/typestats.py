@@ -16,11 +16,17 @@ the header's rate history (ratehistory.py), which is kept here because it is
 fed by the same moves.
 Nothing here reads the tasks in memory, so eviction changes none of it.
 
-Layout, for the ingest's sake: each type has a number (its column) and every
-counter is a list indexed by it; the time buckets are rows of all the types'
-counts (buckets.Columns), so an event touches a few small, hot lists and the
-newest rows rather than one object per type (measured in
-benchmarks/aggregates.py: with 1,000 types, that was most of the cost).
+For the ingest's sake (measured in benchmarks/aggregates.py, with 1,000
+types): the model's ingest only notes each move, and :meth:`TypeStats.fold`
+counts up to :data:`FOLD_EVERY` of them in one loop, or whatever is noted
+before anything is read (counted between the model's other work, one at a
+time, the same code cost over twice as much: its data fell out of the CPU's
+cache in between).  Each type has a number (its column) and every counter is
+a list indexed by it; the time buckets are rows of all the types' counts
+(buckets.Columns), so a move touches a few small lists and the newest rows
+rather than one object per type.  A move's wait and runtime are read from the
+task's record when it is counted, which for a task retried and started again
+within the same few hundred moves gives its first start the second's wait.
 At most ``max_types`` names are kept; the rest add up in one "(other)" row.
 """
 
