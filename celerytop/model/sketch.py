@@ -57,34 +57,25 @@ class Sketch:
         return math.ceil(math.log(value) / self._log_gamma)
 
     def add(self, value: float) -> None:
-        """Count one value; NaN, infinities and negatives are ignored.
-
-        On the ingest path (typestats.py, once a task start and once a success):
-        the usual value is counted with a few comparisons, one log and one
-        array increment; anything else goes the slow way.
-        """
-        if value > MIN_VALUE and value < _INF:  # the usual case; NaN fails both
-            self.count += 1
-            if value < self.min:
-                self.min = value
-            if value > self.max:
-                self.max = value
-            i = _ceil(_log(value) / self._log_gamma)
-            position = i - self._offset
-            if position >= 0:
-                try:
-                    self._bins[position] += 1
-                    return
-                except IndexError:
-                    pass
-            self._add_index(i, 1)
-        elif 0 <= value <= MIN_VALUE:
-            self.count += 1
-            if value < self.min:
-                self.min = value
-            if value > self.max:
-                self.max = value
+        """Count one value; NaN, infinities and negatives are ignored.  (The ingest counts in batches:
+        :meth:`add_all`, whose loop comes here for what its own does not take.)"""
+        if not (0 <= value < _INF):  # NaN fails
+            return
+        self.count += 1
+        if value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
+        if value <= MIN_VALUE:
             self.zeros += 1
+            return
+        i = _ceil(_log(value) / self._log_gamma)
+        position = i - self._offset
+        bins = self._bins
+        if 0 <= position < len(bins):
+            bins[position] += 1
+        else:
+            self._add_index(i, 1)
 
     def add_all(self, values) -> None:
         """Count every one of ``values``, as :meth:`add` one by one would, in a loop cheaper per value."""
