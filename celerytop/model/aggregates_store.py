@@ -44,7 +44,7 @@ def export_aggregates(model):
             "rate_history": _rate_history(*rate_copy),
             "type_stats": _type_stats(*types),
             "histories": {
-                "types": {name: typehistory.to_dict(held) for name, held in type_rings.items()},
+                "types": typehistory.to_dicts(type_rings),
                 "workers": {host: {"processed": processed.to_dict(), "load": load.to_dict(), "last_processed": last}
                             for host, (processed, load, last) in worker_rings.items()},
                 "failures": {group_id: ring.to_dict() for group_id, ring in group_rings.items()}},
@@ -153,30 +153,28 @@ def sketch_from_dict(saved) -> Sketch | None:
 
 
 def _type_stats_copy(stats) -> tuple:
-    """(window, folded names, {name: (counters, last failure, runtime copy, wait copy, recent)}), under the lock.
-
-    ``recent``: the window's buckets, [[bucket, finished, failed], ...], oldest first."""
+    """What :func:`_type_stats` saves, copied under the lock: (window, folded names, {name: (column, counters, last
+    failure, runtime copy, wait copy)}, copies of the window's finished and failed rows, the first bucket kept)."""
     stats.fold()
     types = {}
-    newest = stats.finished.bucket
-    first = None if newest is None else newest - typestats.BUCKETS  # the window's, where it shares the history's
     for name, column in stats.ids.items():
         stats.flush(column)  # the runtimes and waits still waiting to go into the sketches
-        failed = dict(stats.failures.held(column))
-        recent = [[bucket, finished, failed.get(bucket, 0)]
-                  for bucket, finished in stats.finished.held(column, first)]
-        types[name] = (tuple(getattr(stats, counter)[column] for counter in typestats.COUNTERS),
-                       stats.last_failure[column], sketch_copy(stats.runtime[column]), sketch_copy(stats.wait[column]),
-                       recent)
-    return stats.window, stats.folded_names, types
+        types[name] = (column, tuple(getattr(stats, counter)[column] for counter in typestats.COUNTERS),
+                       stats.last_failure[column], sketch_copy(stats.runtime[column]), sketch_copy(stats.wait[column]))
+    newest = stats.finished.bucket
+    first = None if newest is None else newest - typestats.BUCKETS  # the window's, where it shares the history's
+    return stats.window, stats.folded_names, types, stats.finished.copy(), stats.failures.copy(), first
 
 
-def _type_stats(window, folded_names, types) -> dict:
+def _type_stats(window, folded_names, types, finished, failures, first) -> dict:
+    """``recent``: each type's window buckets, [[bucket, finished, failed], ...], oldest first."""
+    finished, failures = finished.held(first), failures.held()
     out = {}
-    for name, (counters, last_failure, runtime, wait, recent) in types.items():
+    for name, (column, counters, last_failure, runtime, wait) in types.items():
+        failed = dict(failures.get(column, ()))
         record = dict(zip(typestats.COUNTERS, counters))
         record.update(last_failure=last_failure, runtime=sketch_to_dict(runtime), wait=sketch_to_dict(wait),
-                      recent=recent)
+                      recent=[[bucket, count, failed.get(bucket, 0)] for bucket, count in finished.get(column, ())])
         out[name] = record
     return {"window": window, "folded_names": folded_names, "types": out}
 

@@ -197,7 +197,22 @@ class Columns:
                         totals[column] += value
         return totals
 
-    def held(self, column: int, first=None) -> list:
-        """[[bucket, count], ...] of ``column`` (from bucket ``first`` on), oldest first, where the count is not 0."""
-        return [[bucket, row[column]] for bucket, row in sorted(self.rows.items())
-                if column < len(row) and row[column] and (first is None or bucket >= first)]
+    # -- --db (aggregates_store.py) --------------------------------------------------------------
+    def copy(self) -> "Columns":
+        """A copy (one array copy per row: cheap under the model's lock; :meth:`held` it after)."""
+        twin = Columns(self.width, self.size, self.capacity)
+        twin.rows = {bucket: row[:] for bucket, row in self.rows.items()}
+        twin.bucket = self.bucket
+        twin.row = twin.rows.get(self.bucket)
+        return twin
+
+    def held(self, first=None) -> dict:
+        """{column: [[bucket, count], ...] oldest first, where the count is not 0}, from bucket ``first`` on:
+        every column in one pass over the rows."""
+        held: dict = {}
+        for bucket, row in sorted(self.rows.items()):
+            if first is None or bucket >= first:
+                for column, value in enumerate(row):
+                    if value:
+                        held.setdefault(column, []).append([bucket, value])
+        return held

@@ -26,16 +26,18 @@ def series(stats: TypeStats, now, count: int = SHOWN) -> dict:
     return {name: history.series(column, now, count) for name, column in stats.ids.items()}
 
 
-def copy(stats: TypeStats) -> dict:
-    """{name: [[bucket, count], ...]}: taken under the model's lock, turned to JSON after (aggregates_store.py)."""
+def copy(stats: TypeStats) -> tuple:
+    """({name: column}, a copy of the history's rows): taken under the model's lock, turned to JSON after by
+    :func:`to_dicts` (aggregates_store.py)."""
     stats.fold()
-    history = stats.history
-    return {name: history.held(column) for name, column in stats.ids.items()}
+    return dict(stats.ids), stats.history.copy()
 
 
-def to_dict(held: list) -> dict:
-    """One type's :func:`copy` as --db saves it (the format of buckets.Ring.to_dict)."""
-    return {"width": HISTORY_SECONDS, "buckets": held}
+def to_dicts(copied: tuple) -> dict:
+    """{name: its history as --db saves it (the format of buckets.Ring.to_dict)}, from a :func:`copy`."""
+    ids, history = copied
+    held = history.held()
+    return {name: {"width": HISTORY_SECONDS, "buckets": held.get(column, [])} for name, column in ids.items()}
 
 
 def restore(stats: TypeStats, data) -> None:
