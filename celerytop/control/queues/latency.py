@@ -172,7 +172,6 @@ def oldest_ages(depths, model, waiting: dict | None = None) -> dict:
     ids = {envelope.task_id for depth in depths for envelope in (depth.heads or ())
            if envelope is not None and envelope.task_id}
     sent = model.sent_times(ids) if ids else {}
-    waiting = None
     ages: dict = {}
     for depth in depths:
         if not depth.messages:
