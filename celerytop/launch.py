@@ -204,7 +204,8 @@ def _run_batch(app, options: Options, model, handler, note: str, clock: ReplayCl
         queues = QueueSnapshots(app, model)
     printer = batch.Printer(model, options.fmt, batch.output_width(options.width), display_name(app),
                             watched(app, options), mode=mode, schedule=schedule, queues=queues,
-                            alerts=alert_engine(options), stop_on_alert=options.exit_on_alert)
+                            alerts=alert_engine(options), stop_on_alert=options.exit_on_alert,
+                            queue_window=options.alert_queue_growing * 60 + 2 * options.delay)
     if options.replay:
         batch.run_batch_replay(options.replay, handler, printer, iterations=options.iterations,
                                delay=options.delay, speed=options.speed, clock=clock)

@@ -211,3 +211,24 @@ def test_the_rule_reads_the_types_views_own_window_figures():
         assert finished * 60.0 / 300.0 == rows[name].rate_per_min
         assert 100.0 * failed / finished == rows[name].failure_pct
     assert sum(finished for finished, _ in counts.values()) == 20
+
+
+def test_batch_queue_rules_see_the_whole_growing_span_and_only_the_queues_measured():
+    # --batch --queues: one depth sample per snapshot.  A 30-minute 'growing' span at a snapshot every
+    # 2 s needs 900 samples; a queue no longer measured must not keep its last depth firing.
+    import io
+
+    from celerytop.modes.batch import Printer
+
+    clock = [T0]
+    model = ClusterModel(clock=lambda: clock[0])
+    engine = AlertEngine([QueueGrowing(30), QueueDepth(100)])
+    printer = Printer(model, "json", 120, "app", "broker", out=io.StringIO(), alerts=engine,
+                      queues=lambda: None, queue_window=30 * 60 + 2 * 2)
+    for n in range(30 * 30 + 2):
+        clock[0] = T0 + 2 * n
+        measured = [{"name": "grows", "messages": n // 10}] + ([{"name": "gone", "messages": 500}] if n < 5 else [])
+        printer._firing({"round_seconds": 0.0, "queues": measured})
+        if n == 4:
+            assert keys(engine) == [("queue-depth", "gone")]
+    assert keys(engine) == [("queue-growing", "grows")]

@@ -26,6 +26,7 @@ from celerytop.control.queues.probe import DepthProbe, QueueDepth
 from celerytop.model import queuewait
 from celerytop.model.cluster import ClusterModel
 from celerytop.present.formatting import format_duration
+from tests.events import event
 from tests.liveapp import make_app
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -292,3 +293,25 @@ def test_the_view_sorts_by_the_oldest_column_and_says_the_rounds_duration():
     assert [row[0] for row in shown()] == ["b-empty", "c-unknown", "a-new", "d-old"]
     assert any("round 0.12 s" in row.base_widget.text for row in view.walker)
     assert any("OLDEST▲" in row.base_widget.text for row in view.walker)
+
+
+def test_batch_queues_keep_measuring_a_queue_once_its_waiting_tasks_are_received(tmp_path):
+    # Known only from task-sent events: once those tasks are received the events no longer name the queue, but
+    # it stays measured (as on the screen), so its depth and the queue rules follow it down.
+    from celerytop.modes.queue_snapshot import QueueSnapshots
+
+    app = make_app("filesystem://localhost//", "fsk", str(tmp_path))
+    name = "lat-known"
+    sent = app.send_task("tests.add", queue=name).id
+    model = ClusterModel(clock=lambda: 5000.0)
+    model.on_event(sent_event(sent, 1000.0, name))
+    queues = QueueSnapshots(app, model, clock=lambda: 1192.0)
+    try:
+        first = {q["name"] for q in queues()["queues"]}
+        model.on_event(event("task-received", "w1@host", 1001.0, uuid=sent, name="tests.add"))
+        assert name not in model.oldest_waiting_sent()
+        second = {q["name"]: q["messages"] for q in queues()["queues"]}
+    finally:
+        queues.close()
+        app.close()
+    assert name in first and second == {name: 1, "q-fsk": 0}

@@ -13,8 +13,8 @@ import json
 import shutil
 import sys
 import time
-from collections import deque
 
+from celerytop.control.queues.trend import DepthHistory
 from celerytop.events import capture
 from celerytop.events.recording.clock import ReplayClock
 from celerytop.events.recording.reader import RecordingError, replay_all
@@ -35,8 +35,6 @@ FAILURE_GROUP_KEYS = ("id", "name", "exception", "message", "count", "first_seen
                       "more_workers", "example_task_id")
 #: Width when neither --width nor a terminal says otherwise (output piped).
 DEFAULT_WIDTH = 120
-#: Depth samples kept per queue for the queue rules (--queues): a day of snapshots every 2 minutes.
-QUEUE_SAMPLES = 720
 
 
 def plain(markup) -> str:
@@ -204,14 +202,15 @@ class Printer:
     ``--queues``, one sample per snapshot)."""
 
     def __init__(self, model, fmt: str, width: int, app_name: str, broker: str, out=sys.stdout, mode: str = "",
-                 alerts=None, stop_on_alert: bool = False, schedule=None, queues=None):
+                 alerts=None, stop_on_alert: bool = False, schedule=None, queues=None, queue_window: float = 600.0):
         self.model, self.fmt, self.width, self.queues = model, fmt, width, queues
         self.app_name, self.broker, self.out, self.mode = app_name, broker, out, mode
         self.alerts = alerts
         self.schedule = schedule  # model/beat.py's BeatPlan, for the missed-runs rule
         self.stop_on_alert = stop_on_alert
         self.alerted = False  # an alert fired in a snapshot printed
-        self._queue_samples: dict = {}  # queue name -> deque of (when, messages), for the queue rules
+        # Each queue's depths for the queue rules, as long as 'growing' needs (launch.py: its span and two snapshots)
+        self._queue_history = DepthHistory(queue_window)
         self.printed = 0
 
     @property
@@ -223,12 +222,13 @@ class Printer:
         if self.alerts is None:
             return []
         now = self.model.now()
+        queues = None
         if measured is not None:  # --queues: the depths feed the queue rules, each snapshot one more sample
+            history = self._queue_history
             for queue in measured["queues"]:
                 if queue["messages"] is not None:
-                    self._queue_samples.setdefault(queue["name"], deque(maxlen=QUEUE_SAMPLES)).append(
-                        (now, queue["messages"]))
-        queues = {name: list(samples) for name, samples in self._queue_samples.items()} if measured else None
+                    history.add(queue["name"], now, queue["messages"])
+            queues = {queue["name"]: history.samples(queue["name"]) for queue in measured["queues"]}  # as the screen
         self.alerts.evaluate(gather(self.model, now, queues, schedule=self.schedule))
         firing = self.alerts.firing_alerts()
         self.alerted = self.alerted or bool(firing)

@@ -3,8 +3,8 @@
 Off by default: each snapshot costs the broker a round (one pipelined
 request on Redis, one passive declare per queue on RabbitMQ, a folder
 listing on the filesystem).  The queues measured are those the app's
-configuration names and those the task-sent events seen so far were sent
-to; workers are not asked (a broadcast per snapshot would cost more than
+configuration names, those the task-sent events seen so far were sent
+to and those measured in an earlier snapshot; workers are not asked (a broadcast per snapshot would cost more than
 the round itself).  The figures come from the same probe and the same age
 rules as the screen (control/queues/).
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from celerytop.control.queues import latency
-from celerytop.control.queues.names import configured_queue_names, is_internal
+from celerytop.control.queues.names import names_to_measure
 from celerytop.control.queues.probe import DepthProbe
 from celerytop.present.formatting import format_duration, sanitize
 
@@ -25,13 +25,14 @@ class QueueSnapshots:
     def __init__(self, app, model, clock=time.time):
         self.app, self.model, self.clock = app, model, clock
         self.probe = DepthProbe(app)
+        self.known: set = set()  # the queues measured so far: measured again, as the screen does
 
     def __call__(self) -> dict:
         """``{"round_seconds": s, "queues": [{name, messages, consumers, error, oldest_age, oldest_source,
         oldest_task_id}, ...]}``; ``oldest_age`` is null where unknown or nothing waits."""
         waiting = self.model.oldest_waiting_sent()
-        names = sorted(name for name in configured_queue_names(self.app) | set(waiting) if not is_internal(name))
-        depths = self.probe.measure(names)
+        depths = self.probe.measure(names_to_measure(self.app, {}, self.known, waiting))
+        self.known.update(depth.name for depth in depths)
         ages = latency.oldest_ages(depths, self.model, waiting)
         now = self.clock()
         queues = []

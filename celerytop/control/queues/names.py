@@ -101,3 +101,13 @@ def queue_names(app, active_queues_replies: dict) -> list[str]:
     for reply in (active_queues_replies or {}).values():
         names.update(q["name"] for q in _reply_queues(reply) if not is_internal(q["name"], _exchange_type(q)))
     return sorted(name for name in names if not is_internal(name))
+
+
+def names_to_measure(app, active_queues_replies: dict, known, waiting) -> list[str]:
+    """The queues a sampling round measures, sorted: those :func:`queue_names` gives, those measured before
+    (``known``: a queue once seen stays, so its depth and alerts follow it down to empty) and those tasks were
+    sent to and wait in (``waiting``: model.oldest_waiting_sent(), the task-sent events), though nothing
+    consumes them yet."""
+    names = set(queue_names(app, active_queues_replies)) | set(known)
+    names |= {name for name in waiting if not is_internal(name)}
+    return sorted(names)

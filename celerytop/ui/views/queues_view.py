@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from celerytop.control.queues import latency
 from celerytop.control.queues import migrate as migration
-from celerytop.control.queues.names import consumers_by_queue, is_internal, queue_names
+from celerytop.control.queues.names import consumers_by_queue, names_to_measure, queue_names
 from celerytop.control.queues.probe import DepthProbe, QueueDepth
 from celerytop.control.queues.trend import DepthHistory
 from celerytop.present import formatting, table
@@ -136,10 +136,9 @@ class QueueMonitor:
         if ask_workers:
             # through the control executor: two broadcasts in flight at once lose replies
             replies = self.control.submit(self.control.inspect, "active_queues").result()
-        names = set(queue_names(self.control.app, replies if replies is not None else {})) | set(known)
         waiting = self.model.oldest_waiting_sent() if self.model is not None else {}
-        names |= {name for name in waiting if not is_internal(name)}  # sent to, though nothing consumes them yet
-        depths = self._depths(sorted(names))
+        depths = self._depths(names_to_measure(self.control.app, replies if replies is not None else {}, known,
+                                               waiting))
         oldest = latency.oldest_ages(depths, self.model, waiting) if self.model is not None else {}
         return QueueSample(replies, depths, time.time(), oldest, getattr(self._probe_for(), "last_round", None))
 
