@@ -43,7 +43,3 @@ class RecentRuns:
             if ring is None:
                 ring = self.runs[name] = deque(maxlen=self.per_name)
             ring.append((now, task))
-
-    def of(self, name: str) -> list:
-        """The runs of ``name`` kept, oldest first: [(time, record)]."""
-        return list(self.runs.get(name, ()))
