@@ -126,10 +126,12 @@ def stuck_tasks(model, now: float | None = None) -> list:
 def lost_count(model, now: float | None = None) -> int:
     """How many tasks are lost: cheap, for the header on every refresh (and alert rules).
 
-    Nothing to count while every worker is alive; otherwise one pass over the tasks, cached
+    Nothing to count while no task is in flight or every worker is alive; otherwise one pass over the tasks, cached
     until the model changes (a task's state or the set of tasks) or another worker dies.
     """
     with model.lock:
+        if not any(model.state_counts[state] for state in _IN_FLIGHT):  # nothing in flight: nothing to lose
+            return 0
         now = model.now() if now is None else now
         dead = _dead_workers(model, now)
         if not dead:
