@@ -74,9 +74,9 @@ class RateHistory:
         return succeeded, failed
 
 
-def per_second(series: list) -> float:
+def per_second(series: list, bucket_seconds: float = BUCKET_SECONDS) -> float:
     """The rate over the newest full bucket (the one before the newest, which is still filling); 0 without one."""
     if len(series) < 2:
         return 0.0
-    rate = series[-2] / BUCKET_SECONDS
+    rate = series[-2] / bucket_seconds
     return rate if math.isfinite(rate) else 0.0

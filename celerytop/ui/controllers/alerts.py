@@ -11,7 +11,7 @@ from celerytop.ui.views.types_view import tasks_filter_for
 
 def worker_filter_for(hostname: str) -> str:
     """The tasks pane's filter for the tasks of one worker (a glob, so * ? [ are escaped)."""
-    return tasks_filter_for(hostname).replace("name:", "worker:", 1)
+    return tasks_filter_for(hostname, "worker")
 
 
 class AlertsController(TableViewKeys):

@@ -6,7 +6,8 @@ Opening the view (it starts the sampler) and purging stay in drilldown.py.
 from __future__ import annotations
 
 from celerytop.ui.controllers.table_keys import TableViewKeys
-from celerytop.ui.views.queues_view import QueuesView, tasks_filter_for
+from celerytop.ui.views.queues_view import QueuesView
+from celerytop.ui.views.types_view import tasks_filter_for
 
 
 class QueuesController(TableViewKeys):
@@ -43,4 +44,4 @@ class QueuesController(TableViewKeys):
             return
         self.stack.pop()
         self.focus_tasks()
-        self.listing.apply_filter(tasks_filter_for(name))
+        self.listing.apply_filter(tasks_filter_for(name, "queue"))

@@ -11,8 +11,6 @@ history when the view is opened again.
 
 from __future__ import annotations
 
-import re
-import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
@@ -260,12 +258,6 @@ class QueueMonitor:
 
 #: The columns ``<`` ``>`` sort by, in order, and whether each sorts largest first.
 SORTS = (("queue", False), ("messages", True), ("consumers", True), ("oldest", True))
-
-
-def tasks_filter_for(name: str) -> str:
-    """The tasks pane's filter (model/filtering.py) matching exactly the tasks routed to the queue ``name``."""
-    literal = re.sub(r"([*?\[])", r"[\1]", name)
-    return "queue:" + shlex.quote(literal)
 
 
 class QueuesView(DetailView):

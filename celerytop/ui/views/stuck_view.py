@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from celerytop.model.stuckness import LOST, flagged_tasks
 from celerytop.present import formatting, table
+from celerytop.present.columns import FLAG_STYLES
 from celerytop.present.table import Column
 from celerytop.ui.views.table_view import TableView
 from celerytop.ui.widgets.lazylist import Row
@@ -29,7 +30,6 @@ STUCK_COLUMNS = (
     (Column("THRESHOLD", 10, weight=1, maximum=40), lambda f: (f.threshold or 0.0, f.reason), True),
 )
 COLUMNS = tuple(column for column, _key, _down in STUCK_COLUMNS)
-KIND_STYLES = {LOST: "task.lost"}
 
 
 def stuck_cells(flagged) -> list:
@@ -39,7 +39,7 @@ def stuck_cells(flagged) -> list:
     else:
         threshold = f"{formatting.format_duration(flagged.threshold)} ({flagged.reason})"
     return [
-        (KIND_STYLES.get(flagged.kind, "task.stuck"), flagged.kind),
+        (FLAG_STYLES[flagged.kind], flagged.kind),  # LOST or STUCK: styled as in the tasks pane
         ("row", formatting.sanitize(flagged.name) or "?"),
         ("row", formatting.short_uuid(flagged.uuid)),
         ("row", formatting.sanitize(flagged.worker) or "-"),

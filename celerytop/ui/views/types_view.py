@@ -83,10 +83,11 @@ def name_filter(text: str):
     return lambda name: text in name.lower()
 
 
-def tasks_filter_for(name: str) -> str:
-    """The tasks pane's filter (model/filtering.py) matching exactly the tasks named ``name``."""
+def tasks_filter_for(name: str, field: str = "name") -> str:
+    """The tasks pane's filter (model/filtering.py) matching exactly the tasks whose ``field`` is ``name`` (a glob
+    term, so * ? [ are escaped): their name, or e.g. their queue or worker."""
     literal = re.sub(r"([*?\[])", r"[\1]", name)
-    return "name:" + shlex.quote(literal)
+    return f"{field}:" + shlex.quote(literal)
 
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celerytop.model import workerhistory
+from celerytop.model.ratehistory import per_second
 from celerytop.present import formatting
 from celerytop.present.sparkline import sparkline
 from celerytop.ui.views.detail import DetailView, TaskLink
@@ -57,11 +58,10 @@ class WorkerDetailView(DetailView):
             self.block(lines, ["no heartbeat with processed or load yet"])
             return
         processed, load = history
-        full = processed[-2] if len(processed) > 1 else 0  # the newest full bucket: the last is still filling
         self.field(lines, "processed/s", f"{sparkline(processed, self.ascii)}  "
-                                         f"{full / workerhistory.BUCKET_SECONDS:.1f}/s")
+                                         f"{per_second(processed, workerhistory.BUCKET_SECONDS):.1f}/s")
         latest = next((value for value in reversed(load) if value is not None), None)
-        self.field(lines, "load 1m", f"{sparkline([v or 0 for v in load], self.ascii)}  "
+        self.field(lines, "load 1m", f"{sparkline(load, self.ascii)}  "
                                      + ("-" if latest is None else f"{latest:.2f}"))
 
     def _inspected(self, lines) -> None:
