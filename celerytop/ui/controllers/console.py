@@ -75,23 +75,10 @@ class CommandConsole:
         except cmdline.CommandLineError as exc:
             self.talk.say(f"Not run: {exc}", seconds=15)
             return
-        if invocation.verb == "queues":
-            self.show_queues()
-            return
-        if invocation.verb == "failures" and self.show_failures is not None:
-            self.show_failures()
-            return
-        if invocation.verb == "types" and self.show_types is not None:
-            self.show_types()
-            return
-        if invocation.verb == "stuck" and self.show_stuck is not None:
-            self.show_stuck()
-            return
-        if invocation.verb == "beat" and self.show_beat is not None:
-            self.show_beat()
-            return
-        if invocation.verb == "alerts" and self.show_alerts is not None:
-            self.show_alerts()
+        show = {"queues": self.show_queues, "failures": self.show_failures, "types": self.show_types,
+                "stuck": self.show_stuck, "beat": self.show_beat, "alerts": self.show_alerts}.get(invocation.verb)
+        if show is not None:  # a view: opened, not sent to the cluster
+            show()
             return
         if self.control is None:
             self.talk.say("Not connected to an app: cannot run commands")

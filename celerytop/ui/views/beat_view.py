@@ -13,7 +13,7 @@ from celerytop.model.beat import beat_rows
 from celerytop.present import formatting, table
 from celerytop.present.table import Column
 from celerytop.ui.views.table_view import TableView
-from celerytop.ui.views.types_view import name_filter
+from celerytop.ui.views.types_view import name_filter, none_smallest
 from celerytop.ui.widgets.lazylist import Row
 from celerytop.ui.widgets.panes import ItemRow
 
@@ -60,8 +60,7 @@ def beat_cells(row) -> list:
 def _sort_key(field: str):
     if field in _TEXTS:
         return lambda row: (getattr(row, field) or "").lower()
-    # unknown (None) sorts as the smallest, and stays last when descending
-    return lambda row: (getattr(row, field) is not None, getattr(row, field) or 0)
+    return none_smallest(field)
 
 
 class BeatView(TableView):

@@ -83,6 +83,11 @@ def name_filter(text: str):
     return lambda name: text in name.lower()
 
 
+def none_smallest(field: str):
+    """A sort key on a row's ``field``: unknown (None) sorts as the smallest, so it stays last when descending."""
+    return lambda row: (getattr(row, field) is not None, getattr(row, field) or 0)
+
+
 def tasks_filter_for(name: str, field: str = "name") -> str:
     """The tasks pane's filter (model/filtering.py) matching exactly the tasks whose ``field`` is ``name`` (a glob
     term, so * ? [ are escaped): their name, or e.g. their queue or worker."""
@@ -108,9 +113,8 @@ class TypesView(TableView):
         wanted = name_filter(self.filter_text)
         rows = [row for row in self.model.type_rows() if wanted(row.name)]
         field = FIELDS[self.sort]
-        # unknown (None) sorts as the smallest, and stays last when descending
-        rows.sort(key=lambda row: (getattr(row, field) is not None, getattr(row, field) or 0)
-                  if field != "name" else row.name.lower(), reverse=self.descending)
+        key = none_smallest(field) if field != "name" else lambda row: row.name.lower()
+        rows.sort(key=key, reverse=self.descending)
         title = (f" Task types  {len(rows)} shown · failure % and /min over the last "
                  f"{formatting.format_duration(stats.window)}")
         if self.filter_text:
