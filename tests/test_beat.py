@@ -213,3 +213,18 @@ def test_a_minutely_crontab_watched_for_days_counts_the_recent_misses():
     r = row(plan, model_for(plan, Clock()), "minutely", T0)
     # looked for over the last 1,000 minutes only (not three days' 4,320), up to 22:13, 20 s past (tolerance 5 s)
     assert (r.missed, r.last_missed) == (1000, T0 - 20)
+
+
+def test_the_beat_view_says_under_an_entry_why_its_times_cannot_be_worked_out():
+    from celerytop.ui.views.beat_view import BeatView
+
+    class Broken(schedule):
+        def remaining_estimate(self, last_run_at):
+            raise RuntimeError("no clock here")
+
+    plan = BeatPlan((Entry("odd", "proj.odd", Broken(10)), Entry("fine", "proj.fine", schedule(10))), "")
+    view = BeatView(ClusterModel(clock=Clock()), plan)
+    screen = [line.decode().rstrip() for line in view.render((120, 12)).text]
+    odd = next(i for i, line in enumerate(screen) if line.startswith(" odd "))
+    assert "cannot work out its times: no clock here" in screen[odd + 1]
+    assert not any("cannot work out" in line for line in screen[odd + 2:])  # under that entry only

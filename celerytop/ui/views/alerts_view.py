@@ -8,12 +8,11 @@ filters the tasks pane to the alert's task type or worker.
 
 from __future__ import annotations
 
-from celerytop.present import formatting, table
+from celerytop.present import formatting
 from celerytop.present.table import Column
 from celerytop.ui.views.table_view import TableView
 from celerytop.ui.views.types_view import name_filter
 from celerytop.ui.widgets.lazylist import Row
-from celerytop.ui.widgets.panes import ItemRow
 
 #: (column, the Alert attribute it shows and sorts by).
 ALERT_COLUMNS = (
@@ -67,12 +66,7 @@ class AlertsView(TableView):
         if self.filter_text:
             title += f" · / {formatting.sanitize(self.filter_text)}"
         self._title.set_text(("pane.title.focus", title))
-        cells = [alert_cells(alert) for alert in alerts]
-        widths = table.layout(COLUMNS, max(20, self._width - 2), table.content_widths(COLUMNS, cells))
-        sorted_by = (COLUMNS[self.sort].title, self.descending)
-        lines: list = [Row([("row", " ")] + table.header_markup(COLUMNS, widths, sorted_by, ascii=self.ascii))]
-        for alert, row_cells in zip(alerts, cells):
-            lines.append(ItemRow([("row", " ")] + table.row_markup(row_cells, COLUMNS, widths), alert))
+        lines = self.table_lines(COLUMNS, alerts, [alert_cells(alert) for alert in alerts])
         if not alerts:
             lines.append(Row(("row", "  No alert has fired." if not self.filter_text else "  No alert matches.")))
         rules = ", ".join(rule.name for rule in self.engine.rules) or "none (--no-alert turned every one off)"

@@ -10,7 +10,7 @@ keeps its schedule elsewhere, the view says what it cannot see.
 from __future__ import annotations
 
 from celerytop.model.beat import beat_rows
-from celerytop.present import formatting, table
+from celerytop.present import formatting
 from celerytop.present.table import Column
 from celerytop.ui.views.table_view import TableView
 from celerytop.ui.views.types_view import name_filter, none_smallest
@@ -90,15 +90,9 @@ class BeatView(TableView):
         lines: list = []
         if self.schedule.note:
             lines.append(Row(("status.warn", f"  {formatting.sanitize(self.schedule.note)}")))
-        cells = [beat_cells(row) for row in rows]
         if rows or not self.schedule.note:
-            widths = table.layout(COLUMNS, max(20, self._width - 2), table.content_widths(COLUMNS, cells))
-            sorted_by = (COLUMNS[self.sort].title, self.descending)
-            lines.append(Row([("row", " ")] + table.header_markup(COLUMNS, widths, sorted_by, ascii=self.ascii)))
-            for row, row_cells in zip(rows, cells):
-                lines.append(ItemRow([("row", " ")] + table.row_markup(row_cells, COLUMNS, widths), row))
-                if row.problem:
-                    lines.append(Row(("status.warn", f"    {formatting.sanitize(row.problem)}")))
+            lines += self.table_lines(COLUMNS, rows, [beat_cells(row) for row in rows], below=lambda row: [
+                Row(("status.warn", f"    {formatting.sanitize(row.problem)}"))] if row.problem else [])
         if not rows and self.schedule.entries:
             lines.append(Row(("row", "  No entry matches.")))
         lines.append(Row(("row", "  A run: the entry's task seen sent or received (its args, where events carry them). "

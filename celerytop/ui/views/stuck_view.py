@@ -11,12 +11,11 @@ the row's kind with the cursor on its task, and ``r`` reconciles
 from __future__ import annotations
 
 from celerytop.model.stuckness import LOST, flagged_tasks
-from celerytop.present import formatting, table
+from celerytop.present import formatting
 from celerytop.present.columns import FLAG_STYLES
 from celerytop.present.table import Column
 from celerytop.ui.views.table_view import TableView
 from celerytop.ui.widgets.lazylist import Row
-from celerytop.ui.widgets.panes import ItemRow
 
 #: (column, how a Flagged row sorts by it, whether it starts descending).
 STUCK_COLUMNS = (
@@ -86,12 +85,7 @@ class StuckView(TableView):
             title += f" · {len(rows)} match '{formatting.sanitize(self.filter_text)}'"
         title += f" · by {column.title.lower()} {'descending' if self.descending else 'ascending'}"
         self._title.set_text(("pane.title.focus", title))
-        cells = [stuck_cells(f) for f in rows]
-        widths = table.layout(COLUMNS, max(20, self._width - 2), table.content_widths(COLUMNS, cells))
-        sorted_by = (column.title, self.descending)
-        lines: list = [Row([("row", " ")] + table.header_markup(COLUMNS, widths, sorted_by, ascii=self.ascii))]
-        for flagged, row_cells in zip(rows, cells):
-            lines.append(ItemRow([("row", " ")] + table.row_markup(row_cells, COLUMNS, widths), flagged))
+        lines = self.table_lines(COLUMNS, rows, [stuck_cells(f) for f in rows])
         if not every:
             lines.append(Row(("row", "  No task is stuck or lost.")))
         elif not rows:

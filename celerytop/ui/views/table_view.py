@@ -1,13 +1,17 @@
 """What every sortable, filterable table view shares: the sort column and direction, the ``/`` text, the width.
 
 The types, stuck, beat and alerts views subclass it and say only what differs: their
-columns, each column's natural direction, and how they build their rows (``refresh``).
+columns, each column's natural direction, and how they build their rows (``refresh``,
+which hands them to ``table_lines`` to lay out under a heading).
 Their keys are ui/controllers/table_keys.py's.
 """
 
 from __future__ import annotations
 
+from celerytop.present import table
 from celerytop.ui.views.detail import DetailView
+from celerytop.ui.widgets.lazylist import Row
+from celerytop.ui.widgets.panes import ItemRow
 
 
 class TableView(DetailView):
@@ -51,3 +55,16 @@ class TableView(DetailView):
         """The item of the row under the cursor (None on a heading or note line)."""
         widget = self.walker.get_focus()[0]
         return getattr(widget, "item", None)
+
+    def table_lines(self, columns: tuple, items: list, cells: list, widths=None, below=None) -> list:
+        """The heading (the sort column's arrow on it) and one ItemRow per item, laid out to the view's width
+        (or ``widths``); ``below(item)``: lines to put under an item's row."""
+        if widths is None:
+            widths = table.layout(columns, max(20, self._width - 2), table.content_widths(columns, cells))
+        sorted_by = (columns[self.sort].title, self.descending)
+        lines: list = [Row([("row", " ")] + table.header_markup(columns, widths, sorted_by, ascii=self.ascii))]
+        for item, row_cells in zip(items, cells):
+            lines.append(ItemRow([("row", " ")] + table.row_markup(row_cells, columns, widths), item))
+            if below is not None:
+                lines += below(item)
+        return lines

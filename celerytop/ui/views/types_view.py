@@ -20,7 +20,6 @@ from celerytop.present.sparkline import sparkline
 from celerytop.present.table import Column
 from celerytop.ui.views.table_view import TableView
 from celerytop.ui.widgets.lazylist import Row
-from celerytop.ui.widgets.panes import ItemRow
 
 #: (column, the TypeRow field it shows and sorts by).
 TYPE_COLUMNS = (
@@ -129,12 +128,10 @@ class TypesView(TableView):
                               table.content_widths(COLUMNS, [row_cells[:-1] for row_cells in cells]))
         left = total - sum(widths) - table.GAP * len(COLUMNS)
         widths.append(max(HISTORY_COLUMN.width, min(typehistory.SHOWN, left)))
-        sorted_by = (COLUMNS[self.sort].title, self.descending)
-        lines: list = [Row([("row", " ")] + table.header_markup(columns, widths, sorted_by, ascii=self.ascii))]
-        for row, row_cells in zip(rows, cells):
+        for row_cells in cells:
             style, spark = row_cells[-1]
             row_cells[-1] = (style, spark[len(spark) - widths[-1]:])  # the newest buckets when cut
-            lines.append(ItemRow([("row", " ")] + table.row_markup(row_cells, columns, widths), row.name))
+        lines = self.table_lines(columns, [row.name for row in rows], cells, widths)
         if not rows:
             lines.append(Row(("row", "  No task types seen yet." if not self.filter_text else "  No type matches.")))
         if stats.folded_names:
