@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from array import array
 
-from celerytop.model import ratehistory, typehistory, typestats
+from celerytop.model import failhistory, ratehistory, typehistory, typestats
 from celerytop.model.failgroups import MAX_WORKERS
 from celerytop.model.failgroups import OTHER as OTHER_GROUP
 from celerytop.model.failgroups import FailureGroup, group_id
@@ -36,7 +36,7 @@ def export_aggregates(model):
     rate_copy = (rate.newest, rate._stamps[:], rate._succeeded[:], rate._failed[:])
     types = _type_stats_copy(model.type_stats)
     type_rings = typehistory.copy(model.type_stats)
-    worker_rings, group_rings = histories.workers.copy(), histories.failures.copy()
+    worker_rings, group_rings = histories.workers.copy(), failhistory.copy(model._failures)
     groups = _failure_groups(model._failures)
 
     def build() -> dict:
@@ -64,9 +64,7 @@ def restore_aggregates(model, saved) -> None:
     histories = _mapping(saved.get("histories"))
     typehistory.restore(model.type_stats, histories.get("types"))
     model.histories.workers.restore(histories.get("workers"))
-    failures = model._failures
-    known = {g.id for g in failures.groups.values()} | ({failures.other.id} if failures.other is not None else set())
-    model.histories.failures.restore(histories.get("failures"), known)
+    failhistory.restore(model._failures, histories.get("failures"))  # after the groups
 
 
 def _mapping(value) -> dict:

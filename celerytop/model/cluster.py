@@ -21,7 +21,7 @@ from celery.events.state import Worker
 from celerytop.events.eventcheck import problem
 from celerytop.model import snapshot
 from celerytop.model.eventloss import ProcessedGaps
-from celerytop.model.failhistory import TrackedFailureGroups
+from celerytop.model.failgroups import FailureGroups
 from celerytop.model.histories import Histories, HistoryQueries
 from celerytop.model.queries import ModelQueries
 from celerytop.model.queuewait import QueueWaitQueries
@@ -77,9 +77,9 @@ class ClusterModel(ModelQueries, WorkflowQueries, QueueWaitQueries, HistoryQueri
         self._event_rate = EventRate()  # sampled by sample_event_rate, read by summary
         self._export_memory = snapshot.ExportMemory()  # what the last export_changes saw
         self._gaps = ProcessedGaps()
-        self._failures = TrackedFailureGroups()  # every failure seen, grouped (and per minute); eviction leaves it
+        self._failures = FailureGroups()  # every failure seen, grouped (and per minute); eviction leaves it
         self.type_stats = TypeStats(window)  # per task type, from events (typestats.py): eviction leaves it
-        self.histories = Histories(self._failures)  # rates over time, per worker (histories.py); per type: type_stats
+        self.histories = Histories()  # per worker (histories.py); per type and the header's: type_stats
         self.stuck_rules = StuckRules()  # what makes a task stuck (stuckness.py; launch.py sets --stuck-after)
         #: Called (with the hostname, on the ingesting thread, under the lock)
         #: when a worker first appears: the screen shows it at once instead of

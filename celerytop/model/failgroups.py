@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from celerytop.model.failhistory import minute_ring
+
 MAX_GROUPS = 1000
 #: The workers' names kept per group (a count of how many more were seen follows them).
 MAX_WORKERS = 8
@@ -106,7 +108,7 @@ class FailureGroup:
     """One group: how many failures, when, on which workers, and the latest one's traceback."""
 
     __slots__ = ("id", "name", "exception", "message", "count", "first_seen", "last_seen", "workers",
-                 "more_workers", "example_task_id", "example_exception", "example_traceback")
+                 "more_workers", "example_task_id", "example_exception", "example_traceback", "minutes")
 
     def __init__(self, key: tuple, group_id_: str):
         self.id = group_id_
@@ -118,6 +120,7 @@ class FailureGroup:
         self.example_task_id = ""
         self.example_exception = ""
         self.example_traceback = ""
+        self.minutes = minute_ring()  # its failures per minute over the hour (failhistory.py)
 
     def add(self, uuid: str, hostname, timestamp, exception, traceback) -> None:
         self.count += 1
@@ -186,6 +189,7 @@ class FailureGroups:
                     self.other = FailureGroup((OTHER, "", f"more than {self.max_groups} groups: the rest "
                                                              "are counted here"), "other")
                 group = self.other
+        group.minutes.add(timestamp)  # (a time that is not a number is not counted there)
         if not isinstance(timestamp, (int, float)) or timestamp != timestamp:
             timestamp = 0.0
         group.add(uuid, hostname, timestamp, exception, traceback)

@@ -1,17 +1,16 @@
 """Failures per minute of each failure group over the last hour, for the failures view's sparkline.
 
-Kept apart from the groups themselves (failgroups.py), keyed by group id:
-:class:`TrackedFailureGroups` (the model's) counts each failure in its group
-as :class:`FailureGroups` does, then in that group's ring, at the failure's
-timestamp (the time the group's first and last seen are in).  The groups are
-bounded (``MAX_GROUPS`` and ``(other)``), so these rings are: 60 one-minute
-buckets in a 4-byte array, about 350 bytes per group.  Pure: no urwid, no celery.
+Each group (failgroups.py) keeps its ring (``FailureGroup.minutes``, made by
+:func:`minute_ring`) and counts every failure it counts there, at the
+failure's timestamp (the time the group's first and last seen are in); this
+module reads them.  The groups are bounded (``MAX_GROUPS`` and ``(other)``),
+so these rings are: 60 one-minute buckets in a 4-byte array, about 350 bytes
+per group.  Pure: no urwid, no celery.
 """
 
 from __future__ import annotations
 
 from celerytop.model.buckets import Ring
-from celerytop.model.failgroups import FailureGroups
 
 BUCKET_SECONDS = 60
 BUCKETS = 60  # one hour
@@ -19,48 +18,32 @@ BUCKETS = 60  # one hour
 SHOWN = BUCKETS
 
 
-class FailureHistory:
-    """Failures per minute, per group id; not thread-safe (the model's lock)."""
-
-    def __init__(self):
-        self.rings: dict = {}  # group id -> Ring
-
-    def failed(self, group, when) -> None:
-        """A failure counted in ``group`` (a FailureGroup; None: not counted, nothing to do)."""
-        if group is None:
-            return
-        ring = self.rings.get(group.id)
-        if ring is None:
-            ring = self.rings[group.id] = Ring(BUCKET_SECONDS, BUCKETS)
-        ring.add(when)
-
-    def series(self, now, count: int = SHOWN) -> dict:
-        """{group id: the ``count`` minutes up to the one holding ``now``, oldest first}."""
-        return {group_id: ring.series(now, count) for group_id, ring in self.rings.items()}
-
-    def copy(self) -> dict:
-        """{group id: a copy of its ring}:
-        taken under the model's lock, turned to JSON after (aggregates_store.py)."""
-        return {group_id: ring.copy() for group_id, ring in self.rings.items()}
-
-    def restore(self, data, known_ids) -> None:
-        """Saved rings back, for the groups in ``known_ids`` only (so the rings stay as bounded as the groups)."""
-        for group_id, saved in (data.items() if isinstance(data, dict) else ()):
-            if group_id in known_ids:
-                ring = self.rings.get(group_id)
-                if ring is None:
-                    ring = self.rings[group_id] = Ring(BUCKET_SECONDS, BUCKETS)
-                ring.restore(saved)
+def minute_ring() -> Ring:
+    """A group's failures per minute over the hour."""
+    return Ring(BUCKET_SECONDS, BUCKETS)
 
 
-class TrackedFailureGroups(FailureGroups):
-    """:class:`FailureGroups` whose every counted failure also goes in its group's ring (``history``)."""
+def _groups(failures) -> list:
+    """Every group of a FailureGroups, (other) included."""
+    return list(failures.groups.values()) + ([failures.other] if failures.other is not None else [])
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.history = FailureHistory()
 
-    def add(self, uuid: str, name, hostname, timestamp, exception, traceback):
-        group = super().add(uuid, name, hostname, timestamp, exception, traceback)
-        self.history.failed(group, timestamp)
-        return group
+def series(failures, now, count: int = SHOWN) -> dict:
+    """{group id: the ``count`` minutes up to the one holding ``now``, oldest first}, for every group."""
+    return {group.id: group.minutes.series(now, count) for group in _groups(failures)}
+
+
+def copy(failures) -> dict:
+    """{group id: a copy of its ring}: taken under the model's lock, turned to JSON after (aggregates_store.py)."""
+    return {group.id: group.minutes.copy() for group in _groups(failures)}
+
+
+def restore(failures, data) -> None:
+    """Saved rings back into the groups with those ids (restored first: the saved groups' rings come back with
+    them, and the rings stay as bounded as the groups)."""
+    if not isinstance(data, dict):
+        return
+    for group in _groups(failures):
+        saved = data.get(group.id)
+        if saved is not None:
+            group.minutes.restore(saved)

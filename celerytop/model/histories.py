@@ -13,15 +13,14 @@ from celerytop.model.workerhistory import WorkerHistory
 
 
 class Histories:
-    """``workers`` (workerhistory.py) and ``failures`` (failhistory.py: the rings the failure groups keep, fed as
-    they count).  The header's rate history and the per-type history are the type statistics' own
-    (typestats.py, read through :class:`HistoryQueries` and typehistory.py)."""
+    """``workers`` (workerhistory.py).  The header's rate history and the per-type history are the type
+    statistics' own (typestats.py, read by typehistory.py), the per-group one the failure groups' own
+    (failgroups.py, read by failhistory.py): :class:`HistoryQueries` reads them all."""
 
-    __slots__ = ("workers", "failures")
+    __slots__ = ("workers",)
 
-    def __init__(self, failure_groups):
+    def __init__(self):
         self.workers = WorkerHistory()
-        self.failures = failure_groups.history
 
 
 class HistoryQueries:
@@ -46,4 +45,4 @@ class HistoryQueries:
     def failure_history(self, count: int = failhistory.SHOWN) -> dict:
         """{failure group id: failures per minute, the ``count`` minutes up to now, oldest first}."""
         with self.lock:
-            return self.histories.failures.series(self._clock(), count)
+            return failhistory.series(self._failures, self._clock(), count)
