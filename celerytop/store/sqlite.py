@@ -176,7 +176,7 @@ class Store:
             except sqlite3.Error as exc:
                 raise self._error("cannot read the history", exc) from None
         tasks, workers = _decode(task_rows), _decode(worker_rows)
-        decoded = dict(zip((part for part, _ in aggregate_rows), _decode([(d,) for _, d in aggregate_rows], True)))
+        decoded = {part: _decode_one(text) for part, text in aggregate_rows}
         aggregates = {part: record for part, record in decoded.items() if record is not None}
         lost = sorted(str(part) for part, record in decoded.items() if record is None)
         self.load_note = (f"history: the saved {', '.join(lost)} in {self.path} could not be read and start"
@@ -383,16 +383,15 @@ def _encode(record: dict) -> str:
         return json.dumps(dict(record, extra={}), default=_json_default, skipkeys=True, separators=(",", ":"))
 
 
-def _decode(rows, keep_places: bool = False) -> list:
-    """JSON rows as dicts; a row that does not decode is skipped (``keep_places``: None in its place), never fatal."""
-    out = []
-    for (text,) in rows:
-        try:
-            record = json.loads(text)
-        except (TypeError, ValueError):
-            record = None
-        if isinstance(record, dict):
-            out.append(record)
-        elif keep_places:
-            out.append(None)
-    return out
+def _decode(rows) -> list:
+    """JSON rows as dicts; a row that does not decode is skipped, never fatal."""
+    return [record for record in (_decode_one(text) for (text,) in rows) if record is not None]
+
+
+def _decode_one(text) -> dict | None:
+    """One JSON record as a dict; None when it is not one."""
+    try:
+        record = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
