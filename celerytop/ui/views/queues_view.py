@@ -22,7 +22,7 @@ from celerytop.control.queues.probe import DepthProbe, QueueDepth
 from celerytop.control.queues.trend import DepthHistory
 from celerytop.present import formatting, table
 from celerytop.present.errors import one_line_error
-from celerytop.ui.views.detail import DetailView
+from celerytop.ui.views.table_view import TableView
 from celerytop.ui.views.types_view import name_filter
 from celerytop.ui.widgets.lazylist import Row
 from celerytop.ui.widgets.panes import ItemRow
@@ -260,17 +260,18 @@ class QueueMonitor:
 SORTS = (("queue", False), ("messages", True), ("consumers", True), ("oldest", True))
 
 
-class QueuesView(DetailView):
+class QueuesView(TableView):
     context = "queues"
+    columns = SORTS
 
     def __init__(self, monitor: QueueMonitor, clock=time.time, ascii: bool = False):
         self.monitor = monitor
         self.clock = clock
         self.ascii = ascii  # the sort arrow and the sparklines in ASCII
-        self.sort, self.descending = 0, False
-        self.filter_text = ""
         super().__init__("")
-        self.refresh()
+
+    def natural_descending(self, index: int) -> bool:
+        return SORTS[index][1]
 
     def _set_title(self, shown: int) -> None:
         title = " Queues"
@@ -280,26 +281,13 @@ class QueuesView(DetailView):
                   "Enter lists the queue's tasks, p purges the queue under the cursor)")
         self._title.set_text(("pane.title.focus", title))
 
-    def set_filter(self, text: str) -> None:
-        self.filter_text = text.strip()
-        self.refresh()
-
     def selected_queue(self):
-        widget = self.walker.get_focus()[0]
-        return getattr(widget, "item", None)
+        """The queue under the cursor (None on a heading or note line)."""
+        return self.selected_item()
 
     def reload(self) -> None:
         """Ctrl-R samples now."""
         self.monitor.sample_now()
-
-    def change_sort(self, step: int) -> None:
-        self.sort = (self.sort + step) % len(SORTS)
-        self.descending = SORTS[self.sort][1]
-        self.refresh()
-
-    def invert_sort(self) -> None:
-        self.descending = not self.descending
-        self.refresh()
 
     def _sorted(self, now: float) -> list:
         monitor, column = self.monitor, SORTS[self.sort][0]

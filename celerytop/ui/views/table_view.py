@@ -1,8 +1,9 @@
 """What every sortable, filterable table view shares: the sort column and direction, the ``/`` text, the width.
 
-The types, stuck, beat and alerts views subclass it and say only what differs: their
-columns, each column's natural direction, and how they build their rows (``refresh``,
-which hands them to ``table_lines`` to lay out under a heading).
+The types, stuck, beat, alerts and queues views subclass it and say only what differs:
+their columns, each column's natural direction, and how they build their rows
+(``refresh``, which hands them to ``table_lines`` to lay out under a heading; the queues
+view lays out its own, sparklines and all).
 Their keys are ui/controllers/table_keys.py's.
 """
 
